@@ -1,0 +1,250 @@
+using System.Buffers;
+using System.Threading.Tasks.Sources;
+
+namespace TapeGateway.Core.Scsi;
+
+/// <summary>
+/// One SCSI command in flight (SAM-5 §5.1 "task"), handed from a transport (iSCSI) to a target. The transport fills
+/// in the command descriptor and streams Data-Out into it; the device reads the CDB, awaits its Data-Out with
+/// <see cref="ReceiveDataOutAsync"/>, writes Data-In into <see cref="GetDataInBuffer"/>, and sets status and sense.
+/// Instances are pooled by the transport: nothing may hold a reference after <see cref="IScsiTarget.ExecuteAsync"/>
+/// has completed.
+/// </summary>
+public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
+{
+    public const int MaxCdbLength = 260;
+    public const int MaxSenseLength = 252;
+
+    private readonly byte[] _cdb = new byte[MaxCdbLength];
+    private readonly byte[] _sense = new byte[MaxSenseLength];
+    private ManualResetValueTaskSourceCore<ReadOnlyMemory<byte>> _dataOutSource;
+    private byte[]? _dataOut;
+    private int _dataOutLength;
+    private bool _dataOutComplete;
+    private byte[]? _dataIn;
+    private int _cdbLength;
+    private CancellationTokenSource _abort = new();
+
+    public ScsiTask()
+    {
+        _dataOutSource.RunContinuationsAsynchronously = true;
+    }
+
+    // ---- set by the transport -------------------------------------------------------------------------------
+
+    public ReadOnlySpan<byte> Cdb => _cdb.AsSpan(0, _cdbLength);
+
+    public ReadOnlyMemory<byte> CdbMemory => _cdb.AsMemory(0, _cdbLength);
+
+    public byte OperationCode => _cdb[0];
+
+    public Lun Lun { get; set; }
+
+    public ItNexus Nexus { get; set; } = null!;
+
+    public TaskAttribute Attribute { get; set; }
+
+    /// <summary>Transport tag (the iSCSI Initiator Task Tag), for logs and task management.</summary>
+    public uint Tag { get; set; }
+
+    public DataDirection Direction { get; set; }
+
+    /// <summary>Bytes the initiator expects to send (writes) or receive (reads), RFC 7143 §11.3.4.</summary>
+    public uint ExpectedDataTransferLength { get; set; }
+
+    /// <summary>For bidirectional commands, the expected Data-In length (RFC 7143 §11.3.4 Bidirectional Read EDTL AHS).</summary>
+    public uint ExpectedBidirectionalReadLength { get; set; }
+
+    /// <summary>Cancelled when task management aborts this task (SAM-5 §7).</summary>
+    public CancellationToken Aborted => _abort.Token;
+
+    public bool IsAborted => _abort.IsCancellationRequested;
+
+    // ---- set by the device ----------------------------------------------------------------------------------
+
+    public ScsiStatus Status { get; set; }
+
+    public ReadOnlySpan<byte> Sense => _sense.AsSpan(0, SenseLength);
+
+    public int SenseLength { get; private set; }
+
+    /// <summary>Bytes of Data-In the device produced (before the transport clips them to the expected length).</summary>
+    public int DataInLength { get; private set; }
+
+    public ReadOnlyMemory<byte> DataIn => _dataIn is null ? default : _dataIn.AsMemory(0, DataInLength);
+
+    /// <summary>
+    /// The transfer length the CDB asked for, in bytes, when it differs from what was produced; the transport reports
+    /// residual overflow/underflow against <see cref="ExpectedDataTransferLength"/> from it (SAM-5 §5.4.3, RFC 7143 §11.4.5).
+    /// Null means "what was produced" for reads and "what was expected" for writes.
+    /// </summary>
+    public long? CommandTransferLength { get; set; }
+
+    public void SetCdb(ReadOnlySpan<byte> cdb)
+    {
+        if (cdb.Length > MaxCdbLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(cdb), "CDB longer than 260 bytes");
+        }
+
+        cdb.CopyTo(_cdb);
+        _cdbLength = cdb.Length;
+    }
+
+    /// <summary>Span to write sense data into; call <see cref="SetSense(int)"/> with the length written.</summary>
+    public Span<byte> SenseBuffer => _sense;
+
+    public void SetSense(int length)
+    {
+        SenseLength = Math.Clamp(length, 0, MaxSenseLength);
+        Status = ScsiStatus.CheckCondition;
+    }
+
+    public void ClearSense() => SenseLength = 0;
+
+    /// <summary>
+    /// A zeroed buffer of exactly <paramref name="length"/> bytes for Data-In; the result stays valid until the task is
+    /// recycled. Calling it again replaces the previous buffer.
+    /// </summary>
+    public Memory<byte> GetDataInBuffer(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        if (_dataIn is null || _dataIn.Length < length)
+        {
+            if (_dataIn is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_dataIn);
+            }
+
+            _dataIn = ArrayPool<byte>.Shared.Rent(Math.Max(length, 256));
+        }
+
+        _dataIn.AsSpan(0, length).Clear();
+        DataInLength = length;
+        return _dataIn.AsMemory(0, length);
+    }
+
+    /// <summary>Shrinks the produced Data-In (e.g. to an allocation length) without copying.</summary>
+    public void TrimDataIn(int length) => DataInLength = Math.Clamp(length, 0, DataInLength);
+
+    // ---- Data-Out hand-off ----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Completes when the transport has received all Data-Out the initiator will send for this command (immediate,
+    /// unsolicited and solicited). The result may be shorter than the CDB asks for; the device decides what that means.
+    /// </summary>
+    public ValueTask<ReadOnlyMemory<byte>> ReceiveDataOutAsync()
+    {
+        if (_dataOutComplete)
+        {
+            return new ValueTask<ReadOnlyMemory<byte>>(DataOutMemory);
+        }
+
+        return new ValueTask<ReadOnlyMemory<byte>>(this, _dataOutSource.Version);
+    }
+
+    public bool IsDataOutComplete => _dataOutComplete;
+
+    private ReadOnlyMemory<byte> DataOutMemory => _dataOut is null ? default : _dataOut.AsMemory(0, _dataOutLength);
+
+    /// <summary>Transport side: buffer that Data-Out PDUs are copied into (exactly once).</summary>
+    public Memory<byte> PrepareDataOut(int length)
+    {
+        if (_dataOut is null || _dataOut.Length < length)
+        {
+            if (_dataOut is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_dataOut);
+            }
+
+            _dataOut = ArrayPool<byte>.Shared.Rent(Math.Max(length, 256));
+        }
+
+        _dataOutLength = length;
+        return _dataOut.AsMemory(0, length);
+    }
+
+    /// <summary>Transport side: all Data-Out has arrived; <paramref name="received"/> bytes are valid.</summary>
+    public void CompleteDataOut(int received)
+    {
+        if (_dataOutComplete)
+        {
+            return;
+        }
+
+        _dataOutLength = Math.Clamp(received, 0, _dataOut?.Length ?? 0);
+        _dataOutComplete = true;
+        _dataOutSource.SetResult(DataOutMemory);
+    }
+
+    /// <summary>Transport side: the task was aborted or the connection dropped while Data-Out was pending.</summary>
+    public void FailDataOut(Exception error)
+    {
+        if (_dataOutComplete)
+        {
+            return;
+        }
+
+        _dataOutComplete = true;
+        _dataOutSource.SetException(error);
+    }
+
+    public void Abort()
+    {
+        try
+        {
+            _abort.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A registration threw; the task is still marked aborted, which is all task management needs.
+        }
+
+        FailDataOut(new OperationCanceledException("task aborted"));
+    }
+
+    /// <summary>Returns buffers and resets every field so the transport can reuse this instance.</summary>
+    public void Reset()
+    {
+        if (_dataOut is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_dataOut);
+            _dataOut = null;
+        }
+
+        if (_dataIn is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_dataIn);
+            _dataIn = null;
+        }
+
+        if (!_abort.TryReset())
+        {
+            _abort.Dispose();
+            _abort = new CancellationTokenSource();
+        }
+
+        _dataOutSource.Reset();
+        _dataOutComplete = false;
+        _dataOutLength = 0;
+        _cdbLength = 0;
+        DataInLength = 0;
+        SenseLength = 0;
+        Status = ScsiStatus.Good;
+        CommandTransferLength = null;
+        ExpectedDataTransferLength = 0;
+        ExpectedBidirectionalReadLength = 0;
+        Direction = DataDirection.None;
+        Attribute = TaskAttribute.Simple;
+        Tag = 0;
+        Nexus = null!;
+    }
+
+    ReadOnlyMemory<byte> IValueTaskSource<ReadOnlyMemory<byte>>.GetResult(short token) => _dataOutSource.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ReadOnlyMemory<byte>>.GetStatus(short token) => _dataOutSource.GetStatus(token);
+
+    void IValueTaskSource<ReadOnlyMemory<byte>>.OnCompleted(
+        Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _dataOutSource.OnCompleted(continuation, state, token, flags);
+}

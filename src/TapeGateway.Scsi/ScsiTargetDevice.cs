@@ -1,0 +1,89 @@
+using TapeGateway.Core.Scsi;
+using TapeGateway.Scsi.Sense;
+
+namespace TapeGateway.Scsi;
+
+/// <summary>
+/// A SCSI target device: the LUN map behind one iSCSI name. Commands to LUNs that do not exist are answered here
+/// (SPC-4 §6.6.1: INQUIRY with peripheral qualifier 011b; REQUEST SENSE / others LOGICAL UNIT NOT SUPPORTED), and
+/// REPORT LUNS is answered for any LUN.
+/// </summary>
+public sealed class ScsiTargetDevice : IScsiTarget
+{
+    private readonly SortedDictionary<ushort, LogicalUnit> _units = [];
+
+    public ScsiTargetDevice(string name, string? alias = null)
+    {
+        Name = name;
+        Alias = alias;
+    }
+
+    public string Name { get; }
+
+    public string? Alias { get; }
+
+    public IEnumerable<LogicalUnit> Units => _units.Values;
+
+    public ScsiTargetDevice Add(LogicalUnit unit)
+    {
+        if (!_units.TryAdd(unit.Lun.Value, unit))
+        {
+            throw new InvalidOperationException($"LUN {unit.Lun} is already used in {Name}");
+        }
+
+        unit.Target = this;
+        return this;
+    }
+
+    public LogicalUnit? Find(Lun lun) => _units.GetValueOrDefault(lun.Value);
+
+    public bool HasLun(Lun lun) => _units.ContainsKey(lun.Value);
+
+    public ValueTask ExecuteAsync(ScsiTask task)
+    {
+        if (_units.TryGetValue(task.Lun.Value, out var unit))
+        {
+            return unit.ExecuteAsync(task);
+        }
+
+        Spc.MissingLun.Execute(this, task);
+        return ValueTask.CompletedTask;
+    }
+
+    public void NexusCreated(ItNexus nexus)
+    {
+        foreach (var unit in _units.Values)
+        {
+            unit.OnNexusCreated(nexus);
+        }
+    }
+
+    public void NexusLost(ItNexus nexus)
+    {
+        foreach (var unit in _units.Values)
+        {
+            unit.OnNexusLost(nexus);
+        }
+    }
+
+    public void TaskManagement(TaskManagementEvent what, Lun lun, ItNexus requester)
+    {
+        if (what is TaskManagementEvent.TargetWarmReset or TaskManagementEvent.TargetColdReset)
+        {
+            foreach (var unit in _units.Values)
+            {
+                unit.OnTaskManagement(what, requester);
+            }
+
+            return;
+        }
+
+        Find(lun)?.OnTaskManagement(what, requester);
+    }
+
+    internal static void WriteSense(ScsiTask task, SenseReason reason, in SenseDetails details = default)
+    {
+        var n = SenseDataBuilder.Write(task.SenseBuffer, reason, SenseFormat.Fixed, details);
+        task.SetSense(n);
+    }
+}
