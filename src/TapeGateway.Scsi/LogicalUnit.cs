@@ -68,6 +68,79 @@ public abstract partial class LogicalUnit
     /// <summary>The device-type part of standard INQUIRY byte 7 etc. can be overridden by personalities.</summary>
     public virtual byte VersionDescriptorLevel => 0x06; // SPC-4
 
+    /// <summary>
+    /// Standard INQUIRY version descriptors (SPC-4 §6.6.2, at most eight): SAM-5, iSCSI, SPC-4 and the command set
+    /// standard of <see cref="DeviceType"/>. Personalities that mimic a specific drive may override the list.
+    /// </summary>
+    public virtual IReadOnlyList<ushort> VersionDescriptors => DeviceType switch
+    {
+        PeripheralDeviceType.DirectAccess => [0x00A0, 0x0960, 0x0460, 0x04C0], // + SBC-3
+        PeripheralDeviceType.SequentialAccess => [0x00A0, 0x0960, 0x0460, 0x05C0], // + SSC-4
+        PeripheralDeviceType.MediumChanger => [0x00A0, 0x0960, 0x0460, 0x0480], // + SMC-3
+        _ => [0x00A0, 0x0960, 0x0460],
+    };
+
+    /// <summary>
+    /// SPC-4 §6.6.2 PERIPHERAL QUALIFIER: 000b for real units; 011b only for the stand-in that answers LUNs without a
+    /// logical unit (<see cref="MissingLun"/>).
+    /// </summary>
+    protected internal virtual byte PeripheralQualifier => 0;
+
+    /// <summary>
+    /// Whether the unit can execute media commands now (SPC-4 §6.37 TEST UNIT READY, §6.29 REQUEST SENSE): None when
+    /// ready, otherwise the NOT READY reason (e.g. <see cref="SenseReason.MediumNotPresent"/> for an empty tape drive).
+    /// </summary>
+    protected internal virtual SenseReason CheckReady() => SenseReason.None;
+
+    /// <summary>
+    /// The block descriptor MODE SENSE returns (SPC-4 §7.5.5; SBC-3 §6.4.2 for disks: block count + block length;
+    /// SSC-4 §8.3.2 for tapes: density code + block length), or null for none (changers). <paramref name="pageControl"/>
+    /// is the PC field so a device type can report which descriptor fields are changeable.
+    /// </summary>
+    protected internal virtual ModeBlockDescriptor? GetModeBlockDescriptor(ModePageControl pageControl) => null;
+
+    /// <summary>
+    /// Applies a block descriptor sent with MODE SELECT. The default accepts only what MODE SENSE reports (a NUMBER
+    /// OF BLOCKS of zero means "no change", SBC-3 §6.4.2.2); tapes override this to change density and block length.
+    /// </summary>
+    protected internal virtual bool TryApplyModeBlockDescriptor(in ModeBlockDescriptor requested)
+    {
+        if (GetModeBlockDescriptor(ModePageControl.Current) is not { } current)
+        {
+            return false;
+        }
+
+        return requested.BlockLength == current.BlockLength
+            && (requested.BlockCount == 0 || requested.BlockCount == current.BlockCount)
+            && (requested.DensityCode == 0 || requested.DensityCode == current.DensityCode);
+    }
+
+    /// <summary>
+    /// MODE SENSE header DEVICE-SPECIFIC PARAMETER (SPC-4 §7.5.4): WP and DPOFUA for disks (SBC-3 §6.4.1), WP,
+    /// BUFFERED MODE and SPEED for tapes (SSC-4 §8.3.1).
+    /// </summary>
+    protected internal virtual byte DeviceSpecificParameter => 0;
+
+    /// <summary>
+    /// Applies the DEVICE-SPECIFIC PARAMETER of a MODE SELECT header. Disks ignore it (WP/DPOFUA are reserved in MODE
+    /// SELECT, SBC-3 §6.4.1); tapes override it for BUFFERED MODE. Return false to reject the value.
+    /// </summary>
+    protected internal virtual bool TryApplyDeviceSpecificParameter(byte value) => true;
+
+    /// <summary>Called after MODE SELECT changed the current values of a page, so device types can react (e.g. WCE).</summary>
+    protected internal virtual void OnModePageChanged(byte page, byte subpage)
+    {
+    }
+
+    /// <summary>Device-type log pages beyond 0x00 (supported pages), subpage 0, ascending (SPC-4 §7.3).</summary>
+    public virtual IReadOnlyList<byte> ExtraLogPages => [];
+
+    /// <summary>Writes a device-type log page including its 4-byte header; returns its length, or -1 if unknown.</summary>
+    protected internal virtual int WriteLogPage(byte page, byte subpage, byte pageControl, ushort parameterPointer, Span<byte> destination) => -1;
+
+    /// <summary>REPORT SUPPORTED OPERATION CODES command timeouts (SPC-4 §6.35.4), in seconds; 0 = not specified.</summary>
+    protected internal virtual (uint Nominal, uint Recommended) GetCommandTimeouts(byte opcode, ushort? serviceAction) => (0, 0);
+
     public abstract ValueTask ExecuteAsync(ScsiTask task);
 
     internal void OnNexusCreated(ItNexus nexus) => UnitAttentions.Add(nexus, SenseReason.PowerOnResetOrBusDeviceReset);

@@ -11,11 +11,18 @@ namespace TapeGateway.Scsi;
 public sealed class ScsiTargetDevice : IScsiTarget
 {
     private readonly SortedDictionary<ushort, LogicalUnit> _units = [];
+    private readonly Spc.MissingLun _missing;
+    private readonly Spc.IPersistentReservationStore? _reservationStore;
 
-    public ScsiTargetDevice(string name, string? alias = null)
+    /// <param name="reservationStore">
+    /// Where APTPL persistent reservations live (SPC-4 §5.12.5); each unit added restores its saved state from it.
+    /// </param>
+    public ScsiTargetDevice(string name, string? alias = null, Spc.IPersistentReservationStore? reservationStore = null)
     {
         Name = name;
         Alias = alias;
+        _reservationStore = reservationStore;
+        _missing = new Spc.MissingLun(this);
     }
 
     public string Name { get; }
@@ -32,6 +39,11 @@ public sealed class ScsiTargetDevice : IScsiTarget
         }
 
         unit.Target = this;
+        if (_reservationStore is not null)
+        {
+            unit.Reservations.AttachStore(_reservationStore);
+        }
+
         return this;
     }
 
@@ -46,8 +58,7 @@ public sealed class ScsiTargetDevice : IScsiTarget
             return unit.ExecuteAsync(task);
         }
 
-        Spc.MissingLun.Execute(this, task);
-        return ValueTask.CompletedTask;
+        return _missing.ExecuteAsync(task);
     }
 
     public void NexusCreated(ItNexus nexus)

@@ -1,3 +1,4 @@
-var builder = WebApplication.CreateBuilder(args);
-var app = builder.Build();
+using TapeGateway.Server;
+
+var app = GatewayHost.Build(args);
 await app.RunAsync();

@@ -164,6 +164,9 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
         return _dataOut.AsMemory(0, length);
     }
 
+    /// <summary>Transport side: the buffer from the last <see cref="PrepareDataOut"/>, for copying PDUs in at their offsets.</summary>
+    public Memory<byte> DataOutBuffer => _dataOut is null ? default : _dataOut.AsMemory(0, _dataOutLength);
+
     /// <summary>Transport side: all Data-Out has arrived; <paramref name="received"/> bytes are valid.</summary>
     public void CompleteDataOut(int received)
     {

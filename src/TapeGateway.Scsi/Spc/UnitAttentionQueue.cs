@@ -98,6 +98,33 @@ public sealed class UnitAttentionQueue
         return false;
     }
 
+    /// <summary>Drops one pending condition (REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED, SPC-4 §6.33).</summary>
+    public bool Clear(ItNexus nexus, SenseReason reason)
+    {
+        lock (_lock)
+        {
+            return _byNexus.TryGetValue(nexus.Id, out var e) && e.Pending.Remove(reason);
+        }
+    }
+
+    /// <summary>The live I_T nexuses known to this LU that match (PREEMPT AND ABORT needs them to abort their tasks).</summary>
+    public IReadOnlyList<ItNexus> Nexuses(Func<ItNexus, bool> predicate)
+    {
+        lock (_lock)
+        {
+            var result = new List<ItNexus>();
+            foreach (var (_, entry) in _byNexus)
+            {
+                if (predicate(entry.Nexus))
+                {
+                    result.Add(entry.Nexus);
+                }
+            }
+
+            return result;
+        }
+    }
+
     public void Remove(ItNexus nexus)
     {
         lock (_lock)

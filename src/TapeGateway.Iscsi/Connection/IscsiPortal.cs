@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using TapeGateway.Core.Scsi;
+using TapeGateway.Iscsi.Configuration;
+using TapeGateway.Iscsi.Session;
+
+namespace TapeGateway.Iscsi.Connection;
+
+/// <summary>
+/// What every connection of one listening portal shares: options, the target registry, live sessions and
+/// connections. One instance per host; connections reach other sessions through it for target-wide task management.
+/// </summary>
+public sealed class IscsiPortal
+{
+    private readonly ConcurrentDictionary<long, IscsiConnection> _connections = new();
+    private long _nextConnectionId;
+
+    public IscsiPortal(IOptions<IscsiOptions> options, IScsiTargetRegistry targets, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        Options = options.Value;
+        Targets = targets;
+        LoggerFactory = loggerFactory;
+        Time = time;
+        Sessions = new SessionRegistry();
+    }
+
+    public IscsiOptions Options { get; }
+
+    public IScsiTargetRegistry Targets { get; }
+
+    public SessionRegistry Sessions { get; }
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    public TimeProvider Time { get; }
+
+    /// <summary>The endpoint we listen on, set by the listener (SendTargets reports it when bound to a wildcard).</summary>
+    public IPEndPoint? ListenEndpoint { get; internal set; }
+
+    public ushort PortalGroupTag => (ushort)Options.PortalGroupTag;
+
+    public IReadOnlyCollection<IscsiConnection> Connections => [.. _connections.Values];
+
+    internal long Register(IscsiConnection connection)
+    {
+        var id = Interlocked.Increment(ref _nextConnectionId);
+        _connections[id] = connection;
+        return id;
+    }
+
+    internal void Unregister(long id) => _connections.TryRemove(id, out _);
+
+    /// <summary>Security settings of a target, or an open default.</summary>
+    public TargetSecurityOptions SecurityOf(string targetName) =>
+        Options.TargetSecurity.FirstOrDefault(s => string.Equals(s.TargetName, targetName, StringComparison.OrdinalIgnoreCase))
+        ?? new TargetSecurityOptions { TargetName = targetName };
+}

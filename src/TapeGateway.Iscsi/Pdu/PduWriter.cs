@@ -1,0 +1,75 @@
+using System.Buffers;
+using System.IO.Hashing;
+
+namespace TapeGateway.Iscsi.Pdu;
+
+/// <summary>
+/// Writes a PDU (BHS, header digest, data segment, padding, data digest) into an <see cref="IBufferWriter{T}"/>.
+/// The BHS is built by the caller on a stack span; DataSegmentLength is set here from the data actually written.
+/// Large data segments are copied in whatever chunk sizes the writer offers, so a 256 KiB Data-In never asks the
+/// pipe for one 256 KiB block.
+/// </summary>
+public static class PduWriter
+{
+    [ThreadStatic]
+    private static Crc32? t_crc;
+
+    public static void Write(IBufferWriter<byte> output, Span<byte> bhs, ReadOnlySpan<byte> data, bool headerDigest, bool dataDigest)
+    {
+        Bhs.SetDataSegmentLength(bhs, data.Length);
+        bhs[Bhs.TotalAhsLengthOffset] = 0;
+
+        var head = output.GetSpan(Bhs.Length + Bhs.DigestLength);
+        bhs[..Bhs.Length].CopyTo(head);
+        var n = Bhs.Length;
+        if (headerDigest)
+        {
+            Crc32C.Write(head[n..], Crc32C.Compute(bhs[..Bhs.Length]));
+            n += Bhs.DigestLength;
+        }
+
+        output.Advance(n);
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        var remaining = data;
+        while (!remaining.IsEmpty)
+        {
+            var span = output.GetSpan();
+            var chunk = Math.Min(span.Length, remaining.Length);
+            remaining[..chunk].CopyTo(span);
+            output.Advance(chunk);
+            remaining = remaining[chunk..];
+        }
+
+        var padding = Bhs.Padding(data.Length);
+        var tail = output.GetSpan(3 + Bhs.DigestLength);
+        tail[..padding].Clear();
+        var t = padding;
+        if (dataDigest)
+        {
+            Crc32C.Write(tail[t..], DataDigest(data, padding));
+            t += Bhs.DigestLength;
+        }
+
+        output.Advance(t);
+    }
+
+    /// <summary>CRC32C over a data segment and its zero padding (RFC 7143 §11.2.3: padding is covered by the digest).</summary>
+    public static uint DataDigest(ReadOnlySpan<byte> data, int padding)
+    {
+        if (padding == 0)
+        {
+            return Crc32C.Compute(data);
+        }
+
+        var crc = t_crc ??= new Crc32(Crc32ParameterSet.Crc32C);
+        crc.Reset();
+        crc.Append(data);
+        Span<byte> zeros = [0, 0, 0];
+        crc.Append(zeros[..padding]);
+        return crc.GetCurrentHashAsUInt32();
+    }
+}

@@ -1,0 +1,113 @@
+namespace TapeGateway.Media.Tape;
+
+/// <summary>
+/// A loaded tape as the SSC layer sees it: tape verbs in logical objects (SSC-4 4.2 logical objects: every block and
+/// every filemark is one), outcomes as <see cref="TapeResult"/> values. One verb at a time: the drive serialises
+/// commands, and an overlapping call throws <see cref="InvalidOperationException"/>.
+/// Environment failures (the host disk is full, I/O errors of the store) surface as exceptions, not conditions.
+/// </summary>
+public interface ITapeMedium : IAsyncDisposable
+{
+    Guid MediumId { get; }
+
+    bool IsWorm { get; }
+
+    bool IsWriteProtected { get; }
+
+    long CapacityBytes { get; }
+
+    long EarlyWarningBytes { get; }
+
+    TapeRecoveryInfo Recovery { get; }
+
+    /// <summary>
+    /// Writes one block at the current position, discarding every object at or after it (tape semantics), and
+    /// advances. With <paramref name="compress"/> the block is stored zstd-compressed if that makes it smaller.
+    /// Ok / EarlyWarning (written, inside the EW zone) / VolumeOverflow (nothing written) / WriteProtected / WormOverwrite.
+    /// </summary>
+    ValueTask<TapeResult> WriteBlockAsync(ReadOnlyMemory<byte> data, bool compress, CancellationToken ct = default);
+
+    /// <summary>
+    /// Writes <paramref name="count"/> filemarks (0 = just synchronise). Unless <paramref name="immediate"/>, every
+    /// object written so far is durable when this completes (SSC-4 WRITE FILEMARKS, IMMED=0). VolumeOverflow carries
+    /// the number of filemarks not written as residue.
+    /// </summary>
+    ValueTask<TapeResult> WriteFilemarksAsync(int count, bool immediate, CancellationToken ct = default);
+
+    /// <summary>
+    /// Reads the object at the current position into <paramref name="destination"/>. Data block: Ok if it fills the
+    /// buffer exactly, else IncorrectLength with the real length (data truncated to the buffer); advances either way.
+    /// Filemark: FilemarkDetected, positioned after it. EOD: EndOfData, position unchanged. CRC failure: MediumError,
+    /// positioned after the bad block so the next one can still be read.
+    /// </summary>
+    ValueTask<TapeResult> ReadBlockAsync(Memory<byte> destination, CancellationToken ct = default);
+
+    /// <summary>
+    /// SPACE over blocks (SSC-4 SPACE(6)/(16), code 0): positive forward, negative reverse. A filemark stops it
+    /// (FilemarkDetected; forward after the mark, reverse before it), as do EOD and BOP; residue = blocks not spaced.
+    /// </summary>
+    ValueTask<TapeResult> SpaceBlocksAsync(long count, CancellationToken ct = default);
+
+    /// <summary>
+    /// SPACE over filemarks (code 1): forward ends after the |count|-th filemark, reverse ends on its BOP side.
+    /// EndOfData / BeginningOfMedium with residue = filemarks not spaced.
+    /// </summary>
+    ValueTask<TapeResult> SpaceFilemarksAsync(long count, CancellationToken ct = default);
+
+    /// <summary>SPACE to end of data (code 3): positioned where the next object would be appended.</summary>
+    ValueTask<TapeResult> SpaceToEndOfDataAsync(CancellationToken ct = default);
+
+    /// <summary>
+    /// LOCATE to a logical object number (SSC-4 LOCATE(10)/(16)). Up to and including EOD: Ok. Beyond EOD:
+    /// EndOfData, positioned at EOD.
+    /// </summary>
+    ValueTask<TapeResult> LocateAsync(long logicalObjectNumber, CancellationToken ct = default);
+
+    /// <summary>REWIND: makes buffered objects durable, then positions at BOP.</summary>
+    ValueTask<TapeResult> RewindAsync(CancellationToken ct = default);
+
+    /// <summary>READ POSITION data for the current position. In memory only.</summary>
+    TapePosition ReadPosition();
+
+    /// <summary>
+    /// ERASE from the current position to the end of the partition (short and long erase are the same here: EOD is
+    /// the current position afterwards). Durable when it completes. WORM: only at EOD.
+    /// </summary>
+    ValueTask<TapeResult> EraseAsync(CancellationToken ct = default);
+
+    /// <summary>Makes every object written so far durable (SYNCHRONIZE / WRITE FILEMARKS 0).</summary>
+    ValueTask FlushAsync(CancellationToken ct = default);
+
+    /// <summary>The cartridge's write-protect tab (per mount; the catalog persists it).</summary>
+    void SetWriteProtected(bool writeProtected);
+
+    /// <summary>
+    /// WORM only (SSC-4 ALLOW OVERWRITE, current position): lets the next write, WRITE FILEMARKS or ERASE at the
+    /// current position replace what follows. Any repositioning cancels it.
+    /// </summary>
+    void AllowOverwriteAtCurrentPosition();
+
+    /// <summary>Reads one attribute of partition 0 (MAM); false if it is not set.</summary>
+    bool TryGetAttribute(ushort id, out ReadOnlyMemory<byte> value);
+
+    /// <summary>Identifiers of the attributes set on partition 0, ascending.</summary>
+    IReadOnlyList<ushort> GetAttributeIds();
+
+    /// <summary>
+    /// Sets (or, with an empty value, deletes) attributes atomically and durably: all or none survive a crash.
+    /// WriteProtected if the cartridge is protected; AttributeSpaceExhausted if they do not fit.
+    /// </summary>
+    ValueTask<TapeResult> WriteAttributesAsync(IReadOnlyList<TapeAttribute> attributes, CancellationToken ct = default);
+
+    /// <summary>
+    /// Device-maintained LOAD COUNT (0x0003, 8-byte big-endian) + 1, durable. Not subject to write protection: the
+    /// drive, not the host, maintains it. Returns the new count.
+    /// </summary>
+    ValueTask<long> IncrementLoadCountAsync(CancellationToken ct = default);
+
+    /// <summary>
+    /// The tape leaves the drive: every object is made durable and the end-of-data seal written. The medium cannot
+    /// be used afterwards. <see cref="IAsyncDisposable.DisposeAsync"/> does the same.
+    /// </summary>
+    ValueTask UnloadAsync(CancellationToken ct = default);
+}

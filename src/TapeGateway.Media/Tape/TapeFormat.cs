@@ -1,0 +1,188 @@
+using System.Buffers.Binary;
+using System.IO.Hashing;
+
+namespace TapeGateway.Media.Tape;
+
+/// <summary>
+/// On-disk layout of a TapeGateway tape image, format 1 (see docs/media-format.md). All integers little-endian.
+/// Every structure carries a CRC32C so a torn or rotten write is detected, never trusted.
+/// </summary>
+internal static class TapeFormat
+{
+    public const ushort MajorVersion = 1;
+    public const ushort MinorVersion = 0;
+
+    // Region map. Offsets are fixed so recovery never depends on a pointer that could itself be torn.
+    public const int SuperblockSize = 4096;
+    public const long MarkSlotOffset = 4096;
+    public const int MarkSlotSize = 512;
+    public const long AttributeSlotOffset = 8192;
+    public const int AttributeSlotSize = 64 * 1024;
+    public const long DataStart = AttributeSlotOffset + (2 * AttributeSlotSize); // 139264
+
+    public const int RecordHeaderSize = 32;
+
+    /// <summary>Largest block: SSC's 24-bit transfer length (READ(6)/WRITE(6) variable mode).</summary>
+    public const int MaxBlockLength = 0xFF_FFFF;
+
+    public static ReadOnlySpan<byte> SuperblockMagic => "TGWTAPE\u001A"u8;
+
+    public const uint MarkMagic = 0x4D44_4754; // "TGDM"
+    public const uint AttributeMagic = 0x5441_4754; // "TGAT"
+    public const uint RecordMagic = 0x4352_4754; // "TGRC"
+
+    public const int AttributeSlotHeaderSize = 16;
+    public const int AttributeEntryHeaderSize = 6;
+    public const int MaxAttributeBytes = AttributeSlotSize - AttributeSlotHeaderSize - 4;
+
+    public const uint SuperblockFlagWorm = 1;
+
+    public static uint Crc(ReadOnlySpan<byte> data) => Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, data);
+
+    // ---- Superblock ---------------------------------------------------------------------------------------------
+
+    public static void WriteSuperblock(Span<byte> sb, in SuperblockInfo info)
+    {
+        sb[..SuperblockSize].Clear();
+        SuperblockMagic.CopyTo(sb);
+        BinaryPrimitives.WriteUInt16LittleEndian(sb[8..], MajorVersion);
+        BinaryPrimitives.WriteUInt16LittleEndian(sb[10..], MinorVersion);
+        BinaryPrimitives.WriteUInt32LittleEndian(sb[12..], SuperblockSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(sb[16..], info.Worm ? SuperblockFlagWorm : 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(sb[20..], 1); // partition count; partition 1 fields reserved below
+        BinaryPrimitives.WriteInt64LittleEndian(sb[24..], info.CapacityBytes);
+        BinaryPrimitives.WriteInt64LittleEndian(sb[32..], info.EarlyWarningBytes);
+        // 40..55: partition 1 capacity / early warning (reserved, zero)
+        BinaryPrimitives.WriteInt64LittleEndian(sb[56..], DataStart);
+        // 64..71: partition 1 data start (reserved, zero)
+        info.MediumId.TryWriteBytes(sb[72..88]);
+        BinaryPrimitives.WriteInt64LittleEndian(sb[88..], info.CreatedUnixMs);
+        BinaryPrimitives.WriteUInt32LittleEndian(sb[(SuperblockSize - 4)..], Crc(sb[..(SuperblockSize - 4)]));
+    }
+
+    public static SuperblockInfo ReadSuperblock(ReadOnlySpan<byte> sb)
+    {
+        if (sb.Length < SuperblockSize || !sb[..8].SequenceEqual(SuperblockMagic))
+        {
+            throw new InvalidDataException("Not a TapeGateway tape image (bad superblock magic).");
+        }
+
+        if (BinaryPrimitives.ReadUInt32LittleEndian(sb[(SuperblockSize - 4)..]) != Crc(sb[..(SuperblockSize - 4)]))
+        {
+            throw new InvalidDataException("Tape image superblock is damaged (CRC mismatch).");
+        }
+
+        var major = BinaryPrimitives.ReadUInt16LittleEndian(sb[8..]);
+        if (major != MajorVersion)
+        {
+            throw new InvalidDataException($"Unsupported tape image format version {major} (this build reads {MajorVersion}).");
+        }
+
+        var partitions = BinaryPrimitives.ReadUInt32LittleEndian(sb[20..]);
+        var dataStart = BinaryPrimitives.ReadInt64LittleEndian(sb[56..]);
+        if (partitions != 1 || dataStart != DataStart)
+        {
+            throw new InvalidDataException($"Unsupported tape image layout (partitions {partitions}, data start {dataStart}).");
+        }
+
+        return new SuperblockInfo(
+            CapacityBytes: BinaryPrimitives.ReadInt64LittleEndian(sb[24..]),
+            EarlyWarningBytes: BinaryPrimitives.ReadInt64LittleEndian(sb[32..]),
+            Worm: (BinaryPrimitives.ReadUInt32LittleEndian(sb[16..]) & SuperblockFlagWorm) != 0,
+            MediumId: new Guid(sb[72..88]),
+            CreatedUnixMs: BinaryPrimitives.ReadInt64LittleEndian(sb[88..]));
+    }
+
+    // ---- Durable-end mark (two slots, highest valid sequence wins) ---------------------------------------------
+
+    public static void WriteMark(Span<byte> slot, ulong sequence, long durableEnd)
+    {
+        slot[..MarkSlotSize].Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(slot, MarkMagic);
+        BinaryPrimitives.WriteUInt64LittleEndian(slot[8..], sequence);
+        BinaryPrimitives.WriteInt64LittleEndian(slot[16..], durableEnd);
+        // 24..31: partition 1 durable end (reserved, zero)
+        BinaryPrimitives.WriteUInt32LittleEndian(slot[(MarkSlotSize - 4)..], Crc(slot[..(MarkSlotSize - 4)]));
+    }
+
+    public static bool TryReadMark(ReadOnlySpan<byte> slot, out ulong sequence, out long durableEnd)
+    {
+        sequence = 0;
+        durableEnd = 0;
+        if (slot.Length < MarkSlotSize
+            || BinaryPrimitives.ReadUInt32LittleEndian(slot) != MarkMagic
+            || BinaryPrimitives.ReadUInt32LittleEndian(slot[(MarkSlotSize - 4)..]) != Crc(slot[..(MarkSlotSize - 4)]))
+        {
+            return false;
+        }
+
+        sequence = BinaryPrimitives.ReadUInt64LittleEndian(slot[8..]);
+        durableEnd = BinaryPrimitives.ReadInt64LittleEndian(slot[16..]);
+        return true;
+    }
+
+    // ---- Record header --------------------------------------------------------------------------------------------
+
+    public static void WriteRecordHeader(Span<byte> h, RecordType type, bool compressed, int storedLength, int logicalLength, long objectNumber, uint payloadCrc)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(h, RecordMagic);
+        h[4] = (byte)type;
+        h[5] = compressed ? RecordFlagCompressed : (byte)0;
+        h[6] = 0; // partition
+        h[7] = 0; // reserved
+        BinaryPrimitives.WriteInt32LittleEndian(h[8..], storedLength);
+        BinaryPrimitives.WriteInt32LittleEndian(h[12..], logicalLength);
+        BinaryPrimitives.WriteInt64LittleEndian(h[16..], objectNumber);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[24..], payloadCrc);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[28..], Crc(h[..28]));
+    }
+
+    public const byte RecordFlagCompressed = 1;
+
+    /// <summary>
+    /// Validates a header in isolation: magic, CRC, known type, sane lengths and the expected logical object number
+    /// (which also catches a valid-looking record left at the wrong place).
+    /// </summary>
+    public static bool TryReadRecordHeader(ReadOnlySpan<byte> h, long expectedObjectNumber, out RecordHeader header)
+    {
+        header = default;
+        if (BinaryPrimitives.ReadUInt32LittleEndian(h) != RecordMagic
+            || BinaryPrimitives.ReadUInt32LittleEndian(h[28..]) != Crc(h[..28]))
+        {
+            return false;
+        }
+
+        var type = (RecordType)h[4];
+        var flags = h[5];
+        var stored = BinaryPrimitives.ReadInt32LittleEndian(h[8..]);
+        var logical = BinaryPrimitives.ReadInt32LittleEndian(h[12..]);
+        var lon = BinaryPrimitives.ReadInt64LittleEndian(h[16..]);
+        var compressed = (flags & RecordFlagCompressed) != 0;
+        var valid = type switch
+        {
+            RecordType.Data => stored > 0 && logical > 0 && logical <= MaxBlockLength && (compressed ? stored < logical : stored == logical),
+            RecordType.Filemark or RecordType.EndOfData => stored == 0 && logical == 0 && !compressed,
+            _ => false,
+        };
+        if (!valid || h[6] != 0 || (flags & ~RecordFlagCompressed) != 0 || lon != expectedObjectNumber)
+        {
+            return false;
+        }
+
+        header = new RecordHeader(type, compressed, stored, logical, BinaryPrimitives.ReadUInt32LittleEndian(h[24..]));
+        return true;
+    }
+}
+
+internal enum RecordType : byte
+{
+    Data = 1,
+    Filemark = 2,
+
+    /// <summary>Seal written when a tape leaves a drive cleanly; marks EOD explicitly. Not a logical object.</summary>
+    EndOfData = 3,
+}
+
+internal readonly record struct RecordHeader(RecordType Type, bool Compressed, int StoredLength, int LogicalLength, uint PayloadCrc);
+
+internal readonly record struct SuperblockInfo(long CapacityBytes, long EarlyWarningBytes, bool Worm, Guid MediumId, long CreatedUnixMs);

@@ -1,0 +1,1115 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using ZstdSharp;
+
+namespace TapeGateway.Media.Tape;
+
+/// <summary>
+/// A tape image (format 1, docs/media-format.md) on an <see cref="ITapeStore"/>, with the tape verbs of
+/// <see cref="ITapeMedium"/>. Position, EOD and filemarks come from an in-memory <see cref="TapeIndex"/> rebuilt at
+/// open by one sequential header scan; the store is touched only to read or write records and for durability.
+/// </summary>
+/// <remarks>
+/// Durability model: record bytes are written straight to the store (the page cache is our drive buffer) and made
+/// durable (fsync) at WRITE FILEMARKS without IMMED, FLUSH, repositioning after writes, REWIND and unload. After each
+/// fsync a small durable-end mark records how far the record stream is known durable; records before it are trusted
+/// at open on their header CRC, records after it must also pass their payload CRC or the tail is cut there.
+/// </remarks>
+public sealed partial class TapeImage : ITapeMedium
+{
+    private const int ScanWindow = 1024 * 1024;
+
+    private readonly ITapeStore _store;
+    private readonly SuperblockInfo _superblock;
+    private readonly TapeMountOptions _mount;
+    private readonly TapeIndex _index = new();
+    private readonly TapeAttributeArea _attributes = new();
+    private readonly byte[] _writeHeader = new byte[TapeFormat.RecordHeaderSize];
+    private readonly byte[] _readHeader = new byte[TapeFormat.RecordHeaderSize];
+    private readonly byte[] _markBuffer = new byte[TapeFormat.MarkSlotSize];
+
+    private Compressor? _compressor;
+    private Decompressor? _decompressor;
+
+    private long _end; // store offset where the next record goes (= offset of EOD)
+    private long _position; // logical object number of the next object to read or write
+    private ulong _markSequence;
+    private long _markEnd; // value of the newest durable-end mark written
+    private bool _dirty; // records written since the last fsync
+    private bool _changedSinceOpen;
+    private bool _sealed; // an EOD seal sits at _end
+    private bool _damagedTail;
+    private bool _writeProtected;
+    private long _allowOverwriteAt = -1;
+    private int _busy;
+    private bool _closed;
+
+    private TapeImage(ITapeStore store, SuperblockInfo superblock, TapeMountOptions mount)
+    {
+        _store = store;
+        _superblock = superblock;
+        _mount = mount;
+        _writeProtected = mount.ReadOnly;
+    }
+
+    public Guid MediumId => _superblock.MediumId;
+
+    public bool IsWorm => _superblock.Worm;
+
+    public bool IsWriteProtected => _writeProtected;
+
+    public long CapacityBytes => _superblock.CapacityBytes;
+
+    public long EarlyWarningBytes => _superblock.EarlyWarningBytes;
+
+    public TapeRecoveryInfo Recovery { get; private set; }
+
+    /// <summary>Session counters for LOG SENSE (data compression / volume statistics pages).</summary>
+    public TapeStatistics Statistics { get; } = new();
+
+    private long UsedBytes => _end - TapeFormat.DataStart;
+
+    private long EarlyWarningStart => TapeFormat.DataStart + _superblock.CapacityBytes - _superblock.EarlyWarningBytes;
+
+    private long HardEnd => TapeFormat.DataStart + _superblock.CapacityBytes;
+
+    // ---- Create / open --------------------------------------------------------------------------------------------
+
+    /// <summary>Formats an empty store as a new tape and returns it mounted at BOP.</summary>
+    public static async ValueTask<TapeImage> CreateAsync(ITapeStore store, TapeImageOptions options, TapeMountOptions? mount = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        if (store.Length != 0)
+        {
+            throw new InvalidOperationException("A tape can only be created on an empty store.");
+        }
+
+        var ew = options.ResolvedEarlyWarningBytes;
+        if (options.CapacityBytes < 64 * 1024 || ew < 0 || ew >= options.CapacityBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "Capacity must be at least 64 KiB and the early-warning zone smaller than it.");
+        }
+
+        var info = new SuperblockInfo(options.CapacityBytes, ew, options.Worm, Guid.NewGuid(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var meta = new byte[TapeFormat.DataStart];
+        TapeFormat.WriteSuperblock(meta, info);
+        TapeFormat.WriteMark(meta.AsSpan((int)TapeFormat.MarkSlotOffset, TapeFormat.MarkSlotSize), 1, TapeFormat.DataStart);
+
+        var attributes = new TapeAttributeArea();
+        if (attributes.EncodedLengthAfter(options.InitialAttributes) > TapeFormat.MaxAttributeBytes)
+        {
+            throw new ArgumentException("Initial attributes do not fit the attribute area.", nameof(options));
+        }
+
+        attributes.Apply(options.InitialAttributes);
+        attributes.Encode(meta.AsSpan((int)TapeFormat.AttributeSlotOffset, TapeFormat.AttributeSlotSize), 1);
+
+        await store.WriteAsync(0, meta, ct).ConfigureAwait(false);
+        await store.FlushAsync(ct).ConfigureAwait(false);
+        return await OpenAsync(store, mount, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Creates a new tape image file (fails if it exists).</summary>
+    public static async ValueTask<TapeImage> CreateFileAsync(string path, TapeImageOptions options, TapeMountOptions? mount = null, CancellationToken ct = default)
+    {
+        var store = LocalFileTapeStore.Create(path);
+        try
+        {
+            return await CreateAsync(store, options, mount, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Opens (mounts) an existing tape image file at BOP.</summary>
+    public static async ValueTask<TapeImage> OpenFileAsync(string path, TapeMountOptions? mount = null, CancellationToken ct = default)
+    {
+        var store = LocalFileTapeStore.Open(path);
+        try
+        {
+            return await OpenAsync(store, mount, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Mounts a tape: validates the superblock, picks the newest valid mark and attribute slot, rebuilds the index with
+    /// one sequential header scan, cuts a torn tail, and positions at BOP. The image owns <paramref name="store"/>.
+    /// </summary>
+    public static async ValueTask<TapeImage> OpenAsync(ITapeStore store, TapeMountOptions? mount = null, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        if (store.Length < TapeFormat.DataStart)
+        {
+            throw new InvalidDataException("Not a TapeGateway tape image (shorter than its metadata region).");
+        }
+
+        var meta = ArrayPool<byte>.Shared.Rent((int)TapeFormat.DataStart);
+        try
+        {
+            var n = await store.ReadAsync(0, meta.AsMemory(0, (int)TapeFormat.DataStart), ct).ConfigureAwait(false);
+            if (n < TapeFormat.DataStart)
+            {
+                throw new InvalidDataException("Tape image metadata region is truncated.");
+            }
+
+            var image = new TapeImage(store, TapeFormat.ReadSuperblock(meta), mount ?? TapeMountOptions.Default);
+            image.LoadMark(meta);
+            image.LoadAttributes(meta);
+            await image.RecoverAsync(ct).ConfigureAwait(false);
+            return image;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(meta);
+        }
+    }
+
+    private void LoadMark(byte[] meta)
+    {
+        _markEnd = TapeFormat.DataStart; // no valid mark: trust nothing, verify every payload
+        for (var slot = 0; slot < 2; slot++)
+        {
+            var span = meta.AsSpan((int)TapeFormat.MarkSlotOffset + (slot * TapeFormat.MarkSlotSize), TapeFormat.MarkSlotSize);
+            if (TapeFormat.TryReadMark(span, out var seq, out var end) && seq >= _markSequence && end >= TapeFormat.DataStart)
+            {
+                _markSequence = seq;
+                _markEnd = end;
+            }
+        }
+    }
+
+    private void LoadAttributes(byte[] meta)
+    {
+        List<KeyValuePair<int, byte[]>>? best = null;
+        ulong bestSeq = 0;
+        for (var slot = 0; slot < 2; slot++)
+        {
+            var span = meta.AsSpan((int)TapeFormat.AttributeSlotOffset + (slot * TapeFormat.AttributeSlotSize), TapeFormat.AttributeSlotSize);
+            if (TapeAttributeArea.TryDecode(span, out var seq, out var entries) && (best is null || seq > bestSeq))
+            {
+                best = entries;
+                bestSeq = seq;
+            }
+        }
+
+        if (best is not null)
+        {
+            _attributes.Load(best, bestSeq);
+        }
+    }
+
+    /// <summary>
+    /// One sequential scan over record headers (read through a 1 MiB window, so small records cost no extra I/O and
+    /// large payloads are skipped). Why a scan and not a persisted index: the headers are the only thing that can
+    /// never disagree with the data, and a torn tail must be found by reading it anyway; see docs/media-format.md.
+    /// </summary>
+    private async ValueTask RecoverAsync(CancellationToken ct)
+    {
+        var trusted = _markEnd;
+        var storeLength = _store.Length;
+        var window = ArrayPool<byte>.Shared.Rent(ScanWindow);
+        var pos = TapeFormat.DataStart;
+        long windowStart = 0;
+        var windowLength = 0;
+        long lon = 0;
+        bool torn = false, sealedTape = false;
+        long? damagedAt = null;
+        try
+        {
+            while (pos < storeLength)
+            {
+                if (pos + TapeFormat.RecordHeaderSize > storeLength)
+                {
+                    torn = true; // half a header: the write never completed
+                    break;
+                }
+
+                if (windowLength == 0 || pos < windowStart || pos + TapeFormat.RecordHeaderSize > windowStart + windowLength)
+                {
+                    windowStart = pos;
+                    windowLength = await _store.ReadAsync(pos, window.AsMemory(0, ScanWindow), ct).ConfigureAwait(false);
+                }
+
+                var headerBytes = window.AsSpan((int)(pos - windowStart), TapeFormat.RecordHeaderSize);
+                if (!TapeFormat.TryReadRecordHeader(headerBytes, lon, out var header))
+                {
+                    // Inside the durable region a bad header is media damage: keep the bytes, stop the tape there.
+                    // Beyond it, it is a write that never became durable: cut.
+                    if (pos + TapeFormat.RecordHeaderSize <= trusted)
+                    {
+                        damagedAt = pos;
+                    }
+                    else
+                    {
+                        torn = true;
+                    }
+
+                    break;
+                }
+
+                if (header.Type == RecordType.EndOfData)
+                {
+                    sealedTape = true;
+                    break;
+                }
+
+                var recordEnd = pos + TapeFormat.RecordHeaderSize + header.StoredLength;
+                if (recordEnd > storeLength)
+                {
+                    torn = true;
+                    break;
+                }
+
+                if (recordEnd > trusted && header.StoredLength > 0
+                    && !await PayloadIntactAsync(pos + TapeFormat.RecordHeaderSize, header, window, windowStart, windowLength, ct).ConfigureAwait(false))
+                {
+                    torn = true;
+                    break;
+                }
+
+                _index.Append(pos, header.Type == RecordType.Filemark);
+                pos = recordEnd;
+                lon++;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(window);
+        }
+
+        _end = pos;
+        _sealed = sealedTape;
+
+        // Records past the mark were readable, but after a process (not OS) crash they may exist only in the page
+        // cache: the next durability point must fsync them before the mark may cover them.
+        _dirty = _markEnd < _end;
+        _damagedTail = damagedAt is not null;
+        long discarded = 0;
+        if (torn)
+        {
+            discarded = storeLength - pos;
+            if (!_mount.ReadOnly)
+            {
+                // Cut now, so a later append can never leave old torn bytes between new records.
+                await CutAsync(pos, ct).ConfigureAwait(false);
+            }
+        }
+
+        Recovery = new TapeRecoveryInfo(sealedTape, discarded, _index.Count, damagedAt);
+    }
+
+    private async ValueTask<bool> PayloadIntactAsync(long payloadOffset, RecordHeader header, byte[] window, long windowStart, int windowLength, CancellationToken ct)
+    {
+        if (payloadOffset >= windowStart && payloadOffset + header.StoredLength <= windowStart + windowLength)
+        {
+            return TapeFormat.Crc(window.AsSpan((int)(payloadOffset - windowStart), header.StoredLength)) == header.PayloadCrc;
+        }
+
+        var buffer = ArrayPool<byte>.Shared.Rent(header.StoredLength);
+        try
+        {
+            var n = await _store.ReadAsync(payloadOffset, buffer.AsMemory(0, header.StoredLength), ct).ConfigureAwait(false);
+            return n == header.StoredLength && TapeFormat.Crc(buffer.AsSpan(0, n)) == header.PayloadCrc;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    // ---- Durability helpers ---------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Writes the durable-end mark into the older slot. Invariant: the value is never larger than what an fsync has
+    /// already covered, so the mark can only under-state durability (costing verification at open), never over-state it.
+    /// </summary>
+    private ValueTask WriteMarkAsync(long durableEnd, CancellationToken ct)
+    {
+        _markSequence++;
+        _markEnd = durableEnd;
+        TapeFormat.WriteMark(_markBuffer, _markSequence, durableEnd);
+        var slot = (long)(_markSequence % 2);
+        return _store.WriteAsync(TapeFormat.MarkSlotOffset + (slot * TapeFormat.MarkSlotSize), _markBuffer, ct);
+    }
+
+    /// <summary>Durability point: fsync the records written so far, then advance the mark.</summary>
+    private async ValueTask SyncAsync(CancellationToken ct)
+    {
+        if (_mount.ReadOnly)
+        {
+            return;
+        }
+
+        if (_dirty)
+        {
+            await _store.FlushAsync(ct).ConfigureAwait(false);
+            _dirty = false;
+        }
+
+        if (_markEnd < _end)
+        {
+            // Durable itself only at the next fsync; until then the older mark is used, which is merely slower.
+            await WriteMarkAsync(_end, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Cuts the record stream at <paramref name="offset"/> durably before anything new is appended: pending records
+    /// are fsynced first (the lowered mark must not claim undurable bytes), then truncate + lower the mark + fsync.
+    /// Without this, a crash after an overwrite could resurrect old records, or mix old and new bytes under a mark
+    /// that trusts them.
+    /// </summary>
+    private async ValueTask CutAsync(long offset, CancellationToken ct)
+    {
+        if (_dirty)
+        {
+            await _store.FlushAsync(ct).ConfigureAwait(false);
+            _dirty = false;
+        }
+
+        if (_store.Length != offset)
+        {
+            await _store.SetLengthAsync(offset, ct).ConfigureAwait(false);
+        }
+
+        if (_markEnd > offset)
+        {
+            await WriteMarkAsync(offset, ct).ConfigureAwait(false);
+        }
+
+        await _store.FlushAsync(ct).ConfigureAwait(false);
+        _sealed = false;
+        _damagedTail = false;
+    }
+
+    // ---- Verb plumbing --------------------------------------------------------------------------------------------
+
+    private void Enter()
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException("Overlapping tape verbs: the drive must issue one at a time.");
+        }
+    }
+
+    private void Exit() => Volatile.Write(ref _busy, 0);
+
+    /// <summary>Store offset of a record (or of EOD); lets tests damage exactly one record.</summary>
+    internal long RecordOffset(long objectNumber) => OffsetOf(objectNumber);
+
+    private long OffsetOf(long objectNumber) => objectNumber < _index.Count ? _index.OffsetOf(objectNumber) : _end;
+
+    /// <summary>
+    /// Checks that a write (block, filemarks, erase) may start at the current position. Pure: nothing is changed, so a
+    /// refused write leaves the tape as it was.
+    /// </summary>
+    private TapeCondition? CheckWritable()
+    {
+        if (_writeProtected)
+        {
+            return TapeCondition.WriteProtected;
+        }
+
+        // WORM (SSC-4 WORM mode): appending at EOD is the only write that leaves existing data intact.
+        if (_superblock.Worm && _position < _index.Count && _allowOverwriteAt != _position)
+        {
+            return TapeCondition.WormOverwrite;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Makes the current position the end of the tape (tape semantics: writing at p discards every object ≥ p).
+    /// Cheap when already there: the common append path does nothing.
+    /// </summary>
+    private ValueTask TruncateAtPositionAsync(CancellationToken ct)
+    {
+        var offset = OffsetOf(_position);
+        _index.TruncateTo(_position);
+        _end = offset;
+        _allowOverwriteAt = -1;
+
+        // Not an async method: the append path must not pay for a state machine.
+        return _store.Length != offset || _markEnd > offset ? CutAsync(offset, ct) : ValueTask.CompletedTask;
+    }
+
+    private void Moved()
+    {
+        _allowOverwriteAt = -1;
+    }
+
+    // ---- Write ----------------------------------------------------------------------------------------------------
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<TapeResult> WriteBlockAsync(ReadOnlyMemory<byte> data, bool compress, CancellationToken ct = default)
+    {
+        if (data.IsEmpty || data.Length > TapeFormat.MaxBlockLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(data), data.Length, $"Block length must be 1..{TapeFormat.MaxBlockLength}.");
+        }
+
+        Enter();
+        byte[]? rented = null;
+        try
+        {
+            if (CheckWritable() is { } refused)
+            {
+                return TapeResult.Of(refused);
+            }
+
+            var payload = data;
+            var compressed = false;
+            if (compress && data.Length > 64)
+            {
+                // Keep the compressed form only if it is strictly smaller; the destination is one byte short of the
+                // input so zstd gives up early on incompressible data.
+                rented = ArrayPool<byte>.Shared.Rent(data.Length);
+                _compressor ??= new Compressor(_mount.CompressionLevel);
+                if (_compressor.TryWrap(data.Span, rented.AsSpan(0, data.Length - 1), out var written) && written < data.Length)
+                {
+                    payload = rented.AsMemory(0, written);
+                    compressed = true;
+                }
+            }
+
+            var start = OffsetOf(_position);
+            var recordEnd = start + TapeFormat.RecordHeaderSize + payload.Length;
+            if (recordEnd > HardEnd)
+            {
+                // SSC-4: a write that cannot complete before the end of the partition is refused whole.
+                return TapeResult.Of(TapeCondition.VolumeOverflow);
+            }
+
+            await TruncateAtPositionAsync(ct).ConfigureAwait(false);
+            TapeFormat.WriteRecordHeader(_writeHeader, RecordType.Data, compressed, payload.Length, data.Length, _position, TapeFormat.Crc(payload.Span));
+            await _store.WriteAsync(start, _writeHeader, ct).ConfigureAwait(false);
+            await _store.WriteAsync(start + TapeFormat.RecordHeaderSize, payload, ct).ConfigureAwait(false);
+            Appended(start, recordEnd, filemark: false);
+            Statistics.OnWrite(data.Length, payload.Length, compressed);
+            return recordEnd > EarlyWarningStart ? TapeResult.Of(TapeCondition.EarlyWarning) : TapeResult.Ok;
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+
+            Exit();
+        }
+    }
+
+    private void Appended(long start, long recordEnd, bool filemark)
+    {
+        _index.Append(start, filemark);
+        _end = recordEnd;
+        _position++;
+        _dirty = true;
+        _changedSinceOpen = true;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<TapeResult> WriteFilemarksAsync(int count, bool immediate, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        Enter();
+        try
+        {
+            if (count == 0)
+            {
+                // SSC-4 WRITE FILEMARKS with count 0: only synchronise buffered objects to the medium.
+                if (!immediate)
+                {
+                    await SyncAsync(ct).ConfigureAwait(false);
+                }
+
+                return TapeResult.Ok;
+            }
+
+            if (CheckWritable() is { } refused)
+            {
+                return TapeResult.Of(refused);
+            }
+
+            var start = OffsetOf(_position);
+            var fits = (int)Math.Min(count, (HardEnd - start) / TapeFormat.RecordHeaderSize);
+            if (fits > 0)
+            {
+                await TruncateAtPositionAsync(ct).ConfigureAwait(false);
+                await WriteFilemarkRecordsAsync(start, fits, ct).ConfigureAwait(false);
+            }
+
+            if (!immediate)
+            {
+                await SyncAsync(ct).ConfigureAwait(false);
+            }
+
+            if (fits < count)
+            {
+                return TapeResult.Of(TapeCondition.VolumeOverflow, count - fits);
+            }
+
+            return _end > EarlyWarningStart ? TapeResult.Of(TapeCondition.EarlyWarning) : TapeResult.Ok;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private async ValueTask WriteFilemarkRecordsAsync(long start, int count, CancellationToken ct)
+    {
+        const int Batch = 1024;
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Min(count, Batch) * TapeFormat.RecordHeaderSize);
+        try
+        {
+            var done = 0;
+            while (done < count)
+            {
+                var n = Math.Min(count - done, Batch);
+                for (var i = 0; i < n; i++)
+                {
+                    TapeFormat.WriteRecordHeader(buffer.AsSpan(i * TapeFormat.RecordHeaderSize, TapeFormat.RecordHeaderSize), RecordType.Filemark, false, 0, 0, _position + i, TapeFormat.Crc([]));
+                }
+
+                var offset = start + ((long)done * TapeFormat.RecordHeaderSize);
+                await _store.WriteAsync(offset, buffer.AsMemory(0, n * TapeFormat.RecordHeaderSize), ct).ConfigureAwait(false);
+                for (var i = 0; i < n; i++)
+                {
+                    var recordStart = offset + ((long)i * TapeFormat.RecordHeaderSize);
+                    Appended(recordStart, recordStart + TapeFormat.RecordHeaderSize, filemark: true);
+                }
+
+                done += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<TapeResult> EraseAsync(CancellationToken ct = default)
+    {
+        Enter();
+        try
+        {
+            if (CheckWritable() is { } refused)
+            {
+                return TapeResult.Of(refused);
+            }
+
+            await TruncateAtPositionAsync(ct).ConfigureAwait(false);
+            _changedSinceOpen = true;
+
+            // ERASE is a long operation on real tape; make its effect durable so a crash cannot bring data back.
+            await SyncAsync(ct).ConfigureAwait(false);
+            await _store.FlushAsync(ct).ConfigureAwait(false);
+            return TapeResult.Ok;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    public async ValueTask FlushAsync(CancellationToken ct = default)
+    {
+        Enter();
+        try
+        {
+            await SyncAsync(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    public void SetWriteProtected(bool writeProtected) => _writeProtected = writeProtected || _mount.ReadOnly;
+
+    public void AllowOverwriteAtCurrentPosition() => _allowOverwriteAt = _position;
+
+    // ---- Read -----------------------------------------------------------------------------------------------------
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<TapeResult> ReadBlockAsync(Memory<byte> destination, CancellationToken ct = default)
+    {
+        Enter();
+        try
+        {
+            Moved();
+            if (_position >= _index.Count)
+            {
+                // SSC-4 READ at EOD: BLANK CHECK, position unchanged. A damaged tail is not blank: report it.
+                return TapeResult.Of(_damagedTail ? TapeCondition.MediumError : TapeCondition.EndOfData);
+            }
+
+            if (_index.IsFilemark(_position))
+            {
+                // SSC-4 READ: a filemark ends the read and the position moves past it (EOP side).
+                _position++;
+                return TapeResult.Of(TapeCondition.FilemarkDetected);
+            }
+
+            var offset = _index.OffsetOf(_position);
+            var lon = _position;
+            _position++; // an unreadable block is passed over, so the application can go on with the next one
+            return await ReadDataRecordAsync(offset, lon, destination, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private async ValueTask<TapeResult> ReadDataRecordAsync(long offset, long lon, Memory<byte> destination, CancellationToken ct)
+    {
+        var n = await _store.ReadAsync(offset, _readHeader, ct).ConfigureAwait(false);
+        if (n < TapeFormat.RecordHeaderSize || !TapeFormat.TryReadRecordHeader(_readHeader, lon, out var header) || header.Type != RecordType.Data)
+        {
+            return TapeResult.Of(TapeCondition.MediumError);
+        }
+
+        var payloadOffset = offset + TapeFormat.RecordHeaderSize;
+        var logical = header.LogicalLength;
+        var transfer = Math.Min(logical, destination.Length);
+
+        if (!header.Compressed && header.StoredLength <= destination.Length)
+        {
+            // Common case: straight into the caller's buffer, verify there.
+            var target = destination[..header.StoredLength];
+            n = await _store.ReadAsync(payloadOffset, target, ct).ConfigureAwait(false);
+            if (n != header.StoredLength || TapeFormat.Crc(target.Span) != header.PayloadCrc)
+            {
+                return TapeResult.Of(TapeCondition.MediumError);
+            }
+
+            Statistics.OnRead(logical);
+            return Completed(logical, transfer, destination.Length);
+        }
+
+        var stored = ArrayPool<byte>.Shared.Rent(header.StoredLength);
+        byte[]? expanded = null;
+        try
+        {
+            n = await _store.ReadAsync(payloadOffset, stored.AsMemory(0, header.StoredLength), ct).ConfigureAwait(false);
+            if (n != header.StoredLength || TapeFormat.Crc(stored.AsSpan(0, n)) != header.PayloadCrc)
+            {
+                return TapeResult.Of(TapeCondition.MediumError);
+            }
+
+            ReadOnlySpan<byte> source = stored.AsSpan(0, header.StoredLength);
+            if (header.Compressed)
+            {
+                Span<byte> target;
+                if (logical <= destination.Length)
+                {
+                    target = destination.Span[..logical];
+                }
+                else
+                {
+                    expanded = ArrayPool<byte>.Shared.Rent(logical);
+                    target = expanded.AsSpan(0, logical);
+                }
+
+                _decompressor ??= new Decompressor();
+                if (!TryDecompress(_decompressor, source, target, logical))
+                {
+                    return TapeResult.Of(TapeCondition.MediumError);
+                }
+
+                if (expanded is null)
+                {
+                    Statistics.OnRead(logical);
+                    return Completed(logical, transfer, destination.Length);
+                }
+
+                source = target;
+            }
+
+            source[..transfer].CopyTo(destination.Span);
+            Statistics.OnRead(logical);
+            return Completed(logical, transfer, destination.Length);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(stored);
+            if (expanded is not null)
+            {
+                ArrayPool<byte>.Shared.Return(expanded);
+            }
+        }
+    }
+
+    private static bool TryDecompress(Decompressor decompressor, ReadOnlySpan<byte> source, Span<byte> target, int expected)
+    {
+        try
+        {
+            return decompressor.TryUnwrap(source, target, out var written) && written == expected;
+        }
+        catch (ZstdException)
+        {
+            // The CRC matched, so this is a writer bug or a forged image; either way the data is not trustworthy.
+            return false;
+        }
+    }
+
+    private static TapeResult Completed(int blockLength, int transferred, int requested) =>
+        blockLength == requested
+            ? new TapeResult(TapeCondition.Ok, 0, blockLength, transferred)
+            : new TapeResult(TapeCondition.IncorrectLength, 0, blockLength, transferred);
+
+    // ---- Positioning ----------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// SSC-4 requires buffered objects to reach the medium before the position changes; we also make them durable so
+    /// a LOCATE away from freshly written data can never leave it in limbo.
+    /// </summary>
+    private ValueTask BeforeMoveAsync(CancellationToken ct)
+    {
+        Moved();
+        return _dirty ? SyncAsync(ct) : ValueTask.CompletedTask;
+    }
+
+    public async ValueTask<TapeResult> SpaceBlocksAsync(long count, CancellationToken ct = default)
+    {
+        Enter();
+        try
+        {
+            await BeforeMoveAsync(ct).ConfigureAwait(false);
+            return count >= 0 ? SpaceBlocksForward(count) : SpaceBlocksReverse(-count);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private TapeResult SpaceBlocksForward(long count)
+    {
+        if (count == 0)
+        {
+            return TapeResult.Ok; // SSC-4 SPACE: a zero count is not an error and causes no movement
+        }
+
+        var start = _position;
+        var target = start + count;
+        var k = _index.FilemarksBefore(start);
+        if (k < _index.FilemarkCount && _index.FilemarkAt(k) < target)
+        {
+            // A filemark before the target stops the space on its EOP side; it is not counted as a block.
+            var mark = _index.FilemarkAt(k);
+            _position = mark + 1;
+            return TapeResult.Of(TapeCondition.FilemarkDetected, count - (mark - start));
+        }
+
+        if (target > _index.Count)
+        {
+            _position = _index.Count;
+            return TapeResult.Of(TapeCondition.EndOfData, count - (_index.Count - start));
+        }
+
+        _position = target;
+        return TapeResult.Ok;
+    }
+
+    private TapeResult SpaceBlocksReverse(long count)
+    {
+        var start = _position;
+        var target = start - count;
+        var k = _index.FilemarksBefore(start);
+        if (k > 0 && _index.FilemarkAt(k - 1) >= target)
+        {
+            // Reverse: stop on the BOP side of the filemark (SSC-4 SPACE), blocks crossed = those after it.
+            var mark = _index.FilemarkAt(k - 1);
+            _position = mark;
+            return TapeResult.Of(TapeCondition.FilemarkDetected, count - (start - mark - 1));
+        }
+
+        if (target < 0)
+        {
+            _position = 0;
+            return TapeResult.Of(TapeCondition.BeginningOfMedium, count - start);
+        }
+
+        _position = target;
+        return TapeResult.Ok;
+    }
+
+    public async ValueTask<TapeResult> SpaceFilemarksAsync(long count, CancellationToken ct = default)
+    {
+        Enter();
+        try
+        {
+            await BeforeMoveAsync(ct).ConfigureAwait(false);
+            if (count == 0)
+            {
+                return TapeResult.Ok;
+            }
+
+            var k = _index.FilemarksBefore(_position); // filemarks behind us; index k is the next one ahead
+            if (count > 0)
+            {
+                var available = _index.FilemarkCount - k;
+                if (count <= available)
+                {
+                    _position = _index.FilemarkAt((int)(k + count - 1)) + 1; // EOP side of the last one crossed
+                    return TapeResult.Ok;
+                }
+
+                _position = _index.Count;
+                return TapeResult.Of(TapeCondition.EndOfData, count - available);
+            }
+
+            var wanted = -count;
+            if (wanted <= k)
+            {
+                _position = _index.FilemarkAt((int)(k - wanted)); // BOP side of the last one crossed
+                return TapeResult.Ok;
+            }
+
+            _position = 0;
+            return TapeResult.Of(TapeCondition.BeginningOfMedium, wanted - k);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    public async ValueTask<TapeResult> SpaceToEndOfDataAsync(CancellationToken ct = default)
+    {
+        Enter();
+        try
+        {
+            await BeforeMoveAsync(ct).ConfigureAwait(false);
+            _position = _index.Count;
+            return TapeResult.Ok;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    public async ValueTask<TapeResult> LocateAsync(long logicalObjectNumber, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(logicalObjectNumber);
+        Enter();
+        try
+        {
+            await BeforeMoveAsync(ct).ConfigureAwait(false);
+
+            // EOD itself is a valid destination (that is where an append goes); beyond it SSC-4 LOCATE reports
+            // end-of-data detected with the position left at EOD.
+            if (logicalObjectNumber > _index.Count)
+            {
+                _position = _index.Count;
+                return TapeResult.Of(TapeCondition.EndOfData);
+            }
+
+            _position = logicalObjectNumber;
+            return TapeResult.Ok;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    public async ValueTask<TapeResult> RewindAsync(CancellationToken ct = default)
+    {
+        Enter();
+        try
+        {
+            Moved();
+            await SyncAsync(ct).ConfigureAwait(false);
+            _position = 0;
+            return TapeResult.Ok;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    public TapePosition ReadPosition()
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        var position = _position;
+        var file = _index.FilemarksBefore(position);
+        var fileStart = file == 0 ? 0 : _index.FilemarkAt(file - 1) + 1;
+        return new TapePosition(
+            Partition: 0,
+            LogicalObjectNumber: position,
+            FileNumber: file,
+            BlockNumberInFile: position - fileStart,
+            AtBeginningOfPartition: position == 0,
+            BeyondEarlyWarning: OffsetOf(position) > EarlyWarningStart,
+            BeyondProgrammableEarlyWarning: false,
+            EndOfDataObjectNumber: _index.Count,
+            BytesUsed: UsedBytes,
+            CapacityBytes: _superblock.CapacityBytes,
+            EarlyWarningBytes: _superblock.EarlyWarningBytes);
+    }
+
+    // ---- Attributes -----------------------------------------------------------------------------------------------
+
+    public bool TryGetAttribute(ushort id, out ReadOnlyMemory<byte> value)
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        return _attributes.TryGet(id, out value);
+    }
+
+    public IReadOnlyList<ushort> GetAttributeIds()
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        return _attributes.Ids();
+    }
+
+    public async ValueTask<TapeResult> WriteAttributesAsync(IReadOnlyList<TapeAttribute> attributes, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(attributes);
+        foreach (var a in attributes)
+        {
+            if (a.Value.Length > ushort.MaxValue)
+            {
+                throw new ArgumentOutOfRangeException(nameof(attributes), $"Attribute 0x{a.Id:X4} is longer than 65535 bytes.");
+            }
+        }
+
+        Enter();
+        try
+        {
+            if (_writeProtected)
+            {
+                return TapeResult.Of(TapeCondition.WriteProtected);
+            }
+
+            return await StoreAttributesAsync(attributes, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    public async ValueTask<long> IncrementLoadCountAsync(CancellationToken ct = default)
+    {
+        Enter();
+        try
+        {
+            long count = 0;
+            if (_attributes.TryGet(MamAttributeId.LoadCount, out var current) && current.Length == 8)
+            {
+                count = BinaryPrimitives.ReadInt64BigEndian(current.Span);
+            }
+
+            count++;
+            if (_mount.ReadOnly)
+            {
+                return count; // nothing may touch a read-only image; the count is reported, not stored
+            }
+
+            var value = new byte[8];
+            BinaryPrimitives.WriteInt64BigEndian(value, count);
+            await StoreAttributesAsync([new TapeAttribute(MamAttributeId.LoadCount, value)], ct).ConfigureAwait(false);
+            return count;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private async ValueTask<TapeResult> StoreAttributesAsync(IReadOnlyList<TapeAttribute> attributes, CancellationToken ct)
+    {
+        if (_attributes.EncodedLengthAfter(attributes) > TapeFormat.MaxAttributeBytes)
+        {
+            return TapeResult.Of(TapeCondition.AttributeSpaceExhausted);
+        }
+
+        _attributes.Apply(attributes);
+        var sequence = _attributes.Sequence + 1;
+        var slot = ArrayPool<byte>.Shared.Rent(TapeFormat.AttributeSlotSize);
+        try
+        {
+            var length = _attributes.Encode(slot, sequence);
+            var offset = TapeFormat.AttributeSlotOffset + ((long)(sequence % 2) * TapeFormat.AttributeSlotSize);
+            await _store.WriteAsync(offset, slot.AsMemory(0, length), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(slot);
+        }
+
+        // The other slot still holds the previous version until this fsync completes: all or nothing.
+        await _store.FlushAsync(ct).ConfigureAwait(false);
+        _dirty = false;
+        _attributes.Sequence = sequence;
+        if (_markEnd < _end)
+        {
+            await WriteMarkAsync(_end, ct).ConfigureAwait(false);
+        }
+
+        return TapeResult.Ok;
+    }
+
+    // ---- Unload ---------------------------------------------------------------------------------------------------
+
+    public async ValueTask UnloadAsync(CancellationToken ct = default)
+    {
+        if (_closed)
+        {
+            return;
+        }
+
+        Enter();
+        try
+        {
+            if (!_mount.ReadOnly && !_damagedTail && (_changedSinceOpen || (!_sealed && !_writeProtected)))
+            {
+                if (!_sealed)
+                {
+                    // The EOD seal: an explicit end-of-data record so the next mount knows the tape left cleanly.
+                    TapeFormat.WriteRecordHeader(_writeHeader, RecordType.EndOfData, false, 0, 0, _index.Count, TapeFormat.Crc([]));
+                    await _store.WriteAsync(_end, _writeHeader, ct).ConfigureAwait(false);
+                    _sealed = true;
+                }
+
+                await _store.FlushAsync(ct).ConfigureAwait(false);
+                _dirty = false;
+                await WriteMarkAsync(_end + TapeFormat.RecordHeaderSize, ct).ConfigureAwait(false);
+                await _store.FlushAsync(ct).ConfigureAwait(false);
+            }
+            else if (_dirty)
+            {
+                await SyncAsync(ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _closed = true;
+            _compressor?.Dispose();
+            _decompressor?.Dispose();
+            Exit();
+            await _store.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public ValueTask DisposeAsync() => UnloadAsync(CancellationToken.None);
+}

@@ -1,0 +1,67 @@
+namespace TapeGateway.Media.Tape;
+
+/// <summary>
+/// Outcome of a tape verb. These are medium facts, not sense data: the SSC layer maps each one to a sense key,
+/// additional sense code and the FM/EOM/ILI bits.
+/// </summary>
+public enum TapeCondition
+{
+    /// <summary>The verb completed as asked.</summary>
+    Ok,
+
+    /// <summary>
+    /// A filemark stopped a read or a SPACE over blocks. Read/space forward: positioned after it (EOP side);
+    /// space reverse: positioned before it (BOP side). SSC-4 READ(6) and SPACE(6).
+    /// </summary>
+    FilemarkDetected,
+
+    /// <summary>End of data was reached before the verb could complete; positioned at EOD (SSC-4 "EOD detected").</summary>
+    EndOfData,
+
+    /// <summary>A reverse movement hit the beginning of the partition; positioned at BOP (SSC-4 "BOP detected").</summary>
+    BeginningOfMedium,
+
+    /// <summary>
+    /// The write (block or filemarks) succeeded but the medium is now inside its early-warning zone
+    /// (SSC-4 early warning: the application should finish and change volumes).
+    /// </summary>
+    EarlyWarning,
+
+    /// <summary>The write did not fit before the physical end of the partition; nothing of the refused object was written.</summary>
+    VolumeOverflow,
+
+    /// <summary>
+    /// The stored object failed its integrity check (header or payload CRC, undecodable compressed data) or the
+    /// image is damaged at this position. No data is returned as valid.
+    /// </summary>
+    MediumError,
+
+    /// <summary>
+    /// The block read is longer or shorter than the buffer. <see cref="TapeResult.BlockLength"/> holds the real block
+    /// length; the data transferred is truncated to the buffer. The SSC layer decides on ILI and the residue.
+    /// </summary>
+    IncorrectLength,
+
+    /// <summary>The cartridge is write-protected; nothing was changed.</summary>
+    WriteProtected,
+
+    /// <summary>WORM medium: the write would have overwritten or erased existing data (only appends at EOD are allowed).</summary>
+    WormOverwrite,
+
+    /// <summary>The attribute (MAM) area has no room for the requested attribute values; nothing was changed.</summary>
+    AttributeSpaceExhausted,
+}
+
+/// <summary>
+/// Result of a tape verb. <see cref="Residue"/> is a non-negative count of the objects (blocks or filemarks) the verb
+/// did not process: SSC-4 puts "requested minus actual" into the INFORMATION field, and the SSC layer applies the
+/// sign convention for reverse movements.
+/// </summary>
+public readonly record struct TapeResult(TapeCondition Condition, long Residue = 0, int BlockLength = 0, int BytesTransferred = 0)
+{
+    public static TapeResult Ok => default;
+
+    public bool IsOk => Condition == TapeCondition.Ok;
+
+    public static TapeResult Of(TapeCondition condition, long residue = 0) => new(condition, residue);
+}

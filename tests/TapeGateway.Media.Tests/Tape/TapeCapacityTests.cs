@@ -1,0 +1,115 @@
+using TapeGateway.Media.Tape;
+using static TapeGateway.Media.Tests.Tape.TapeTestKit;
+
+namespace TapeGateway.Media.Tests.Tape;
+
+public sealed class TapeCapacityTests
+{
+    private const int BlockSize = 64 * 1024;
+    private const int RecordSize = BlockSize + 32;
+
+    [Fact]
+    public void Default_early_warning_is_one_percent_or_4_MiB_capped_at_half()
+    {
+        Assert.Equal(4 * MiB, TapeImageOptions.DefaultEarlyWarningBytes(16 * MiB));
+        Assert.Equal(3 * MiB, TapeImageOptions.DefaultEarlyWarningBytes(6 * MiB));
+        Assert.Equal(10L * 1024 * MiB / 100, TapeImageOptions.DefaultEarlyWarningBytes(10L * 1024 * MiB));
+    }
+
+    [Fact]
+    public async Task Sixteen_MiB_tape_reports_early_warning_then_volume_overflow()
+    {
+        var store = new MemoryTapeStore();
+        var capacity = 16 * MiB;
+        var ewStart = capacity - (4 * MiB);
+        await using var tape = await NewTapeAsync(store, capacity);
+        Assert.Equal(4 * MiB, tape.EarlyWarningBytes);
+
+        var written = 0;
+        var firstWarning = -1;
+        TapeResult r;
+        while (true)
+        {
+            r = await tape.WriteBlockAsync(RandomBlock(BlockSize, written), compress: false);
+            if (r.Condition == TapeCondition.VolumeOverflow)
+            {
+                break;
+            }
+
+            if (r.Condition == TapeCondition.EarlyWarning && firstWarning < 0)
+            {
+                firstWarning = written;
+            }
+
+            Assert.Equal(firstWarning < 0 ? TapeCondition.Ok : TapeCondition.EarlyWarning, r.Condition);
+            written++;
+        }
+
+        // Early warning starts with the first block whose end lies inside the zone.
+        Assert.Equal((int)(ewStart / RecordSize), firstWarning);
+        Assert.Equal((int)(capacity / RecordSize), written);
+
+        // The refused block left nothing behind.
+        var pos = tape.ReadPosition();
+        Assert.Equal(written, pos.EndOfDataObjectNumber);
+        Assert.Equal((long)written * RecordSize, pos.BytesUsed);
+        Assert.Equal(TapeFormat.DataStart + pos.BytesUsed, store.Length);
+        Assert.True(pos.BeyondEarlyWarning);
+        Assert.True(pos.RemainingBytes < RecordSize);
+
+        // Filemarks still fit in what is left (the application closes its file at EOM), until they do not.
+        Assert.Equal(TapeCondition.EarlyWarning, (await tape.WriteFilemarksAsync(1, immediate: false)).Condition);
+        var remainingMarks = tape.ReadPosition().RemainingBytes / 32;
+        r = await tape.WriteFilemarksAsync((int)remainingMarks + 5, immediate: false);
+        Assert.Equal(TapeCondition.VolumeOverflow, r.Condition);
+        Assert.Equal(5, r.Residue);
+        Assert.True(tape.ReadPosition().RemainingBytes < 32);
+
+        // Everything that was accepted reads back.
+        await tape.RewindAsync();
+        await ExpectBlockAsync(tape, RandomBlock(BlockSize, 0));
+        await tape.LocateAsync(written - 1);
+        await ExpectBlockAsync(tape, RandomBlock(BlockSize, written - 1));
+        await ExpectConditionOnReadAsync(tape, TapeCondition.FilemarkDetected);
+
+        // Rewriting from BOT reclaims the space: no early warning any more.
+        await tape.RewindAsync();
+        Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(RandomBlock(BlockSize, 1), compress: false)).Condition);
+        Assert.False(tape.ReadPosition().BeyondEarlyWarning);
+        Assert.Equal(RecordSize, tape.ReadPosition().BytesUsed);
+    }
+
+    [Fact]
+    public async Task Block_larger_than_the_remaining_space_overflows_and_a_smaller_one_still_fits()
+    {
+        await using var tape = await NewTapeAsync(new MemoryTapeStore(), capacity: 1 * MiB, earlyWarning: 256 * 1024);
+        Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(new byte[700 * 1024], compress: false)).Condition);
+        Assert.Equal(TapeCondition.VolumeOverflow, (await tape.WriteBlockAsync(new byte[400 * 1024], compress: false)).Condition);
+        Assert.Equal(TapeCondition.EarlyWarning, (await tape.WriteBlockAsync(new byte[300 * 1024], compress: false)).Condition);
+    }
+
+    [Fact]
+    public async Task Compression_stretches_a_small_tape()
+    {
+        await using var tape = await NewTapeAsync(new MemoryTapeStore(), capacity: 1 * MiB, earlyWarning: 128 * 1024);
+        for (var i = 0; i < 64; i++)
+        {
+            // 4 MiB of host data on a 1 MiB tape.
+            Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(CompressibleBlock(BlockSize, i), compress: true)).Condition);
+        }
+
+        Assert.Equal(64L * BlockSize, tape.Statistics.HostBytesWritten);
+        Assert.True(tape.Statistics.MediumBytesWritten < MiB / 4);
+    }
+
+    [Fact]
+    public async Task Capacity_and_worm_survive_reopen()
+    {
+        var store = new MemoryTapeStore();
+        await (await NewTapeAsync(store, capacity: 32 * MiB, worm: true, earlyWarning: 5 * MiB)).DisposeAsync();
+        await using var again = await ReopenAsync(store);
+        Assert.Equal(32 * MiB, again.CapacityBytes);
+        Assert.Equal(5 * MiB, again.EarlyWarningBytes);
+        Assert.True(again.IsWorm);
+    }
+}
