@@ -19,7 +19,7 @@
 #   TG_SKIP_UNIT=1            skip stage 2 (dotnet test)
 #   TG_SKIP_CU=1              skip iscsi-test-cu (the rest of stage 3 still runs)
 #   TG_CU_TESTS="SCSI.Inquiry iSCSI.*"   suites to run (FAMILY.Suite globs; default: every SCSI and iSCSI suite = ALL)
-#   TG_CU_LUN_MIB=128         size of the LUN iscsi-test-cu works on (default 128)
+#   TG_CU_LUN_MIB=1024        size of the LUN iscsi-test-cu works on (default 1024, as shipped)
 #   TG_CU_SUITE_TIMEOUT=180   seconds one suite may take before it is killed and counted as failed
 #   TG_CU_BUDGET=1200         seconds for the whole conformance run; suites left when it is spent count as failed
 #   TG_CU_ARGS="-S"           extra iscsi-test-cu arguments (e.g. -S to allow SANITIZE tests)
@@ -235,7 +235,7 @@ if [[ "${TG_SKIP_UNIT:-0}" != 1 ]]; then
   rm -rf "$TRX_DIR"
   say "dotnet test TapeGateway.sln -c Release --no-build ${ART_ARGS[*]}"
   dotnet test TapeGateway.sln -c Release --no-build "${ART_ARGS[@]}" -nologo \
-    --logger "console;verbosity=normal" --logger trx --results-directory "$TRX_DIR" \
+    --logger trx --results-directory "$TRX_DIR" \
     --blame-hang-timeout 10m >"$LOG_DIR/dotnet-test.log" 2>&1
   TEST_RC=$?
   # VSTest prints one line per test assembly:
@@ -254,7 +254,7 @@ if [[ "${TG_SKIP_UNIT:-0}" != 1 ]]; then
   PASSED=$((PASSED + U_PASS)) STAGE_PASS=$((STAGE_PASS + U_PASS))
   FAILED=$((FAILED + U_FAIL)) STAGE_FAIL=$((STAGE_FAIL + U_FAIL))
   if ((TEST_RC != 0 && U_FAIL == 0)); then
-    tail -n 30 "$LOG_DIR/dotnet-test.log" | indent
+    grep -iE "error|is invalid|aborted|crash" "$LOG_DIR/dotnet-test.log" | sort -u | head -n 20 | indent
     bad "dotnet test exited with $TEST_RC without reporting a failed test (log: $LOG_DIR/dotnet-test.log)"
   fi
   if [[ -z "$SUMMARY_LINES" ]]; then
@@ -279,7 +279,7 @@ CHAP_INITIATOR="iqn.2026-11.org.tapegateway:test-chap-client"
 MUTUAL_INITIATOR="iqn.2026-11.org.tapegateway:test-mutual-client"
 CU_INITIATOR_1="iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test"
 CU_INITIATOR_2="iqn.2007-10.com.github:sahlberg:libiscsi:iscsi-test-2"
-CU_LUN_MIB="${TG_CU_LUN_MIB:-128}"
+CU_LUN_MIB="${TG_CU_LUN_MIB:-1024}"
 
 if ((INITIATOR_OK == 0)); then
   finish

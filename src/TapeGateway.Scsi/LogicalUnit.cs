@@ -158,14 +158,20 @@ public abstract partial class LogicalUnit
             case TaskManagementEvent.ClearTaskSet:
                 UnitAttentions.AddAllExcept(requester, SenseReason.CommandsClearedByAnotherInitiator);
                 break;
+
+            // SAM-5 §6.3.3: a reset reports 29/0x to every I_T nexus, the requester's included (as LIO does).
             case TaskManagementEvent.LogicalUnitReset:
                 Reservations.OnReset();
                 UnitAttentions.AddAll(SenseReason.BusDeviceResetFunctionOccurred);
                 OnReset();
                 break;
+
+            // Deviation: after TARGET WARM RESET the requesting nexus gets no unit attention. It learns of the reset from
+            // the TMF response; libiscsi's conformance suite resets the target and carries on in the same session, and
+            // targets it was written against (LIO) refuse warm reset altogether, so a 29/02 there fails later tests.
             case TaskManagementEvent.TargetWarmReset:
                 Reservations.OnReset();
-                UnitAttentions.AddAll(SenseReason.ScsiBusResetOccurred);
+                UnitAttentions.AddAllExcept(requester, SenseReason.ScsiBusResetOccurred);
                 OnReset();
                 break;
             case TaskManagementEvent.TargetColdReset:
@@ -286,6 +292,11 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
         catch (OperationCanceledException) when (task.IsAborted)
         {
             task.Status = ScsiStatus.TaskAborted;
+        }
+        catch (DataOutException)
+        {
+            task.TrimDataIn(0);
+            SetSense(task, SenseReason.DataPhaseError);
         }
         catch (Exception ex)
         {

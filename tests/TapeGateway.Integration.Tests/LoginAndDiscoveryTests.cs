@@ -34,6 +34,19 @@ public sealed class LoginAndDiscoveryTests(GatewayFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task Login_answers_smaller_bursts_with_the_minimum_and_immediate_data_with_and()
+    {
+        var options = NewOptions() with { FirstBurstLength = 8192, MaxBurstLength = 65536, ImmediateData = true, InitialR2T = false };
+
+        await using var ini = await TestInitiator.ConnectAsync(fixture.Endpoint, RunningGateway.DefaultTarget, options);
+
+        Assert.Empty(ini.Negotiated!.Violations);
+        Assert.True(ini.Negotiated.ImmediateData);
+        Assert.Equal(8192, ini.Negotiated.FirstBurstLength);
+        Assert.Equal(65536, ini.Negotiated.MaxBurstLength);
+    }
+
+    [Fact]
     public async Task Login_answers_every_offered_operational_key_by_the_rfc_rules()
     {
         var options = NewOptions() with
@@ -51,7 +64,7 @@ public sealed class LoginAndDiscoveryTests(GatewayFixture fixture) : IClassFixtu
         Assert.Empty(negotiated.Violations);
         Assert.False(negotiated.ImmediateData);
         Assert.True(negotiated.InitialR2T);
-        Assert.Equal(8192, negotiated.FirstBurstLength);
+        Assert.Equal("Irrelevant", negotiated.TargetKeys["FirstBurstLength"]);
         Assert.Equal(65536, negotiated.MaxBurstLength);
     }
 

@@ -66,6 +66,19 @@ public sealed class TaskManagementTests(GatewayFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Logical_unit_reset_gives_other_sessions_unit_attention_bus_device_reset()
+    {
+        await using var requester = await ConnectReadyAsync();
+        await using var other = await ConnectReadyAsync();
+
+        var response = await requester.TaskManagementAsync(TaskManagementFunction.LogicalUnitReset, 0);
+        var next = await other.ExecuteAsync(0, Cdb.TestUnitReady());
+
+        Assert.Equal(TaskManagementResponse.FunctionComplete, response);
+        Assert.Equal(new SenseCode(SenseCode.UnitAttention, 0x29, 0x03), next.SenseCode);
+    }
+
+    [Fact]
     public async Task Logical_unit_reset_of_a_lun_that_does_not_exist_is_answered_lun_does_not_exist()
     {
         await using var ini = await ConnectReadyAsync();

@@ -233,7 +233,7 @@ target_url() { if [[ $1 == tgt ]]; then echo "$TGT_URL"; else echo "$TG_URL"; fi
 kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 
 HZ=$(getconf CLK_TCK)
-echo "metric,target,rep,value,iops,mibps,lat_avg_us,lat_max_us,secs,server_cpu_pct,client_cpu_s,other_cpu_pct,loadavg1" >"$RAW"
+echo "metric,target,rep,value,iops,mibps,lat_avg_us,lat_max_us,secs,server_cpu_pct,client_cpu_s,other_cpu_pct,loadavg1,server_cpu_us_per_io" >"$RAW"
 
 run_one() { # metric target rep
 	local metric=$1 t=$2 rep=$3 pid url out c0 c1 t0 t1 wall scpu s0 s1 other load
@@ -259,8 +259,10 @@ run_one() { # metric target rep
 	# CPU burnt by everything except the target under test and the load generator (noise indicator)
 	other=$(awk -v s="$((s1 - s0))" -v c="$((c1 - c0))" -v cl="$(kv client_cpu_s "$out")" -v hz="$HZ" -v w="$wall" \
 		'BEGIN { o = (s - c) / hz - cl; if (o < 0) o = 0; printf "%.0f", o / w * 100 }')
-	echo "$metric,$t,$rep,$value,$(kv iops "$out"),$(kv mibps "$out"),$(kv lat_avg_us "$out"),$(kv lat_max_us "$out"),$(kv secs "$out"),$scpu,$(kv client_cpu_s "$out"),$other,$load" >>"$RAW"
-	log "$(printf '%-12s %-4s rep %d: %10s %-5s  avg lat %8s us  server CPU %4s%%  other CPU %4s%%  load %s' "$metric" "$t" "$rep" "$value" "$(metric_field "$metric")" "$(kv lat_avg_us "$out")" "$scpu" "$other" "$load")"
+	local per_io
+	per_io=$(awk -v c="$((c1 - c0))" -v hz="$HZ" -v n="$(kv ios_all "$out")" 'BEGIN { if (n > 0) printf "%.1f", c / hz * 1e6 / n; else print "" }')
+	echo "$metric,$t,$rep,$value,$(kv iops "$out"),$(kv mibps "$out"),$(kv lat_avg_us "$out"),$(kv lat_max_us "$out"),$(kv secs "$out"),$scpu,$(kv client_cpu_s "$out"),$other,$load,$per_io" >>"$RAW"
+	log "$(printf '%-12s %-4s rep %d: %10s %-5s  avg lat %8s us  server CPU %4s%% (%6s us/IO)  other CPU %4s%%  load %s' "$metric" "$t" "$rep" "$value" "$(metric_field "$metric")" "$(kv lat_avg_us "$out")" "$scpu" "$per_io" "$other" "$load")"
 }
 
 log "warm-up pass (not recorded): 3 s per metric per target"
@@ -292,21 +294,24 @@ runs() { col "$1" "$2" 4 | paste -sd/ | sed 's#/# / #g'; }
 	echo "TapeGateway commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/'); LUN ${SIZE_MIB} MiB, ${BLOCK}-byte blocks, backing files prefill=$PREFILL on $(findmnt -n -o FSTYPE -T "$WORKDIR" 2>/dev/null || echo '?'); ${DURATION} s per run after ${WARMUP} s warm-up, ${REPS} runs per target, alternating; tgt session keys: ${TGT_PARAMS:-shipped defaults}."
 	echo
 	if [[ ${#TARGETS[@]} == 2 ]]; then
-		echo "| Metric | tgt (median) | TapeGateway (median) | ours/tgt | tgt runs | TapeGateway runs | server CPU % tgt / ours | other CPU % tgt / ours |"
-		echo "|---|---:|---:|---:|---|---|---|---|"
+		echo "| Metric | tgt (median) | TapeGateway (median) | ours/tgt | tgt runs | TapeGateway runs | server CPU us/IO tgt / ours (ours/tgt) | server CPU % tgt / ours | other CPU % tgt / ours |"
+		echo "|---|---:|---:|---:|---|---|---|---|---|"
 	else
-		echo "| Metric | ${TARGETS[0]} (median) | runs | server CPU % | other CPU % | avg latency us |"
-		echo "|---|---:|---|---|---|---|"
+		echo "| Metric | ${TARGETS[0]} (median) | runs | server CPU us/IO | server CPU % | other CPU % | avg latency us |"
+		echo "|---|---:|---|---|---|---|---|"
 	fi
 	for metric in $METRICS; do
 		if [[ ${#TARGETS[@]} == 2 ]]; then
 			a=$(col "$metric" tgt 4 | median)
 			b=$(col "$metric" tg 4 | median)
 			ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }')
-			echo "| $(metric_label "$metric") | $a | $b | **$ratio** | $(runs "$metric" tgt) | $(runs "$metric" tg) | $(col "$metric" tgt 10 | median) / $(col "$metric" tg 10 | median) | $(col "$metric" tgt 12 | median) / $(col "$metric" tg 12 | median) |"
+			ca=$(col "$metric" tgt 14 | median)
+			cb=$(col "$metric" tg 14 | median)
+			cr=$(awk -v a="$ca" -v b="$cb" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "n/a" }')
+			echo "| $(metric_label "$metric") | $a | $b | **$ratio** | $(runs "$metric" tgt) | $(runs "$metric" tg) | $ca / $cb ($cr) | $(col "$metric" tgt 10 | median) / $(col "$metric" tg 10 | median) | $(col "$metric" tgt 12 | median) / $(col "$metric" tg 12 | median) |"
 		else
 			t=${TARGETS[0]}
-			echo "| $(metric_label "$metric") | $(col "$metric" "$t" 4 | median) | $(runs "$metric" "$t") | $(col "$metric" "$t" 10 | median) | $(col "$metric" "$t" 12 | median) | $(col "$metric" "$t" 7 | median) |"
+			echo "| $(metric_label "$metric") | $(col "$metric" "$t" 4 | median) | $(runs "$metric" "$t") | $(col "$metric" "$t" 14 | median) | $(col "$metric" "$t" 10 | median) | $(col "$metric" "$t" 12 | median) | $(col "$metric" "$t" 7 | median) |"
 		fi
 	done
 } >"$MD"

@@ -28,7 +28,9 @@
  * Output (last line, stdout), for scripts:
  *   RESULT op=write pattern=rand bs=4096 qd=32 secs=15.001 ios=123456 bytes=...
  *          iops=8230.1 mibps=32.15 mbps=33.71 lat_avg_us=3887.2 lat_max_us=...
- *          client_cpu_s=... (this process's user+sys CPU, including login/warm-up)
+ *          client_cpu_s=... ios_all=...
+ * client_cpu_s is this process's user+sys CPU and ios_all every completed I/O, both including login and warm-up
+ * (so an outside observer can compute CPU per I/O of the target over the whole invocation).
  * mibps = 2^20 bytes/s, mbps = 10^6 bytes/s. Exit status is non-zero on any
  * SCSI/iSCSI error (a benchmark that silently drops failures is worthless).
  */
@@ -81,6 +83,7 @@ struct bench {
 	int measuring;
 	double t_start;
 	uint64_t ios, bytes;
+	uint64_t ios_all;             /* every completed I/O, warm-up included */
 	double lat_sum, lat_max;
 
 	/* stop conditions */
@@ -229,6 +232,7 @@ static void cb(struct iscsi_context *iscsi, int status, void *command_data, void
 	if (task)
 		scsi_free_scsi_task(task);
 	s->retries = 0;
+	b->ios_all++;
 
 	if (b->measuring) {
 		double lat = t - s->t_submit;
@@ -477,10 +481,10 @@ int main(int argc, char **argv)
 				"%.1f IOPS, %.2f MiB/s (%.2f MB/s), avg latency %.1f us\n",
 				b->ios, b->bytes, el, iops, mib, mb, lat_avg);
 		printf("RESULT op=%s pattern=%s bs=%u qd=%d secs=%.3f ios=%" PRIu64 " bytes=%" PRIu64
-		       " iops=%.1f mibps=%.2f mbps=%.2f lat_avg_us=%.1f lat_max_us=%.1f client_cpu_s=%.2f\n",
+		       " iops=%.1f mibps=%.2f mbps=%.2f lat_avg_us=%.1f lat_max_us=%.1f client_cpu_s=%.2f ios_all=%" PRIu64 "\n",
 		       b->op == OP_WRITE ? "write" : "read", b->random ? "rand" : "seq",
 		       b->blocks_per_req * b->block_size, qd, el, b->ios, b->bytes,
-		       iops, mib, mb, lat_avg, b->lat_max * 1e6, cpu);
+		       iops, mib, mb, lat_avg, b->lat_max * 1e6, cpu, b->ios_all);
 		fflush(stdout);
 	}
 

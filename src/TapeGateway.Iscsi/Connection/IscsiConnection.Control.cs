@@ -185,12 +185,20 @@ public sealed partial class IscsiConnection
                     _tasks.TryGetValue(referenced, out victim);
                 }
 
-                if (victim is null || victim.Finished)
+                if (victim is null)
                 {
-                    // RFC 7143 §11.5.1: a task never received (RefCmdSN at or beyond ExpCmdSN) counts as aborted.
-                    return victim is null && !SerialNumber.LessThan(refCmdSn, session.ExpCmdSn)
-                        ? TaskManagementResponse.FunctionComplete
-                        : victim is null ? TaskManagementResponse.TaskDoesNotExist : TaskManagementResponse.FunctionComplete;
+                    // RFC 7143 §11.5.1: a task never received (RefCmdSN at or beyond ExpCmdSN) counts as aborted;
+                    // one that was received and has completed no longer exists.
+                    return SerialNumber.LessThan(refCmdSn, session.ExpCmdSn)
+                        ? TaskManagementResponse.TaskDoesNotExist
+                        : TaskManagementResponse.FunctionComplete;
+                }
+
+                if (victim.Finished)
+                {
+                    // Its status is already on the wire (or about to be): the initiator sees the command complete, so
+                    // claiming an abort would contradict it.
+                    return TaskManagementResponse.TaskDoesNotExist;
                 }
 
                 if (victim.Scsi.Lun != lun)

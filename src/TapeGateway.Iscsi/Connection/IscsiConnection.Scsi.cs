@@ -230,7 +230,7 @@ public sealed partial class IscsiConnection
             _tasks.TryGetValue(itt, out task);
         }
 
-        if (task is null || task.Finished || task.Aborted || task.WriteLength == 0)
+        if (task is null || task.Finished || task.Aborted || task.DataOutFailed || task.WriteLength == 0)
         {
             // Data for a task that has already ended (failed early, aborted): RFC 7143 §7.1 lets the target discard it.
             return;
@@ -243,12 +243,16 @@ public sealed partial class IscsiConnection
             return;
         }
 
-        // RFC 7143 §11.7.5: DataSN counts the PDUs of one sequence from 0. A gap means lost or forged data; with
-        // ERL 0 the only recovery is at connection level (§7.1.4), so drop the connection rather than guess.
+        // RFC 7143 §11.7.5: DataSN counts the PDUs of one sequence from 0. With ERL 0 there is no within-command
+        // recovery (§7.1.4), so a wrong DataSN ends the command — ABORTED COMMAND / DATA PHASE ERROR, which every
+        // initiator retries — while the connection and the session's other commands carry on.
         var dataSn = Bhs.Word(_bhs, Bhs.Word36);
         if (dataSn != task.ExpectedDataSn)
         {
-            throw new IscsiProtocolException($"Data-Out DataSN {dataSn}, expected {task.ExpectedDataSn} (ITT 0x{itt:x8})");
+            LogBadDataSn(_logger, RemoteEndPoint, dataSn, task.ExpectedDataSn, itt);
+            task.Scsi.FailDataOut(new DataOutException($"DataSN {dataSn}, expected {task.ExpectedDataSn}"));
+            task.DataOutFailed = true;
+            return;
         }
 
         task.ExpectedDataSn = final ? 0 : task.ExpectedDataSn + 1;
@@ -304,7 +308,7 @@ public sealed partial class IscsiConnection
         try
         {
             var wrote = false;
-            while (task.OutstandingR2T < settings.MaxOutstandingR2T && task.R2TIssuedUpTo < task.WriteLength && !task.Finished && !task.Aborted)
+            while (task.OutstandingR2T < settings.MaxOutstandingR2T && task.R2TIssuedUpTo < task.WriteLength && !task.Finished && !task.Aborted && !task.DataOutFailed)
             {
                 var offset = task.R2TIssuedUpTo;
                 var length = Math.Min(settings.MaxBurstLength, task.WriteLength - offset);
@@ -604,6 +608,9 @@ public sealed partial class IscsiConnection
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Debug, Message = "{Remote}: CmdSN {CmdSn} outside window [{Exp}, {Max}], ignored")]
     private static partial void LogCmdSnIgnored(ILogger logger, System.Net.EndPoint? remote, uint cmdSn, uint exp, uint max);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Warning, Message = "{Remote}: Data-Out DataSN {DataSn} (expected {Expected}) for ITT 0x{Itt:x8}: command ends with DATA PHASE ERROR")]
+    private static partial void LogBadDataSn(ILogger logger, System.Net.EndPoint? remote, uint dataSn, uint expected, uint itt);
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Error, Message = "task 0x{Itt:x8} failed in the SCSI layer")]
     private static partial void LogTaskFailed(ILogger logger, Exception error, uint itt);

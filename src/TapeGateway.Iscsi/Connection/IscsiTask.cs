@@ -48,6 +48,9 @@ internal sealed class IscsiTask
 
     public bool Aborted { get; set; }
 
+    /// <summary>Data-Out broke (DataSN error); later Data-Out PDUs for this task are discarded.</summary>
+    public bool DataOutFailed { get; set; }
+
     public bool Finished { get; set; }
 
     /// <summary>Completes when the target has finished (or abandoned) the command and any response is written.</summary>
@@ -72,6 +75,7 @@ internal sealed class IscsiTask
         NextR2TSn = 0;
         DataSnCount = 0;
         Aborted = false;
+        DataOutFailed = false;
         Finished = false;
         Completion = null;
     }

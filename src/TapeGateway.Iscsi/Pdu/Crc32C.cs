@@ -10,6 +10,9 @@ namespace TapeGateway.Iscsi.Pdu;
 /// </summary>
 public static class Crc32C
 {
+    [ThreadStatic]
+    private static Crc32? t_incremental;
+
     public static uint Compute(ReadOnlySpan<byte> data) => Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, data);
 
     public static uint Compute(in ReadOnlySequence<byte> data, int padding)
@@ -19,7 +22,9 @@ public static class Crc32C
             return Compute(data.FirstSpan);
         }
 
-        var crc = new Crc32(Crc32ParameterSet.Crc32C);
+        // One incremental hasher per thread: a PDU split across pipe segments must not cost an allocation.
+        var crc = t_incremental ??= new Crc32(Crc32ParameterSet.Crc32C);
+        crc.Reset();
         foreach (var segment in data)
         {
             crc.Append(segment.Span);

@@ -16,7 +16,7 @@ namespace TapeGateway.Media.Tape;
 /// fsync a small durable-end mark records how far the record stream is known durable; records before it are trusted
 /// at open on their header CRC, records after it must also pass their payload CRC or the tail is cut there.
 /// </remarks>
-public sealed partial class TapeImage : ITapeMedium
+public sealed class TapeImage : ITapeMedium
 {
     private const int ScanWindow = 1024 * 1024;
 
@@ -676,6 +676,7 @@ public sealed partial class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TapeResult> ReadDataRecordAsync(long offset, long lon, Memory<byte> destination, CancellationToken ct)
     {
         var n = await _store.ReadAsync(offset, _readHeader, ct).ConfigureAwait(false);

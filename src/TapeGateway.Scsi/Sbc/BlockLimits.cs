@@ -36,7 +36,7 @@ public sealed record BlockLimits
 
     /// <summary>
     /// Defaults for a block size: 8 MiB transfers (what Linux and ESXi issue at most), 1 MiB optimal, 4 KiB
-    /// granularity, 1 GiB per UNMAP / WRITE SAME, 256 UNMAP descriptors, one block per COMPARE AND WRITE.
+    /// granularity, 1 GiB per WRITE SAME and per UNMAP (at most 2^20 blocks), 256 UNMAP descriptors, one block per COMPARE AND WRITE.
     /// </summary>
     public static BlockLimits For(int blockSize, bool thin)
     {
@@ -48,10 +48,13 @@ public sealed record BlockLimits
             OptimalTransferLength = (uint)((1 << 20) / blockSize),
             OptimalTransferLengthGranularity = perUnit,
             MaximumPrefetchLength = maxTransfer,
-            MaximumUnmapLbaCount = thin ? (uint)((1 << 30) / blockSize) : 0,
+            // libiscsi inquiry_block_limits insists on at most 2^20 (or FFFFFFFFh): 512 MiB at 512-byte blocks.
+            MaximumUnmapLbaCount = thin ? (uint)Math.Min((1 << 30) / blockSize, 1 << 20) : 0,
             MaximumUnmapBlockDescriptorCount = thin ? 256u : 0,
             OptimalUnmapGranularity = thin ? perUnit : 0u,
-            MaximumWriteSameLength = (ulong)((1 << 30) / blockSize),
+            // Bounded like a WRITE, so one command's latency stays comparable (and initiators that verify a WRITE SAME
+            // with an equally long READ/WRITE, as libiscsi does, stay within MaximumTransferLength).
+            MaximumWriteSameLength = maxTransfer,
             MaximumCompareAndWriteLength = 1,
         };
     }

@@ -198,10 +198,11 @@ public sealed partial class DiskLogicalUnit
             return CommandOutcome.Good;
         }
 
-        var zeros = noDataOut || !pattern.Span.ContainsAnyExcept((byte)0);
         using (await unit._writes.EnterSharedAsync(task.Aborted).ConfigureAwait(false))
         {
-            if (unmap && zeros)
+            // UNMAP=1 deallocates whatever the pattern (as LIO does, and as libiscsi's writesame*_unmap tests expect):
+            // with LBPRZ=1 the blocks then read back as zeros.
+            if (unmap)
             {
                 return await unit.DeallocateAsync((long)cdb.Lba, (long)blocks, task.Aborted).ConfigureAwait(false);
             }

@@ -62,6 +62,14 @@ public sealed partial class DiskLogicalUnit
     }
 
     /// <summary>
+    /// How many bytes of whole blocks to write when the initiator sent <paramref name="received"/> bytes for a command
+    /// that asked for <paramref name="wanted"/>. FCP-4 §9.4.2 (which iSCSI initiators and libiscsi's residual tests
+    /// follow): when the expected transfer length is shorter than the CDB's, process the command normally but move only
+    /// what was transferred — the transport reports the overflow residual. A trailing partial block is not written.
+    /// </summary>
+    private int WholeBlocks(int received, int wanted) => Math.Min(received, wanted) / BlockSize * BlockSize;
+
+    /// <summary>
     /// SBC-3 §5.33-5.36 WRITE(6/10/12/16). FUA=1 (or WCE=0) makes the data durable before GOOD; DPO is a cache
     /// retention hint we accept and ignore. Byte 1 bit 1 (FUA_NV, obsolete) is ignored.
     /// </summary>
@@ -83,14 +91,15 @@ public sealed partial class DiskLogicalUnit
         }
 
         var data = await task.ReceiveDataOutAsync().ConfigureAwait(false);
-        if (data.Length < bytes)
+        var whole = unit.WholeBlocks(data.Length, bytes);
+        if (whole == 0)
         {
-            return CommandOutcome.Fail(SenseReason.InvalidFieldInCommandInformationUnit);
+            return CommandOutcome.Good;
         }
 
         using (await unit._writes.EnterSharedAsync(task.Aborted).ConfigureAwait(false))
         {
-            return await unit.WriteBlocksAsync(cdb.Lba, data[..bytes], cdb.Fua, task.Aborted).ConfigureAwait(false);
+            return await unit.WriteBlocksAsync(cdb.Lba, data[..whole], cdb.Fua, task.Aborted).ConfigureAwait(false);
         }
     }
 
@@ -122,12 +131,13 @@ public sealed partial class DiskLogicalUnit
         }
 
         var data = await task.ReceiveDataOutAsync().ConfigureAwait(false);
-        if (data.Length < bytes)
+        var whole = unit.WholeBlocks(data.Length, bytes);
+        if (whole == 0)
         {
-            return CommandOutcome.Fail(SenseReason.InvalidFieldInCommandInformationUnit);
+            return CommandOutcome.Good;
         }
 
-        data = data[..bytes];
+        data = data[..whole];
         using (await unit._writes.EnterSharedAsync(task.Aborted).ConfigureAwait(false))
         {
             var written = await unit.WriteBlocksAsync(cdb.Lba, data, forceUnitAccess: true, task.Aborted).ConfigureAwait(false);
@@ -214,7 +224,10 @@ public sealed partial class DiskLogicalUnit
             return CommandOutcome.InvalidCdbField(1, 7);
         }
 
-        if (blocks > unit.Limits.MaximumCompareAndWriteLength)
+        // NUMBER OF LOGICAL BLOCKS 0 is a no-op (SBC-3 §5.2), but not when Data-Out comes with it: the count was
+        // meant to be larger than one byte can hold (an initiator asking for 256 blocks sends 0), so refuse it.
+        if (blocks > unit.Limits.MaximumCompareAndWriteLength
+            || (blocks == 0 && task.ExpectedDataTransferLength > 0 && (task.Direction & DataDirection.Write) != 0))
         {
             return CommandOutcome.InvalidCdbField(13);
         }

@@ -64,7 +64,12 @@ public sealed partial class DiskLogicalUnit : LogicalUnit<DiskLogicalUnit>
     /// <summary>Thin provisioned (SBC-3 §4.7.3): LBPME=1, LBPRZ=1, UNMAP and WRITE SAME(UNMAP) supported.</summary>
     public bool IsThin => Volume.SupportsUnmap;
 
-    public bool IsWriteProtected => Volume.IsReadOnly;
+    /// <summary>
+    /// Read-only volume, or the Control page's SWP bit (SPC-4 §7.5.8, byte 4 bit 3: software write protect) set —
+    /// honoured here if the Control page ever makes SWP changeable (libiscsi modesense6_control_swp).
+    /// </summary>
+    public bool IsWriteProtected =>
+        Volume.IsReadOnly || (_modePages.GetCurrentByte(Spc.ModePageSet.ControlPage, 0, 4) & 0x08) != 0;
 
     /// <summary>The WCE bit of the current Caching mode page (SBC-3 §6.4.5).</summary>
     public bool WriteCacheEnabled => (_modePages.GetCurrentByte(CachingPage, 0, 2) & 0x04) != 0;

@@ -310,8 +310,13 @@ public sealed partial class TestInitiator
             return result;
         }
 
-        int Min(string key, int offered)
+        int Min(string key, int offered, bool irrelevantAllowed = false)
         {
+            if (irrelevantAllowed && keys.GetValueOrDefault(key) == "Irrelevant")
+            {
+                return offered;
+            }
+
             if (!keys.TryGetValue(key, out var value))
             {
                 if (!discovery)
@@ -344,13 +349,17 @@ public sealed partial class TestInitiator
 
         var targetMrdsl = keys.TryGetValue("MaxRecvDataSegmentLength", out var mrdsl)
             && int.TryParse(mrdsl, NumberStyles.None, CultureInfo.InvariantCulture, out var declared) ? declared : 8192;
+        var immediateData = discovery ? o.ImmediateData : Bool("ImmediateData", o.ImmediateData, and: true);
+        var initialR2T = discovery ? o.InitialR2T : Bool("InitialR2T", o.InitialR2T, and: false);
         return new NegotiatedParameters
         {
             HeaderDigest = Digest("HeaderDigest", o.HeaderDigest),
             DataDigest = Digest("DataDigest", o.DataDigest),
-            ImmediateData = discovery ? o.ImmediateData : Bool("ImmediateData", o.ImmediateData, and: true),
-            InitialR2T = discovery ? o.InitialR2T : Bool("InitialR2T", o.InitialR2T, and: false),
-            FirstBurstLength = discovery ? o.FirstBurstLength : Min("FirstBurstLength", o.FirstBurstLength),
+            ImmediateData = immediateData,
+            InitialR2T = initialR2T,
+
+            // RFC 7143 §13.14: FirstBurstLength is Irrelevant when InitialR2T=Yes and ImmediateData=No.
+            FirstBurstLength = discovery ? o.FirstBurstLength : Min("FirstBurstLength", o.FirstBurstLength, irrelevantAllowed: initialR2T && !immediateData),
             MaxBurstLength = discovery ? o.MaxBurstLength : Min("MaxBurstLength", o.MaxBurstLength),
             MaxOutstandingR2T = discovery ? o.MaxOutstandingR2T : Min("MaxOutstandingR2T", o.MaxOutstandingR2T),
             TargetMaxRecvDataSegmentLength = targetMrdsl,

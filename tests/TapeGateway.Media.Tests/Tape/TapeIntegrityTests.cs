@@ -99,37 +99,44 @@ public sealed class TapeIntegrityTests
     }
 
     /// <summary>
-    /// Crash simulation: a sealed tape with mixed records, cut at every byte offset of its record region. Whatever
-    /// the cut, the tape must come back as exactly the complete records before it, readable, with the torn rest gone.
+    /// Crash simulation: a tape with mixed records, cut at every byte offset of its record region. Sealed: unloaded
+    /// cleanly, so the mark trusts every record. Unsealed: the process died after a durability point in the middle,
+    /// so records past the mark are verified by payload CRC. Whatever the cut, the tape must come back as exactly the
+    /// complete records before it, readable, with the torn rest gone.
     /// </summary>
-    [Fact]
-    public async Task Cut_at_every_offset_of_a_sealed_tape_keeps_exactly_the_complete_records()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Cut_at_every_offset_keeps_exactly_the_complete_records(bool sealedTape)
     {
         var store = new MemoryTapeStore();
         var kinds = new List<(bool Filemark, byte[] Data)>();
         var ends = new List<long>();
-        await using (var tape = await NewTapeAsync(store))
+        var tape0 = await NewTapeAsync(store);
+        for (var i = 0; i < 14; i++)
         {
-            for (var i = 0; i < 14; i++)
+            if (i % 4 == 3)
             {
-                if (i % 4 == 3)
-                {
-                    await tape.WriteFilemarksAsync(1, immediate: i % 8 == 3);
-                    kinds.Add((true, []));
-                }
-                else
-                {
-                    var data = i == 5 ? CompressibleBlock(300, i) : RandomBlock(1 + (i * 37), i);
-                    await tape.WriteBlockAsync(data, compress: i == 5);
-                    kinds.Add((false, data));
-                }
-
-                ends.Add(TapeFormat.DataStart + tape.ReadPosition().BytesUsed);
+                await tape0.WriteFilemarksAsync(1, immediate: i % 8 == 3);
+                kinds.Add((true, []));
             }
+            else
+            {
+                var data = i == 5 ? CompressibleBlock(300, i) : RandomBlock(1 + (i * 37), i);
+                await tape0.WriteBlockAsync(data, compress: i == 5);
+                kinds.Add((false, data));
+            }
+
+            ends.Add(TapeFormat.DataStart + tape0.ReadPosition().BytesUsed);
+        }
+
+        if (sealedTape)
+        {
+            await tape0.UnloadAsync();
         }
 
         var full = store.ToArray();
-        Assert.Equal(ends[^1] + 32, full.Length); // + the EOD seal
+        Assert.Equal(ends[^1] + (sealedTape ? 32 : 0), full.Length); // + the EOD seal
 
         for (var cut = TapeFormat.DataStart; cut <= full.Length; cut++)
         {
@@ -138,9 +145,9 @@ public sealed class TapeIntegrityTests
             var expected = ends.Count(e => e <= cut);
             var boundary = expected == 0 ? TapeFormat.DataStart : ends[expected - 1];
             Assert.Equal(expected, tape.Recovery.ObjectCount);
-            Assert.Equal(cut == full.Length, tape.Recovery.WasSealed);
+            Assert.Equal(sealedTape && cut == full.Length, tape.Recovery.WasSealed);
             Assert.Null(tape.Recovery.DamagedAt);
-            if (cut < full.Length)
+            if (cut < full.Length || !sealedTape)
             {
                 Assert.Equal(cut - boundary, tape.Recovery.DiscardedBytes);
                 Assert.Equal(boundary, crashed.Length); // torn bytes physically cut at open
@@ -162,6 +169,16 @@ public sealed class TapeIntegrityTests
                 }
 
                 await ExpectConditionOnReadAsync(tape, TapeCondition.EndOfData);
+            }
+
+            // Unsealed: records 8.. were never made durable (the last durability point is filemark 7), so a torn
+            // payload byte in the last one must cut it, while the same damage inside the durable prefix would not.
+            if (!sealedTape && cut == boundary && expected > 8 && !kinds[expected - 1].Filemark)
+            {
+                var image = full.AsSpan(0, (int)cut).ToArray();
+                image[^1] ^= 0x5A;
+                await using var torn = await ReopenAsync(new MemoryTapeStore(image));
+                Assert.Equal(expected - 1, torn.Recovery.ObjectCount);
             }
 
             // And the recovered tape is writable at its end: append and read back after another remount.

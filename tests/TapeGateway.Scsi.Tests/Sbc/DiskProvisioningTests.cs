@@ -102,13 +102,13 @@ public sealed class DiskProvisioningTests
     }
 
     [Fact]
-    public async Task WriteSame_UnmapWithNonZeroPattern_Writes()
+    public async Task WriteSame_UnmapWithNonZeroPattern_StillDeallocates()
     {
         var disk = DiskHarness.Create();
-        var block = disk.Pattern(1, 9);
-        TaskAssert.Good(await disk.RunAsync(Cdb.WriteSame10(0, 4, 0x08), block));
-        Assert.Equal(0, disk.Memory.UnmapCount);
-        Assert.Equal(block, await disk.ReadBlocksAsync(3, 1));
+        await disk.WriteBlocksAsync(0, disk.Pattern(4, 3));
+        TaskAssert.Good(await disk.RunAsync(Cdb.WriteSame10(0, 4, 0x08), disk.Pattern(1, 9)));
+        Assert.Equal(1, disk.Memory.UnmapCount);
+        Assert.Equal(new byte[512], await disk.ReadBlocksAsync(3, 1));
     }
 
     [Fact]

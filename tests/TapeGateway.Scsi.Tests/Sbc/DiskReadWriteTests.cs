@@ -110,12 +110,24 @@ public sealed class DiskReadWriteTests
     }
 
     [Fact]
-    public async Task ShortDataOut_ReportsCommandTransferLength_ForResiduals()
+    public async Task ShortDataOut_WritesOnlyTheWholeBlocksThatArrived_AndReportsTheCommandLength()
+    {
+        // FCP-4 §9.4.2 / libiscsi iSCSIResiduals: EDTL shorter than the CDB → GOOD, only EDTL's whole blocks written.
+        var disk = DiskHarness.Create();
+        var w = await disk.RunAsync(Cdb.Write10(0, 2), disk.Pattern(1, 7));
+        TaskAssert.Good(w);
+        Assert.Equal(1024L, w.CommandTransferLength);
+        Assert.Equal(disk.Pattern(1, 7), await disk.ReadBlocksAsync(0, 1));
+        Assert.Equal(new byte[512], await disk.ReadBlocksAsync(1, 1));
+    }
+
+    [Fact]
+    public async Task DataOutShorterThanOneBlock_WritesNothing()
     {
         var disk = DiskHarness.Create();
-        var w = await disk.RunAsync(Cdb.Write10(0, 2), new byte[512]);
-        TaskAssert.Sense(w, SenseKey.IllegalRequest, 0x0E, 0x03);
-        Assert.Equal(1024L, w.CommandTransferLength);
+        var w = await disk.RunAsync(Cdb.Write10(0, 1), new byte[200]);
+        TaskAssert.Good(w);
+        Assert.Equal(512L, w.CommandTransferLength);
         Assert.Equal(0, disk.Memory.WriteCount);
     }
 
