@@ -27,7 +27,7 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+cd "$ROOT" || exit 1
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 # A stray CHAP identity in the environment would make libiscsi authenticate when a check means not to.
@@ -81,9 +81,9 @@ GW_EXIT=""
 GW_STOP_SECONDS=""
 stop_gateway() {
   if [[ -n "$GW_PID" ]] && kill -0 "$GW_PID" 2>/dev/null; then
-    local t0=$SECONDS i
+    local t0=$SECONDS
     kill -TERM "$GW_PID" 2>/dev/null
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
       kill -0 "$GW_PID" 2>/dev/null || break
       sleep 0.1
     done
@@ -107,8 +107,8 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # pick_port VAR: stores a port that nothing listens on (and that this run has not handed out) in VAR
 pick_port() {
-  local p i
-  for i in $(seq 1 200); do
+  local p
+  for _ in $(seq 1 200); do
     p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
     [[ " ${USED_PORTS:-} " == *" $p "* ]] && continue
     if port_free "$p"; then
@@ -377,7 +377,7 @@ stage_begin "initiator: login"
 N_CHECK=0
 
 # run_check EXPECT(ok|fail) "description" command...   (output in $LOG_DIR/checks/NN.log)
-# EXPECT=ok additionally takes grep -E patterns after '--' that must all occur in the output.
+# Optional grep -E patterns after '--' must all occur in the output (for fail: the reason for the refusal).
 run_check() {
   local expect="$1" desc="$2"
   shift 2
@@ -409,7 +409,16 @@ run_check() {
     if ((rc == 124)); then
       bad "$desc (timed out after 60s instead of failing)"
     elif ((rc != 0)); then
-      ok "$desc (refused, exit $rc)"
+      local p
+      for p in "${pats[@]}"; do
+        grep -qE -- "$p" "$log" || missing+=" '$p'"
+      done
+      if [[ -z "$missing" ]]; then
+        ok "$desc (refused, exit $rc)"
+      else
+        bad "$desc (refused, but for another reason: output lacks$missing)"
+        sed -n '2,30p' "$log" | indent
+      fi
     else
       bad "$desc (SUCCEEDED but must fail)"
       sed -n '2,30p' "$log" | indent
@@ -434,27 +443,37 @@ run_check ok "(b) iscsi-ls -s with CHAP $CHAP_USER lists $CHAP_IQN and its LUN 0
   -- "^Target:$Q_CHAP Portal:" "^Target:$Q_OPEN Portal:" "^$LUN0_RE"
 run_check ok "(b) iscsi-inq on $CHAP_IQN/0 with the right CHAP secret" \
   iscsi-inq -i "$CHAP_INITIATOR" "iscsi://$CHAP_USER%$CHAP_SECRET@$PORTAL/$CHAP_IQN/0"
+run_check ok "(b) iscsi-inq on the open $OPEN_IQN/0 offering CHAP credentials (target must pick AuthMethod=None)" \
+  iscsi-inq "iscsi://$CHAP_USER%$CHAP_SECRET@$PORTAL/$OPEN_IQN/0"
 run_check fail "(c) iscsi-ls -s with a wrong CHAP secret must fail" \
-  iscsi-ls -s -i "$CHAP_INITIATOR" "iscsi://$CHAP_USER%wrongsecret1234@$PORTAL"
+  iscsi-ls -s -i "$CHAP_INITIATOR" "iscsi://$CHAP_USER%wrongsecret1234@$PORTAL" \
+  -- "list_luns: .*Authentication failure"
 run_check fail "(c) iscsi-inq on $CHAP_IQN/0 with a wrong CHAP secret must fail" \
-  iscsi-inq -i "$CHAP_INITIATOR" "iscsi://$CHAP_USER%wrongsecret1234@$PORTAL/$CHAP_IQN/0"
+  iscsi-inq -i "$CHAP_INITIATOR" "iscsi://$CHAP_USER%wrongsecret1234@$PORTAL/$CHAP_IQN/0" \
+  -- "Authentication failure"
 run_check fail "(c) iscsi-inq on $CHAP_IQN/0 with a wrong CHAP user must fail" \
-  iscsi-inq -i "$CHAP_INITIATOR" "iscsi://nosuchuser%$CHAP_SECRET@$PORTAL/$CHAP_IQN/0"
+  iscsi-inq -i "$CHAP_INITIATOR" "iscsi://nosuchuser%$CHAP_SECRET@$PORTAL/$CHAP_IQN/0" \
+  -- "Authentication failure"
 run_check fail "(c) iscsi-ls -s without a secret must fail (CHAP target not reachable)" \
-  iscsi-ls -s -i "$CHAP_INITIATOR" "iscsi://$PORTAL"
+  iscsi-ls -s -i "$CHAP_INITIATOR" "iscsi://$PORTAL" \
+  -- "list_luns: .*Authentication failure"
 run_check fail "(c) iscsi-inq on $CHAP_IQN/0 without a secret must fail" \
-  iscsi-inq -i "$CHAP_INITIATOR" "iscsi://$PORTAL/$CHAP_IQN/0"
+  iscsi-inq -i "$CHAP_INITIATOR" "iscsi://$PORTAL/$CHAP_IQN/0" \
+  -- "Authentication failure"
 run_check fail "(c) iscsi-inq on $CHAP_IQN/0 with the right secret but an initiator not on the allow-list must fail" \
-  iscsi-inq "iscsi://$CHAP_USER%$CHAP_SECRET@$PORTAL/$CHAP_IQN/0"
+  iscsi-inq "iscsi://$CHAP_USER%$CHAP_SECRET@$PORTAL/$CHAP_IQN/0" \
+  -- "Authorization failure"
 run_check ok "(e) mutual CHAP on $MUTUAL_IQN/0 with the right secrets" \
   iscsi-inq -i "$MUTUAL_INITIATOR" \
   "iscsi://$MUTUAL_USER%$MUTUAL_SECRET@$PORTAL/$MUTUAL_IQN/0?target_user=$MUTUAL_TARGET_USER&target_password=$MUTUAL_TARGET_SECRET"
 run_check fail "(e) mutual CHAP: the initiator must reject a target that does not know the expected target secret" \
   iscsi-inq -i "$MUTUAL_INITIATOR" \
-  "iscsi://$MUTUAL_USER%$MUTUAL_SECRET@$PORTAL/$MUTUAL_IQN/0?target_user=$MUTUAL_TARGET_USER&target_password=notthesecret99"
+  "iscsi://$MUTUAL_USER%$MUTUAL_SECRET@$PORTAL/$MUTUAL_IQN/0?target_user=$MUTUAL_TARGET_USER&target_password=notthesecret99" \
+  -- "Invalid CHAP_R"
 run_check fail "(e) mutual CHAP target with a wrong initiator secret must fail" \
   iscsi-inq -i "$MUTUAL_INITIATOR" \
-  "iscsi://$MUTUAL_USER%wrongsecret1234@$PORTAL/$MUTUAL_IQN/0?target_user=$MUTUAL_TARGET_USER&target_password=$MUTUAL_TARGET_SECRET"
+  "iscsi://$MUTUAL_USER%wrongsecret1234@$PORTAL/$MUTUAL_IQN/0?target_user=$MUTUAL_TARGET_USER&target_password=$MUTUAL_TARGET_SECRET" \
+  -- "Authentication failure"
 if kill -0 "$GW_PID" 2>/dev/null; then
   ok "gateway still running after the login checks"
 else

@@ -227,7 +227,7 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
 
     public override IReadOnlyList<SupportedCommand> SupportedCommands =>
         _supported ??= Commands.All
-            .Select(d => new SupportedCommand(d.OperationCode, d.ServiceAction, d.CdbUsage, d.Name))
+            .Select(d => new SupportedCommand(d.OperationCode, d.ServiceAction, d.CdbUsage, d.Name, d.SpecReference, d.Flags))
             .OrderBy(c => c.OperationCode).ThenBy(c => c.ServiceAction ?? 0)
             .ToArray();
 

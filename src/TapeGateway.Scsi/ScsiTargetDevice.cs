@@ -39,6 +39,7 @@ public sealed class ScsiTargetDevice : IScsiTarget
         }
 
         unit.Target = this;
+        unit.Reservations.PreemptedAndAborted += (u, nexuses) => AbortRequested?.Invoke(u.Lun, nexuses);
         if (_reservationStore is not null)
         {
             unit.Reservations.AttachStore(_reservationStore);
@@ -46,6 +47,8 @@ public sealed class ScsiTargetDevice : IScsiTarget
 
         return this;
     }
+
+    public event Action<Lun, IReadOnlyList<ItNexus>>? AbortRequested;
 
     public LogicalUnit? Find(Lun lun) => _units.GetValueOrDefault(lun.Value);
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using TapeGateway.Core.Scsi;
 using TapeGateway.Iscsi.Hosting;
+using TapeGateway.Library;
 using TapeGateway.Server.Configuration;
 
 namespace TapeGateway.Server;
@@ -30,12 +31,20 @@ public static class GatewayHost
             .Validate(o => o.Targets.SelectMany(t => t.Luns).All(l => l.BlockSize is 512 or 4096), "BlockSize must be 512 or 4096")
             .ValidateOnStart();
         builder.Services.AddSingleton<ScsiTargetFactory>();
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<ScsiTargetFactory>().Registry);
         builder.Services.AddSingleton<IScsiTargetRegistry>(sp => sp.GetRequiredService<ScsiTargetFactory>().Registry);
+
+        // Registration order is start order, and the reverse is stop order (the host stops hosted services one by one,
+        // last registered first). So: catalog migration, then the library (its targets join the registry before the
+        // listener accepts logins), then the disk volumes, then the iSCSI listener. On shutdown the listener drains its
+        // sessions first, then disks flush, then the library seals every loaded tape image, then the catalog closes.
+        builder.Services.AddTapeLibrary(builder.Configuration);
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScsiTargetFactory>());
         builder.Services.AddIscsiTarget(builder.Configuration);
 
         var app = builder.Build();
         ManagementEndpoints.Map(app);
+        LibraryEndpoints.Map(app);
         return app;
     }
 }

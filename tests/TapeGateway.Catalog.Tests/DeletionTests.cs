@@ -100,7 +100,10 @@ public sealed class DeletionTests
     {
         var result = await ctx.Tapes.CreateTapesAsync(new CreateTapesRequest
         {
-            LibraryId = libraryId, Barcodes = [barcode], CapacityBytes = TapeCapacity.MinimumBytes, PoolId = poolId,
+            LibraryId = libraryId,
+            Barcodes = [barcode],
+            CapacityBytes = TapeCapacity.MinimumBytes,
+            PoolId = poolId,
         });
         Assert.True(result.Succeeded, result.Message);
     }

@@ -54,7 +54,10 @@ public sealed class MoveTests
         await using var _ = ctx;
         await ctx.Tapes.CreateTapesAsync(new CreateTapesRequest
         {
-            LibraryId = library.Id, Barcodes = ["CRE001"], CapacityBytes = TapeCapacity.MinimumBytes, InitialState = TapeState.Creating,
+            LibraryId = library.Id,
+            Barcodes = ["CRE001"],
+            CapacityBytes = TapeCapacity.MinimumBytes,
+            InitialState = TapeState.Creating,
         });
 
         Assert.Equal(MoveStatus.NotAllowedInState, (await ctx.Tapes.MoveAsync(library.Id, 10, 1000, "api")).Status);
@@ -71,7 +74,10 @@ public sealed class MoveTests
         await using var _ = ctx;
         await ctx.Tapes.CreateTapesAsync(new CreateTapesRequest
         {
-            LibraryId = library.Id, Barcodes = ["DRV001"], CapacityBytes = TapeCapacity.MinimumBytes, Placement = TapePlacement.Storage,
+            LibraryId = library.Id,
+            Barcodes = ["DRV001"],
+            CapacityBytes = TapeCapacity.MinimumBytes,
+            Placement = TapePlacement.Storage,
         });
 
         var load = await ctx.Tapes.LoadIntoDriveAsync(library.Id, "DRV001", 1, "scsi:iqn.host");
@@ -98,7 +104,10 @@ public sealed class MoveTests
         await using var _ = ctx;
         await ctx.Tapes.CreateTapesAsync(new CreateTapesRequest
         {
-            LibraryId = library.Id, Barcodes = ["DRV001", "DRV002"], CapacityBytes = TapeCapacity.MinimumBytes, Placement = TapePlacement.Storage,
+            LibraryId = library.Id,
+            Barcodes = ["DRV001", "DRV002"],
+            CapacityBytes = TapeCapacity.MinimumBytes,
+            Placement = TapePlacement.Storage,
         });
         await ctx.Tapes.LoadIntoDriveAsync(library.Id, "DRV001", 0, "api");   // from 1000
         await ctx.Tapes.MoveAsync(library.Id, 1001, 1000, "api");              // DRV002 takes its slot

@@ -30,7 +30,10 @@ public sealed class TapeCreationTests
 
         var result = await ctx.Tapes.CreateTapesAsync(new CreateTapesRequest
         {
-            LibraryId = library.Id, Barcodes = ["STOR01"], CapacityBytes = TapeCapacity.MinimumBytes, Placement = TapePlacement.Storage,
+            LibraryId = library.Id,
+            Barcodes = ["STOR01"],
+            CapacityBytes = TapeCapacity.MinimumBytes,
+            Placement = TapePlacement.Storage,
         });
 
         Assert.True(result.Succeeded, result.Message);
@@ -115,7 +118,10 @@ public sealed class TapeCreationTests
         await using var _ = ctx;
         var result = await ctx.Tapes.CreateTapesAsync(new CreateTapesRequest
         {
-            LibraryId = library.Id, Barcodes = [barcode], CapacityBytes = TapeCapacity.MinimumBytes, Worm = worm,
+            LibraryId = library.Id,
+            Barcodes = [barcode],
+            CapacityBytes = TapeCapacity.MinimumBytes,
+            Worm = worm,
         });
         Assert.Equal(ok, result.Succeeded);
     }
@@ -150,11 +156,17 @@ public sealed class TapeCreationTests
 
         var result = await ctx.Tapes.CreateTapesAsync(new CreateTapesRequest
         {
-            LibraryId = library.Id, BarcodePrefix = "TST", Count = 2, CapacityBytes = TapeCapacity.MinimumBytes,
+            LibraryId = library.Id,
+            BarcodePrefix = "TST",
+            Count = 2,
+            CapacityBytes = TapeCapacity.MinimumBytes,
         });
         var more = await ctx.Tapes.CreateTapesAsync(new CreateTapesRequest
         {
-            LibraryId = library.Id, BarcodePrefix = "TST", Count = 1, CapacityBytes = TapeCapacity.MinimumBytes,
+            LibraryId = library.Id,
+            BarcodePrefix = "TST",
+            Count = 1,
+            CapacityBytes = TapeCapacity.MinimumBytes,
         });
 
         Assert.Equal(["TST001", "TST003"], result.Tapes.Select(t => t.Barcode));

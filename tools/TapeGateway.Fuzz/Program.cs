@@ -17,37 +17,37 @@ if (args.Length == 0)
 switch (args[0])
 {
     case "libfuzzer":
-    {
-        var target = FuzzTargetCatalog.Find(args[1]);
-        SharpFuzz.Fuzzer.LibFuzzer.Run(span => target.Run(span));
-        return 0;
-    }
-
-    case "afl":
-    {
-        var target = FuzzTargetCatalog.Find(args[1]);
-        SharpFuzz.Fuzzer.OutOfProcess.Run(stream =>
         {
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            target.Run(buffer.ToArray());
-        });
-        return 0;
-    }
-
-    case "replay":
-    {
-        var target = FuzzTargetCatalog.Find(args[1]);
-        var failed = 0;
-        foreach (var file in args.Skip(2))
-        {
-            var finding = FuzzRunner.RunOne(target, File.ReadAllBytes(file));
-            Console.WriteLine($"{file}: {(finding is null ? "ok" : finding.Error.ToString())}");
-            failed += finding is null ? 0 : 1;
+            var target = FuzzTargetCatalog.Find(args[1]);
+            SharpFuzz.Fuzzer.LibFuzzer.Run(span => target.Run(span));
+            return 0;
         }
 
-        return failed == 0 ? 0 : 1;
-    }
+    case "afl":
+        {
+            var target = FuzzTargetCatalog.Find(args[1]);
+            SharpFuzz.Fuzzer.OutOfProcess.Run(stream =>
+            {
+                using var buffer = new MemoryStream();
+                stream.CopyTo(buffer);
+                target.Run(buffer.ToArray());
+            });
+            return 0;
+        }
+
+    case "replay":
+        {
+            var target = FuzzTargetCatalog.Find(args[1]);
+            var failed = 0;
+            foreach (var file in args.Skip(2))
+            {
+                var finding = FuzzRunner.RunOne(target, File.ReadAllBytes(file));
+                Console.WriteLine($"{file}: {(finding is null ? "ok" : finding.Error.ToString())}");
+                failed += finding is null ? 0 : 1;
+            }
+
+            return failed == 0 ? 0 : 1;
+        }
 }
 
 var targets = args[0] == "all" ? FuzzTargetCatalog.All : [FuzzTargetCatalog.Find(args[0])];

@@ -120,6 +120,11 @@ if [[ "$ONLY" != tgt ]]; then
 	fi
 	[[ -f "$TG_DLL" ]] || die "TapeGateway.Server.dll not found at $TG_DLL"
 fi
+# describe the source now (the tree may move on while we measure); with BUILD=0 this is only the current HEAD
+SRC_DESC="commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
+if [[ "$ONLY" != tgt ]]; then
+	SRC_DESC="$SRC_DESC; dll built $(date -u -r "$TG_DLL" '+%Y-%m-%d %H:%M:%S UTC')$([[ "$BUILD" == 1 ]] || echo ' (BUILD=0: prebuilt)')"
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # backing files: same directory (same filesystem), same size, both prefilled so reads hit allocated blocks
@@ -291,7 +296,7 @@ runs() { col "$1" "$2" 4 | paste -sd/ | sed 's#/# / #g'; }
 
 {
 	echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) vCPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r), dotnet $(dotnet --version 2>/dev/null || echo n/a), tgt $(tgtd -V 2>/dev/null | awk '{print $NF}' || true)."
-	echo "TapeGateway commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/'); LUN ${SIZE_MIB} MiB, ${BLOCK}-byte blocks, backing files prefill=$PREFILL on $(findmnt -n -o FSTYPE -T "$WORKDIR" 2>/dev/null || echo '?'); ${DURATION} s per run after ${WARMUP} s warm-up, ${REPS} runs per target, alternating; tgt session keys: ${TGT_PARAMS:-shipped defaults}."
+	echo "TapeGateway $SRC_DESC; LUN ${SIZE_MIB} MiB, ${BLOCK}-byte blocks, backing files prefill=$PREFILL on $(findmnt -n -o FSTYPE -T "$WORKDIR" 2>/dev/null || echo '?'); ${DURATION} s per run after ${WARMUP} s warm-up, ${REPS} runs per target, alternating; tgt session keys: ${TGT_PARAMS:-shipped defaults}."
 	echo
 	if [[ ${#TARGETS[@]} == 2 ]]; then
 		echo "| Metric | tgt (median) | TapeGateway (median) | ours/tgt | tgt runs | TapeGateway runs | server CPU us/IO tgt / ours (ours/tgt) | server CPU % tgt / ours | other CPU % tgt / ours |"

@@ -8,7 +8,7 @@
 # on the same line ("passed    Send PRIN/READ_KEYS").
 #
 # Output (tab separated):
-#   RESULT  <passed|skipped|FAILED|INCOMPLETE>  <suite>  <test>
+#   RESULT  <passed|skipped|FAILED|INCOMPLETE>  <suite>  <test>  [first [SKIPPED] line, for skipped]
 #   SUMMARY <total> <ran> <passed> <failed> <inactive>      (the "tests" row of CUnit's Run Summary)
 # For FAILED and INCOMPLETE tests the test's whole output is written to outdir/<suite>.<test>.log.
 # "skipped" is a test that passed after logging [SKIPPED] (libiscsi's way to say the device lacks a feature).
@@ -24,7 +24,7 @@ function finish_test(   st, f) {
         else st = "INCOMPLETE"
     }
     if (st == "passed" && skipped) st = "skipped"
-    print "RESULT", st, suite, cur
+    print "RESULT", st, suite, cur, (st == "skipped" ? skipmsg : "")
     if (st == "FAILED" || st == "INCOMPLETE") {
         f = outdir "/" suite "." cur ".log"
         printf "%s", chunk > f
@@ -62,6 +62,8 @@ BEGIN { OFS = "\t"; cur = ""; suite = ""; chunk = ""; insummary = 0 }
     skipped = 0
     status = ""
     lastsig = rest
+    skipmsg = ""
+    if (rest ~ /\[SKIPPED\]/) { skipped = 1; skipmsg = rest }
     word(rest)
     next
 }
@@ -79,7 +81,7 @@ insummary && $1 == "tests" {
 
 cur != "" {
     chunk = chunk $0 "\n"
-    if (status == "" && $0 ~ /\[SKIPPED\]/) skipped = 1
+    if (status == "" && $0 ~ /\[SKIPPED\]/) { if (!skipped) skipmsg = $0; skipped = 1 }
     word($0)
     if ($0 ~ /[^ \t]/) lastsig = $0
 }

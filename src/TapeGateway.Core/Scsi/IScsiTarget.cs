@@ -27,6 +27,12 @@ public interface IScsiTarget
 
     /// <summary>Task management: LOGICAL UNIT RESET, CLEAR TASK SET, TARGET WARM/COLD RESET side effects.</summary>
     void TaskManagement(TaskManagementEvent what, Lun lun, ItNexus requester);
+
+    /// <summary>
+    /// The SCSI layer asks the transport to abort every task of these I_T nexuses on a LUN (SPC-4 §5.12.11.2.3
+    /// PREEMPT AND ABORT). The transport aborts them without status (TAS=0) and without waiting for the caller.
+    /// </summary>
+    event Action<Lun, IReadOnlyList<ItNexus>>? AbortRequested;
 }
 
 /// <summary>Side effects the SCSI layer must apply after the transport has aborted the affected tasks (SAM-5 §7).</summary>

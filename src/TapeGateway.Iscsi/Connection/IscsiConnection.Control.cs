@@ -178,37 +178,37 @@ public sealed partial class IscsiConnection
         switch (function)
         {
             case TaskManagementFunction.AbortTask:
-            {
-                IscsiTask? victim;
-                lock (_taskLock)
                 {
-                    _tasks.TryGetValue(referenced, out victim);
-                }
+                    IscsiTask? victim;
+                    lock (_taskLock)
+                    {
+                        _tasks.TryGetValue(referenced, out victim);
+                    }
 
-                if (victim is null)
-                {
-                    // RFC 7143 §11.5.1: a task never received (RefCmdSN at or beyond ExpCmdSN) counts as aborted;
-                    // one that was received and has completed no longer exists.
-                    return SerialNumber.LessThan(refCmdSn, session.ExpCmdSn)
-                        ? TaskManagementResponse.TaskDoesNotExist
-                        : TaskManagementResponse.FunctionComplete;
-                }
+                    if (victim is null)
+                    {
+                        // RFC 7143 §11.5.1: a task never received (RefCmdSN at or beyond ExpCmdSN) counts as aborted;
+                        // one that was received and has completed no longer exists.
+                        return SerialNumber.LessThan(refCmdSn, session.ExpCmdSn)
+                            ? TaskManagementResponse.TaskDoesNotExist
+                            : TaskManagementResponse.FunctionComplete;
+                    }
 
-                if (victim.Finished)
-                {
-                    // Its status is already on the wire (or about to be): the initiator sees the command complete, so
-                    // claiming an abort would contradict it.
-                    return TaskManagementResponse.TaskDoesNotExist;
-                }
+                    if (victim.Finished)
+                    {
+                        // Its status is already on the wire (or about to be): the initiator sees the command complete, so
+                        // claiming an abort would contradict it.
+                        return TaskManagementResponse.TaskDoesNotExist;
+                    }
 
-                if (victim.Scsi.Lun != lun)
-                {
-                    return TaskManagementResponse.TaskDoesNotExist;
-                }
+                    if (victim.Scsi.Lun != lun)
+                    {
+                        return TaskManagementResponse.TaskDoesNotExist;
+                    }
 
-                await AbortTasksAsync(t => ReferenceEquals(t, victim)).ConfigureAwait(false);
-                return TaskManagementResponse.FunctionComplete;
-            }
+                    await AbortTasksAsync(t => ReferenceEquals(t, victim)).ConfigureAwait(false);
+                    return TaskManagementResponse.FunctionComplete;
+                }
 
             case TaskManagementFunction.AbortTaskSet:
                 if (!target.HasLun(lun))

@@ -24,6 +24,11 @@ public sealed class IscsiPortal
         LoggerFactory = loggerFactory;
         Time = time;
         Sessions = new SessionRegistry();
+        foreach (var target in targets.Targets)
+        {
+            var t = target;
+            t.AbortRequested += (lun, nexuses) => AbortForPreemption(t, lun, nexuses);
+        }
     }
 
     public IscsiOptions Options { get; }
@@ -51,6 +56,22 @@ public sealed class IscsiPortal
     }
 
     internal void Unregister(long id) => _connections.TryRemove(id, out _);
+
+    /// <summary>
+    /// PREEMPT AND ABORT (SPC-4 §5.12.11.2.3): tasks of the preempted nexuses on that LUN end without status.
+    /// Fire-and-forget: the PERSISTENT RESERVE OUT that caused it is itself still running.
+    /// </summary>
+    private void AbortForPreemption(IScsiTarget target, Core.Scsi.Lun lun, IReadOnlyList<ItNexus> nexuses)
+    {
+        foreach (var session in Sessions.SessionsOf(target))
+        {
+            if (session.Nexus is { } nexus && session.Connection is { } connection
+                && nexuses.Any(n => n.Id == nexus.Id || n.SameInitiatorPort(nexus)))
+            {
+                _ = connection.AbortTasksAsync(t => t.Scsi.Lun == lun);
+            }
+        }
+    }
 
     /// <summary>Security settings of a target, or an open default.</summary>
     public TargetSecurityOptions SecurityOf(string targetName) =>

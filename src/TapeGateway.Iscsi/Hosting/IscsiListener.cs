@@ -53,8 +53,14 @@ public sealed partial class IscsiListener : BackgroundService
             {
                 socket = await listener.AcceptAsync(stoppingToken).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
+                // StopAsync closed the listening socket or cancelled us: normal shutdown.
+                break;
+            }
+            catch (SocketException ex) when (stoppingToken.IsCancellationRequested)
+            {
+                _ = ex;
                 break;
             }
             catch (SocketException ex)

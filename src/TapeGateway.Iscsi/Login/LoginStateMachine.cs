@@ -39,6 +39,7 @@ public sealed class LoginStateMachine
     private readonly TextSegmentAccumulator _accumulator = new();
     private readonly OperationalNegotiator _negotiator;
     private readonly HashSet<string> _seenKeys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _declared = new(StringComparer.Ordinal);
 
     private ChapAuthenticator _auth = new(null);
     private LoginRequestFields _first;
@@ -389,12 +390,35 @@ public sealed class LoginStateMachine
         }
     }
 
+    private static readonly HashSet<string> s_loginDeclarations = new(StringComparer.Ordinal)
+    {
+        "InitiatorName", "InitiatorAlias", "TargetName", "SessionType",
+    };
+
+    private bool IsRestatedDeclaration(TextKeyValue pair) =>
+        s_loginDeclarations.Contains(pair.Key)
+        && _declared.TryGetValue(pair.Key, out var previous)
+        && string.Equals(previous, pair.Value, StringComparison.Ordinal);
+
     private void HandleKey(TextKeyValue pair, List<TextKeyValue> authKeys, List<TextKeyValue> responses)
     {
+        if (s_loginDeclarations.Contains(pair.Key))
+        {
+            _declared.TryAdd(pair.Key, pair.Value);
+        }
+
         var key = LoginKeyTable.Find(pair.Key);
         var isAnswer = key is not null && _negotiator.IsOffered(pair.Key);
         if (!isAnswer && !_seenKeys.Add(pair.Key))
         {
+            // libiscsi (and others) repeat their login declarations — InitiatorName, TargetName, SessionType… — in the
+            // first operational PDU after a security stage that ended with AuthMethod=None. Restating the same value
+            // negotiates nothing, so it is accepted silently; only a changed value is a protocol error.
+            if (IsRestatedDeclaration(pair))
+            {
+                return;
+            }
+
             // RFC 7143 §6.2: a key may not be declared/negotiated twice; the target answers with a login reject.
             throw new LoginRejectedException(LoginStatus.InitiatorError, $"key {pair.Key} sent more than once");
         }

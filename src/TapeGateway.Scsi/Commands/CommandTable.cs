@@ -120,4 +120,4 @@ public sealed class CommandTable<TUnit>
 }
 
 /// <summary>The whole-table view of a descriptor that RSOC needs, without the handler's unit type.</summary>
-public readonly record struct SupportedCommand(byte OperationCode, ushort? ServiceAction, byte[] CdbUsage, string Name);
+public readonly record struct SupportedCommand(byte OperationCode, ushort? ServiceAction, byte[] CdbUsage, string Name, string SpecReference = "", CommandFlags Flags = CommandFlags.None);

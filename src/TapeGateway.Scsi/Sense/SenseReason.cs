@@ -95,4 +95,9 @@ public enum SenseReason : ushort
     CommandTimeoutBeforeProcessing,
     SystemResourceFailure,
     LogicalUnitBusyRetry,
+
+    // ---- Sequential-access device additions (SSC-4 Annex / SPC-4 Annex D) ------------------------------------
+    CleaningCartridgeInstalled,
+    CannotReadMediumIncompatibleFormat,
+    MediumLoadOrEjectFailed,
 }

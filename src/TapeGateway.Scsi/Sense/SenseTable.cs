@@ -96,6 +96,10 @@ public static class SenseTable
         Set(SenseReason.SystemResourceFailure, SenseKey.AbortedCommand, 0x55, 0x00); /* SYSTEM RESOURCE FAILURE */
         Set(SenseReason.LogicalUnitBusyRetry, SenseKey.NotReady, 0x04, 0x01); /* becoming ready: initiators retry */
 
+        Set(SenseReason.CleaningCartridgeInstalled, SenseKey.NotReady, 0x30, 0x03); /* CLEANING CARTRIDGE INSTALLED */
+        Set(SenseReason.CannotReadMediumIncompatibleFormat, SenseKey.MediumError, 0x30, 0x02); /* CANNOT READ MEDIUM - INCOMPATIBLE FORMAT */
+        Set(SenseReason.MediumLoadOrEjectFailed, SenseKey.NotReady, 0x53, 0x00); /* MEDIA LOAD OR EJECT FAILED */
+
         return t;
     }
 }

@@ -194,112 +194,112 @@ public sealed partial class TestInitiator
                         throw new IscsiRejectedException(pdu.Header[2], pdu.Data);
 
                     case IscsiOpcode.ReadyToTransfer:
-                    {
-                        // RFC 7143 §11.8: R2TSN from 0; offset + DDTL within EDTL; DDTL ≤ MaxBurstLength.
-                        r2ts++;
-                        var r2tSn = pdu.Word(36);
-                        var offset = (int)pdu.Word(40);
-                        var length = (int)pdu.Word(44);
-                        if (r2tSn != expectedR2TSn)
                         {
-                            violations.Add($"R2TSN {r2tSn}, expected {expectedR2TSn}");
-                        }
+                            // RFC 7143 §11.8: R2TSN from 0; offset + DDTL within EDTL; DDTL ≤ MaxBurstLength.
+                            r2ts++;
+                            var r2tSn = pdu.Word(36);
+                            var offset = (int)pdu.Word(40);
+                            var length = (int)pdu.Word(44);
+                            if (r2tSn != expectedR2TSn)
+                            {
+                                violations.Add($"R2TSN {r2tSn}, expected {expectedR2TSn}");
+                            }
 
-                        expectedR2TSn = r2tSn + 1;
-                        expectedDataSn++; // R2Ts and Data-In share the DataSN space (RFC 7143 §11.7.5, §11.4.8 ExpDataSN).
-                        if (length == 0 || length > negotiated.MaxBurstLength)
-                        {
-                            violations.Add($"R2T desired length {length} outside 1..MaxBurstLength {negotiated.MaxBurstLength}");
-                        }
+                            expectedR2TSn = r2tSn + 1;
+                            expectedDataSn++; // R2Ts and Data-In share the DataSN space (RFC 7143 §11.7.5, §11.4.8 ExpDataSN).
+                            if (length == 0 || length > negotiated.MaxBurstLength)
+                            {
+                                violations.Add($"R2T desired length {length} outside 1..MaxBurstLength {negotiated.MaxBurstLength}");
+                            }
 
-                        if ((long)offset + length > edtl)
-                        {
-                            violations.Add($"R2T {offset}+{length} beyond EDTL {edtl}");
-                        }
+                            if ((long)offset + length > edtl)
+                            {
+                                violations.Add($"R2T {offset}+{length} beyond EDTL {edtl}");
+                            }
 
-                        command.R2TChannel.Writer.TryWrite(pdu);
-                        if (options.AnswerR2T)
-                        {
-                            dataOutPdus += await AnswerR2TAsync(command.Lun, command.Itt, pdu.Word(20), offset, length, dataOut);
-                        }
+                            command.R2TChannel.Writer.TryWrite(pdu);
+                            if (options.AnswerR2T)
+                            {
+                                dataOutPdus += await AnswerR2TAsync(command.Lun, command.Itt, pdu.Word(20), offset, length, dataOut);
+                            }
 
-                        break;
-                    }
+                            break;
+                        }
 
                     case IscsiOpcode.ScsiDataIn:
-                    {
-                        dataInPdus++;
-                        var dataSn = pdu.Word(36);
-                        var offset = (int)pdu.Word(40);
-                        if (dataSn != expectedDataSn)
                         {
-                            violations.Add($"Data-In DataSN {dataSn}, expected {expectedDataSn}");
-                        }
-
-                        expectedDataSn = dataSn + 1;
-                        if (offset != received)
-                        {
-                            violations.Add($"Data-In offset {offset}, expected {received} (DataPDUInOrder=Yes)");
-                        }
-
-                        if (pdu.Data.Length > Math.Max(Options.MaxRecvDataSegmentLength, 8192))
-                        {
-                            violations.Add($"Data-In of {pdu.Data.Length} bytes exceeds our MaxRecvDataSegmentLength");
-                        }
-
-                        burst += pdu.Data.Length;
-                        if (burst > negotiated.MaxBurstLength)
-                        {
-                            violations.Add($"Data-In sequence of {burst} bytes exceeds MaxBurstLength {negotiated.MaxBurstLength}");
-                        }
-
-                        if (pdu.Final)
-                        {
-                            burst = 0;
-                        }
-
-                        if (offset >= 0 && offset <= dataIn.Length)
-                        {
-                            var fits = Math.Min(pdu.Data.Length, dataIn.Length - offset);
-                            pdu.Data.AsSpan(0, fits).CopyTo(dataIn.AsSpan(offset));
-                            if (fits < pdu.Data.Length)
+                            dataInPdus++;
+                            var dataSn = pdu.Word(36);
+                            var offset = (int)pdu.Word(40);
+                            if (dataSn != expectedDataSn)
                             {
-                                violations.Add($"Data-In beyond the expected {expectedDataIn} bytes");
-                            }
-                        }
-
-                        received = Math.Max(received, offset + pdu.Data.Length);
-                        if ((pdu.Flags & StatusFlag) != 0)
-                        {
-                            if (!pdu.Final)
-                            {
-                                violations.Add("Data-In with S=1 but F=0");
+                                violations.Add($"Data-In DataSN {dataSn}, expected {expectedDataSn}");
                             }
 
-                            return Result(command, (ScsiStatus)pdu.Header[3], 0, [], dataIn, received, pdu, true, dataInPdus, r2ts, dataOutPdus, violations);
-                        }
+                            expectedDataSn = dataSn + 1;
+                            if (offset != received)
+                            {
+                                violations.Add($"Data-In offset {offset}, expected {received} (DataPDUInOrder=Yes)");
+                            }
 
-                        break;
-                    }
+                            if (pdu.Data.Length > Math.Max(Options.MaxRecvDataSegmentLength, 8192))
+                            {
+                                violations.Add($"Data-In of {pdu.Data.Length} bytes exceeds our MaxRecvDataSegmentLength");
+                            }
+
+                            burst += pdu.Data.Length;
+                            if (burst > negotiated.MaxBurstLength)
+                            {
+                                violations.Add($"Data-In sequence of {burst} bytes exceeds MaxBurstLength {negotiated.MaxBurstLength}");
+                            }
+
+                            if (pdu.Final)
+                            {
+                                burst = 0;
+                            }
+
+                            if (offset >= 0 && offset <= dataIn.Length)
+                            {
+                                var fits = Math.Min(pdu.Data.Length, dataIn.Length - offset);
+                                pdu.Data.AsSpan(0, fits).CopyTo(dataIn.AsSpan(offset));
+                                if (fits < pdu.Data.Length)
+                                {
+                                    violations.Add($"Data-In beyond the expected {expectedDataIn} bytes");
+                                }
+                            }
+
+                            received = Math.Max(received, offset + pdu.Data.Length);
+                            if ((pdu.Flags & StatusFlag) != 0)
+                            {
+                                if (!pdu.Final)
+                                {
+                                    violations.Add("Data-In with S=1 but F=0");
+                                }
+
+                                return Result(command, (ScsiStatus)pdu.Header[3], 0, [], dataIn, received, pdu, true, dataInPdus, r2ts, dataOutPdus, violations);
+                            }
+
+                            break;
+                        }
 
                     case IscsiOpcode.ScsiResponse:
-                    {
-                        // RFC 7143 §11.4: ExpDataSN = R2Ts + Data-In sent for the command.
-                        var expDataSn = pdu.Word(36);
-                        if (expDataSn != (uint)(dataInPdus + r2ts))
                         {
-                            violations.Add($"ExpDataSN {expDataSn}, but {dataInPdus} Data-In + {r2ts} R2T were sent");
-                        }
+                            // RFC 7143 §11.4: ExpDataSN = R2Ts + Data-In sent for the command.
+                            var expDataSn = pdu.Word(36);
+                            if (expDataSn != (uint)(dataInPdus + r2ts))
+                            {
+                                violations.Add($"ExpDataSN {expDataSn}, but {dataInPdus} Data-In + {r2ts} R2T were sent");
+                            }
 
-                        var sense = Array.Empty<byte>();
-                        if (pdu.Data.Length >= 2)
-                        {
-                            var senseLength = BinaryPrimitives.ReadUInt16BigEndian(pdu.Data);
-                            sense = pdu.Data.AsSpan(2, Math.Min(senseLength, pdu.Data.Length - 2)).ToArray();
-                        }
+                            var sense = Array.Empty<byte>();
+                            if (pdu.Data.Length >= 2)
+                            {
+                                var senseLength = BinaryPrimitives.ReadUInt16BigEndian(pdu.Data);
+                                sense = pdu.Data.AsSpan(2, Math.Min(senseLength, pdu.Data.Length - 2)).ToArray();
+                            }
 
-                        return Result(command, (ScsiStatus)pdu.Header[3], pdu.Header[2], sense, dataIn, received, pdu, false, dataInPdus, r2ts, dataOutPdus, violations);
-                    }
+                            return Result(command, (ScsiStatus)pdu.Header[3], pdu.Header[2], sense, dataIn, received, pdu, false, dataInPdus, r2ts, dataOutPdus, violations);
+                        }
 
                     default:
                         violations.Add($"unexpected {pdu} for a SCSI command");

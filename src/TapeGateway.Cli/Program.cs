@@ -1,0 +1,3 @@
+using TapeGateway.Cli;
+
+return await TapeGatewayCli.RunAsync(args, Console.Out, Console.Error);

@@ -1,0 +1,31 @@
+namespace TapeGateway.Library;
+
+/// <summary>A tape the backup application moved into an import/export element from inside the library.</summary>
+/// <param name="Barcode">The tape.</param>
+/// <param name="From">Element it left (storage slot or drive).</param>
+/// <param name="To">The import/export element it now occupies.</param>
+/// <param name="Actor">Who moved it ("scsi:iqn…").</param>
+public sealed record ExportedTape(string Barcode, int From, int To, string Actor);
+
+/// <summary>
+/// The seam where AWS's archive-on-export will hook (a later issue). On AWS, ejecting a tape to an I/E slot starts its
+/// archival: AVAILABLE → IN TRANSIT TO VTS → ARCHIVING → ARCHIVED, and the tape leaves the library. Today
+/// <see cref="TapeLibrary"/> performs the move only and then calls this handler, after the catalog committed the move
+/// and outside any drive I/O; the default <see cref="NoExportHandler"/> does nothing, so exported tapes simply sit in the
+/// I/E slot (which is also what the VM harness's "transfer to the mailslot and back" expects).
+/// </summary>
+/// <remarks>
+/// The handler runs while the library's move lock is held, so it must only record/schedule work (e.g. transition the
+/// tape to IN TRANSIT TO VTS and queue the upload), never wait for an upload. A failure is logged and does not undo the
+/// move: the initiator has already been told (or is about to be told) the move happened.
+/// </remarks>
+public interface IExportHandler
+{
+    ValueTask TapeExportedAsync(ExportedTape tape, CancellationToken ct);
+}
+
+/// <summary>Export is just a move (until archiving lands).</summary>
+public sealed class NoExportHandler : IExportHandler
+{
+    public ValueTask TapeExportedAsync(ExportedTape tape, CancellationToken ct) => ValueTask.CompletedTask;
+}

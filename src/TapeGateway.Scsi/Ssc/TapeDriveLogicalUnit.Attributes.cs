@@ -1,0 +1,500 @@
+using System.Buffers.Binary;
+using System.Text;
+using TapeGateway.Core.Scsi;
+using TapeGateway.Media.Tape;
+using TapeGateway.Scsi.Commands;
+using TapeGateway.Scsi.Sense;
+using TapeGateway.Scsi.Spc;
+
+namespace TapeGateway.Scsi.Ssc;
+
+public sealed partial class TapeDriveLogicalUnit
+{
+    private const int AttributeHeaderLength = 5;
+
+    /// <summary>
+    /// Bytes of attribute space in a tape image (docs/media-format.md: one 64 KiB slot minus its 16-byte header and
+    /// CRC); each stored attribute costs 6 bytes of entry header plus its value.
+    /// </summary>
+    private const int MamCapacityBytes = (64 * 1024) - 16 - 4;
+
+    /// <summary>
+    /// SPC-4 READ ATTRIBUTE / WRITE ATTRIBUTE attribute formats (byte 2 bits 1-0): 00b binary, 01b ASCII, 10b text.
+    /// </summary>
+    private enum AttributeFormat : byte
+    {
+        Binary = 0,
+        Ascii = 1,
+        Text = 2,
+    }
+
+    /// <summary>
+    /// The MAM attributes this drive knows (SPC-4 attribute tables, SSC-4 Annex: device 0000h-03FFh, medium
+    /// 0400h-07FFh — both read only — and host 0800h-0BFFh, writable): identifier, format, length (0 = variable).
+    /// Host attributes not listed here are refused; backup applications only write the standard ones.
+    /// </summary>
+    private static readonly (ushort Id, AttributeFormat Format, int Length)[] s_attributes =
+    [
+        (MamAttributeId.RemainingCapacityInPartition, AttributeFormat.Binary, 8),
+        (MamAttributeId.MaximumCapacityInPartition, AttributeFormat.Binary, 8),
+        (MamAttributeId.LoadCount, AttributeFormat.Binary, 8),
+        (MamAttributeId.MamSpaceRemaining, AttributeFormat.Binary, 8),
+        (MamAttributeId.InitializationCount, AttributeFormat.Binary, 2),
+        (MamAttributeId.VolumeChangeReference, AttributeFormat.Binary, 4),
+        (MamAttributeId.TotalMBytesWrittenInMediumLife, AttributeFormat.Binary, 8),
+        (MamAttributeId.TotalMBytesReadInMediumLife, AttributeFormat.Binary, 8),
+        (MamAttributeId.MediumManufacturer, AttributeFormat.Ascii, 8),
+        (MamAttributeId.MediumSerialNumber, AttributeFormat.Ascii, 32),
+        (0x0405, AttributeFormat.Binary, 1), // MEDIUM DENSITY CODE
+        (MamAttributeId.MediumManufactureDate, AttributeFormat.Ascii, 8),
+        (MamAttributeId.MamCapacity, AttributeFormat.Binary, 8),
+        (MamAttributeId.MediumType, AttributeFormat.Binary, 1),
+        (MamAttributeId.ApplicationVendor, AttributeFormat.Ascii, 8),
+        (MamAttributeId.ApplicationName, AttributeFormat.Ascii, 32),
+        (MamAttributeId.ApplicationVersion, AttributeFormat.Ascii, 8),
+        (MamAttributeId.UserMediumTextLabel, AttributeFormat.Text, 160),
+        (MamAttributeId.DateAndTimeLastWritten, AttributeFormat.Ascii, 12),
+        (0x0805, AttributeFormat.Binary, 1), // TEXT LOCALIZATION IDENTIFIER
+        (MamAttributeId.Barcode, AttributeFormat.Ascii, 32),
+        (0x0807, AttributeFormat.Text, 80), // OWNING HOST TEXTUAL NAME
+        (MamAttributeId.MediaPool, AttributeFormat.Text, 160),
+        (0x0809, AttributeFormat.Ascii, 16), // PARTITION USER TEXT LABEL
+        (0x080A, AttributeFormat.Binary, 1), // LOAD/UNLOAD AT PARTITION
+        (MamAttributeId.ApplicationFormatVersion, AttributeFormat.Ascii, 16),
+        (MamAttributeId.VolumeCoherencyInformation, AttributeFormat.Binary, 0),
+        (MamAttributeId.MediumGloballyUniqueIdentifier, AttributeFormat.Binary, 36),
+        (0x0821, AttributeFormat.Binary, 36), // MEDIA POOL GLOBALLY UNIQUE IDENTIFIER
+    ];
+
+    private static bool IsReadOnlyAttribute(ushort id) => id < 0x0800;
+
+    private static (ushort Id, AttributeFormat Format, int Length)? FindAttribute(ushort id)
+    {
+        foreach (var a in s_attributes)
+        {
+            if (a.Id == id)
+            {
+                return a;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The value of attribute <paramref name="id"/> as the drive reports it: device attributes computed from the image
+    /// (capacity in MiB, load count), medium attributes from the image or the library's cartridge record, host
+    /// attributes as stored. Null when the attribute has no value.
+    /// </summary>
+    private byte[]? GetAttributeValue(ITapeMedium medium, ushort id)
+    {
+        var cartridge = _cartridge;
+        switch (id)
+        {
+            case MamAttributeId.RemainingCapacityInPartition:
+            {
+                var p = medium.ReadPosition();
+                return Binary(8, (ulong)(p.RemainingBytes / MiB));
+            }
+
+            case MamAttributeId.MaximumCapacityInPartition:
+                return Binary(8, (ulong)(medium.CapacityBytes / MiB));
+            case MamAttributeId.MamSpaceRemaining:
+            {
+                var used = 0;
+                foreach (var aid in medium.GetAttributeIds())
+                {
+                    if (medium.TryGetAttribute(aid, out var v))
+                    {
+                        used += 6 + v.Length;
+                    }
+                }
+
+                return Binary(8, (ulong)Math.Max(0, MamCapacityBytes - used));
+            }
+
+            case MamAttributeId.TotalMBytesWrittenInMediumLife:
+                return Binary(8, (ulong)(((medium as TapeImage)?.Statistics.HostBytesWritten ?? 0) / MiB));
+            case MamAttributeId.TotalMBytesReadInMediumLife:
+                return Binary(8, (ulong)(((medium as TapeImage)?.Statistics.HostBytesRead ?? 0) / MiB));
+            case MamAttributeId.MediumManufacturer when !medium.TryGetAttribute(id, out _):
+                return Ascii(8, "TAPEGW");
+            case MamAttributeId.MediumSerialNumber when !medium.TryGetAttribute(id, out _) && cartridge is not null:
+                return Ascii(32, cartridge.MediumSerialNumber);
+            case 0x0405 when cartridge is not null:
+                return [cartridge.Generation.DensityCode];
+            case MamAttributeId.MediumType:
+                return [cartridge is { Cleaning: true } ? LtoGeneration.MamMediumTypeCleaning
+                    : medium.IsWorm ? LtoGeneration.MamMediumTypeWorm : LtoGeneration.MamMediumTypeData];
+            case MamAttributeId.MamCapacity:
+                return Binary(8, (ulong)MamCapacityBytes);
+        }
+
+        return medium.TryGetAttribute(id, out var value) ? value.ToArray() : null;
+    }
+
+    private static byte[] Binary(int length, ulong value)
+    {
+        var b = new byte[length];
+        for (var i = length - 1; i >= 0; i--)
+        {
+            b[i] = (byte)value;
+            value >>= 8;
+        }
+
+        return b;
+    }
+
+    private static byte[] Ascii(int length, string value)
+    {
+        var b = new byte[length];
+        SpcCommands.WriteAscii(b, value);
+        return b;
+    }
+
+    /// <summary>Identifiers with a value now: the computed ones plus whatever the image stores, ascending.</summary>
+    private SortedSet<ushort> PresentAttributeIds(ITapeMedium medium)
+    {
+        var ids = new SortedSet<ushort>(medium.GetAttributeIds());
+        foreach (var a in s_attributes)
+        {
+            if (a.Id < 0x0800 && GetAttributeValue(medium, a.Id) is not null)
+            {
+                ids.Add(a.Id);
+            }
+        }
+
+        return ids;
+    }
+
+    /*
+     * SPC-4 READ ATTRIBUTE: byte 1 SERVICE ACTION (bits 4-0); byte 5 LOGICAL VOLUME NUMBER; byte 7 PARTITION NUMBER;
+     * bytes 8-9 FIRST ATTRIBUTE IDENTIFIER; bytes 10-13 ALLOCATION LENGTH; byte 14 CACHE (bit 0).
+     *  00h ATTRIBUTE VALUES: 4-byte AVAILABLE DATA, then attributes with id >= FIRST: id (2), READ ONLY (bit 7) |
+     *      FORMAT (bits 1-0), length (2), value.
+     *  01h ATTRIBUTE LIST / 05h SUPPORTED ATTRIBUTES: 4-byte AVAILABLE DATA, then 2-byte identifiers.
+     *  02h LOGICAL VOLUME LIST / 03h PARTITION LIST: AVAILABLE DATA (2) = 2, FIRST (1) = 0, NUMBER (1) = 1.
+     * One volume, one partition: anything else is INVALID FIELD IN CDB. The list forms need no medium (they describe
+     * the drive); values need a threaded cartridge.
+     */
+    private static ValueTask<CommandOutcome> ReadAttributeAsync(TapeDriveLogicalUnit unit, ScsiTask task)
+    {
+        var cdb = task.Cdb;
+        var serviceAction = cdb[1] & 0x1F;
+        var first = BinaryPrimitives.ReadUInt16BigEndian(cdb[8..]);
+        var allocationLength = BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]);
+        if (serviceAction is not (0x00 or 0x01 or 0x02 or 0x03 or 0x05))
+        {
+            return CommandOutcome.InvalidCdbField(1, 4);
+        }
+
+        if (cdb[5] != 0)
+        {
+            return CommandOutcome.InvalidCdbField(5);
+        }
+
+        if (cdb[7] != 0)
+        {
+            return CommandOutcome.InvalidCdbField(7);
+        }
+
+        if (allocationLength < 4)
+        {
+            // SPC-4 READ ATTRIBUTE: an allocation length below 4 cannot hold the header.
+            return CommandOutcome.InvalidCdbField(10);
+        }
+
+        if (serviceAction is 0x02 or 0x03)
+        {
+            var l = task.GetDataInBuffer(4).Span;
+            BinaryPrimitives.WriteUInt16BigEndian(l, 2);
+            l[3] = 1;
+            return Clip(task, 4, allocationLength);
+        }
+
+        if (serviceAction == 0x05)
+        {
+            var s = task.GetDataInBuffer(4 + (2 * s_attributes.Length)).Span;
+            BinaryPrimitives.WriteUInt32BigEndian(s, (uint)(2 * s_attributes.Length));
+            var at = 4;
+            foreach (var a in s_attributes.OrderBy(a => a.Id))
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(s[at..], a.Id);
+                at += 2;
+            }
+
+            return Clip(task, at, allocationLength);
+        }
+
+        if (!unit.TryGetMedium(out var medium, out var failure))
+        {
+            return failure;
+        }
+
+        var ids = unit.PresentAttributeIds(medium);
+        if (serviceAction == 0x01)
+        {
+            var d = task.GetDataInBuffer(4 + (2 * ids.Count)).Span;
+            var at = 4;
+            foreach (var id in ids)
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(d[at..], id);
+                at += 2;
+            }
+
+            BinaryPrimitives.WriteUInt32BigEndian(d, (uint)(at - 4));
+            return Clip(task, at, allocationLength);
+        }
+
+        var values = new List<(ushort Id, byte[] Value)>();
+        var total = 4;
+        foreach (var id in ids)
+        {
+            if (id >= first && unit.GetAttributeValue(medium, id) is { } v)
+            {
+                values.Add((id, v));
+                total += AttributeHeaderLength + v.Length;
+            }
+        }
+
+        var data = task.GetDataInBuffer(total).Span;
+        BinaryPrimitives.WriteUInt32BigEndian(data, (uint)(total - 4));
+        var p = 4;
+        foreach (var (id, v) in values)
+        {
+            var format = FindAttribute(id)?.Format ?? AttributeFormat.Binary;
+            BinaryPrimitives.WriteUInt16BigEndian(data[p..], id);
+            data[p + 2] = (byte)((IsReadOnlyAttribute(id) ? 0x80 : 0) | (byte)format);
+            BinaryPrimitives.WriteUInt16BigEndian(data[(p + 3)..], (ushort)v.Length);
+            v.CopyTo(data[(p + 5)..]);
+            p += AttributeHeaderLength + v.Length;
+        }
+
+        return Clip(task, total, allocationLength);
+    }
+
+    private static CommandOutcome Clip(ScsiTask task, int produced, uint allocationLength)
+    {
+        task.TrimDataIn((int)Math.Min(produced, allocationLength));
+        return CommandOutcome.Good;
+    }
+
+    /*
+     * SPC-4 WRITE ATTRIBUTE: byte 1 WTC (bit 0: write-through cache; we always write through); byte 5 LOGICAL VOLUME
+     * NUMBER; byte 7 PARTITION NUMBER; bytes 10-13 PARAMETER LIST LENGTH. Parameter data: PARAMETER DATA LENGTH (4),
+     * then attributes in READ ATTRIBUTE's format. Every attribute is checked before any is stored (all or none):
+     * device and medium attributes are read only and unknown identifiers are not supported — ILLEGAL REQUEST 26/00
+     * INVALID FIELD IN PARAMETER LIST pointing at the identifier; a length that does not match the attribute's is
+     * 26/00 pointing at the length. A zero length deletes the attribute. The image stores them durably.
+     * A write-protected cartridge refuses with DATA PROTECT 27/00.
+     */
+    private static async ValueTask<CommandOutcome> WriteAttributeAsync(TapeDriveLogicalUnit unit, ScsiTask task)
+    {
+        var cdb = task.Cdb;
+        if (cdb[5] != 0)
+        {
+            return CommandOutcome.InvalidCdbField(5);
+        }
+
+        if (cdb[7] != 0)
+        {
+            return CommandOutcome.InvalidCdbField(7);
+        }
+
+        var listLength = BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]);
+        if (!unit.TryGetMedium(out var medium, out var failure))
+        {
+            return failure;
+        }
+
+        if (listLength == 0)
+        {
+            return CommandOutcome.Good;
+        }
+
+        if (listLength < 4)
+        {
+            return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
+        }
+
+        var received = await task.ReceiveDataOutAsync().ConfigureAwait(false);
+        if (received.Length < listLength)
+        {
+            return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
+        }
+
+        var list = received[..(int)listLength];
+        var dataLength = BinaryPrimitives.ReadUInt32BigEndian(list.Span);
+        if (dataLength > listLength - 4)
+        {
+            return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
+        }
+
+        var changes = new List<TapeAttribute>();
+        var at = 4;
+        var end = 4 + (int)dataLength;
+        while (at < end)
+        {
+            var span = list.Span;
+            if (end - at < AttributeHeaderLength)
+            {
+                return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
+            }
+
+            var id = BinaryPrimitives.ReadUInt16BigEndian(span[at..]);
+            var length = BinaryPrimitives.ReadUInt16BigEndian(span[(at + 3)..]);
+            if (at + AttributeHeaderLength + length > end)
+            {
+                return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
+            }
+
+            if (IsReadOnlyAttribute(id) || FindAttribute(id) is not { } known)
+            {
+                return CommandOutcome.InvalidParameterField(at);
+            }
+
+            if (length != 0 && known.Length != 0 && length != known.Length)
+            {
+                return CommandOutcome.InvalidParameterField(at + 3);
+            }
+
+            changes.Add(new TapeAttribute(id, list.Slice(at + AttributeHeaderLength, length).ToArray()));
+            at += AttributeHeaderLength + length;
+        }
+
+        if (unit.IsWriteProtected)
+        {
+            unit.SetAlert(TapeAlertFlag.WriteProtect);
+            return CommandOutcome.Fail(SenseReason.WriteProtected);
+        }
+
+        if (changes.Count == 0)
+        {
+            return CommandOutcome.Good;
+        }
+
+        var r = await medium.WriteAttributesAsync(changes, task.Aborted).ConfigureAwait(false);
+        return r.Condition switch
+        {
+            TapeCondition.Ok => CommandOutcome.Good,
+            TapeCondition.WriteProtected => CommandOutcome.Fail(SenseReason.WriteProtected),
+            // Not enough attribute space: reported as INVALID FIELD IN PARAMETER LIST at the first attribute (SPC-4
+            // has a dedicated 55/06 AUXILIARY MEMORY OUT OF SPACE we do not have in the shared table).
+            _ => CommandOutcome.InvalidParameterField(4),
+        };
+    }
+
+    /*
+     * SPC-4 READ MEDIA SERIAL NUMBER (SERVICE ACTION IN(12) 01h): bytes 6-9 ALLOCATION LENGTH. Data: MEDIA SERIAL
+     * NUMBER LENGTH (4, a multiple of 4) then the serial, space padded. NOT READY 3A/00 without a cartridge.
+     */
+    private static ValueTask<CommandOutcome> ReadMediaSerialNumberAsync(TapeDriveLogicalUnit unit, ScsiTask task)
+    {
+        var allocationLength = BinaryPrimitives.ReadUInt32BigEndian(task.Cdb[6..]);
+        if (!unit.TryGetMedium(out _, out var failure))
+        {
+            return failure;
+        }
+
+        var serial = unit.LoadedCartridge?.MediumSerialNumber ?? string.Empty;
+        var padded = (Encoding.ASCII.GetByteCount(serial) + 3) & ~3;
+        var d = task.GetDataInBuffer(4 + padded).Span;
+        BinaryPrimitives.WriteUInt32BigEndian(d, (uint)padded);
+        SpcCommands.WriteAscii(d.Slice(4, padded), serial);
+        return Clip(task, 4 + padded, allocationLength);
+    }
+
+    /*
+     * SSC-4 REPORT DENSITY SUPPORT: byte 1 MEDIUM TYPE (bit 1) | MEDIA (bit 0); bytes 7-8 ALLOCATION LENGTH.
+     * Header: AVAILABLE DENSITY SUPPORT LENGTH (2), reserved (2). MEDIA=0: every density the drive reads; MEDIA=1: the
+     * mounted cartridge's (NOT READY without one).
+     * Density support descriptor (52 bytes): 0 PRIMARY DENSITY CODE, 1 SECONDARY DENSITY CODE, 2 WRTOK (7) | DUP (6) |
+     * DEFLT (5) | DLV (0), 3-4 DESCRIPTOR LENGTH (0031h), 5-7 BITS PER MM, 8-9 MEDIA WIDTH (0.1 mm), 10-11 TRACKS,
+     * 12-15 CAPACITY (MB), 16-23 ASSIGNING ORGANIZATION, 24-31 DENSITY NAME, 32-51 DESCRIPTION.
+     * Medium type descriptor (56 bytes, MEDIUM TYPE=1): 0 MEDIUM TYPE, 2-3 DESCRIPTOR LENGTH (0034h), 4 NUMBER OF
+     * DENSITY CODES, 5-13 PRIMARY DENSITY CODES, 14-15 MEDIA WIDTH, 16-17 MEDIUM LENGTH (m), 20-27 ASSIGNING
+     * ORGANIZATION, 28-35 MEDIUM TYPE NAME, 36-55 DESCRIPTION.
+     */
+    private static ValueTask<CommandOutcome> ReportDensitySupportAsync(TapeDriveLogicalUnit unit, ScsiTask task)
+    {
+        var cdb = task.Cdb;
+        var media = (cdb[1] & 0x01) != 0;
+        var mediumType = (cdb[1] & 0x02) != 0;
+        var allocationLength = BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]);
+        var personality = unit.Personality;
+        IReadOnlyList<LtoGeneration> generations = personality.ReadableGenerations;
+        LoadedCartridge? cartridge = null;
+        if (media)
+        {
+            if (!unit.TryGetMedium(out _, out var failure))
+            {
+                return failure;
+            }
+
+            cartridge = unit.LoadedCartridge;
+            generations = cartridge is null ? [] : [cartridge.Generation];
+        }
+
+        if (!mediumType)
+        {
+            var length = 4 + (52 * generations.Count);
+            var d = task.GetDataInBuffer(length).Span;
+            BinaryPrimitives.WriteUInt16BigEndian(d, (ushort)(length - 2));
+            for (var i = 0; i < generations.Count; i++)
+            {
+                var g = generations[i];
+                var e = d.Slice(4 + (52 * i), 52);
+                var writable = personality.CanWrite(g) && (cartridge is null || !unit.IsWriteProtected);
+                e[0] = g.DensityCode;
+                e[1] = g.DensityCode;
+                e[2] = (byte)((writable ? 0x80 : 0) | (g == (cartridge?.Generation ?? personality.Generation) ? 0x20 : 0) | 0x01);
+                BinaryPrimitives.WriteUInt16BigEndian(e[3..], 0x0031);
+                e[5] = (byte)(g.BitsPerMm >> 16);
+                e[6] = (byte)(g.BitsPerMm >> 8);
+                e[7] = (byte)g.BitsPerMm;
+                BinaryPrimitives.WriteUInt16BigEndian(e[8..], 127); // 12.7 mm (half inch)
+                BinaryPrimitives.WriteUInt16BigEndian(e[10..], (ushort)g.Tracks);
+                BinaryPrimitives.WriteUInt32BigEndian(e[12..], (uint)(g.NativeCapacityBytes / 1_000_000));
+                SpcCommands.WriteAscii(e.Slice(16, 8), "LTO-CVE");
+                SpcCommands.WriteAscii(e.Slice(24, 8), g.Name);
+                SpcCommands.WriteAscii(e.Slice(32, 20), "Ultrium " + g.Number.ToString(System.Globalization.CultureInfo.InvariantCulture) + "/" + (g.Number <= 4 ? "8T" : "16T"));
+            }
+
+            return Clip(task, length, allocationLength);
+        }
+
+        var types = new List<(byte Type, LtoGeneration Generation, bool Worm)>();
+        foreach (var g in generations)
+        {
+            if (cartridge is null || !cartridge.Worm)
+            {
+                types.Add((g.DataMediumType, g, false));
+            }
+
+            if (g.WormMediumType != 0 && personality.SupportsWorm && (cartridge is null || cartridge.Worm))
+            {
+                types.Add((g.WormMediumType, g, true));
+            }
+        }
+
+        var total = 4 + (56 * types.Count);
+        var m = task.GetDataInBuffer(total).Span;
+        BinaryPrimitives.WriteUInt16BigEndian(m, (ushort)(total - 2));
+        for (var i = 0; i < types.Count; i++)
+        {
+            var (type, g, worm) = types[i];
+            var e = m.Slice(4 + (56 * i), 56);
+            e[0] = type;
+            BinaryPrimitives.WriteUInt16BigEndian(e[2..], 0x0034);
+            e[4] = 1;
+            e[5] = g.DensityCode;
+            BinaryPrimitives.WriteUInt16BigEndian(e[14..], 127);
+            BinaryPrimitives.WriteUInt16BigEndian(e[16..], 846);
+            SpcCommands.WriteAscii(e.Slice(20, 8), "LTO-CVE");
+            SpcCommands.WriteAscii(e.Slice(28, 8), g.Name + (worm ? "W" : string.Empty));
+            SpcCommands.WriteAscii(e.Slice(36, 20), "Ultrium " + g.Number.ToString(System.Globalization.CultureInfo.InvariantCulture) + (worm ? " WORM" : " Data"));
+        }
+
+        return Clip(task, total, allocationLength);
+    }
+}

@@ -1,0 +1,279 @@
+using System.Buffers.Binary;
+using TapeGateway.Media.Tape;
+
+namespace TapeGateway.Scsi.Ssc;
+
+/// <summary>TapeAlert flags we raise (TapeAlert specification / SSC-4 Annex: flag numbers 01h-40h).</summary>
+internal enum TapeAlertFlag
+{
+    HardError = 0x03,
+    Media = 0x04,
+    ReadFailure = 0x05,
+    WriteFailure = 0x06,
+    WriteProtect = 0x09,
+    NoRemoval = 0x0A,
+    CleaningMedia = 0x0B,
+    UnsupportedFormat = 0x0C,
+    ReadOnlyFormat = 0x11,
+}
+
+public sealed partial class TapeDriveLogicalUnit
+{
+    private const byte WriteErrorCountersPage = 0x02;
+    private const byte ReadErrorCountersPage = 0x03;
+    private const byte SequentialAccessDevicePage = 0x0C;
+    private const byte TapeAlertPage = 0x2E;
+    private const byte TapeCapacityPage = 0x31;
+    private const long MiB = 1024 * 1024;
+
+    private readonly ErrorCounters _counters = new();
+    private ulong _tapeAlerts;
+
+    public override IReadOnlyList<byte> ExtraLogPages { get; } =
+        [WriteErrorCountersPage, ReadErrorCountersPage, SequentialAccessDevicePage, TapeAlertPage, TapeCapacityPage];
+
+    /// <summary>TapeAlert flags currently set (bit n-1 = flag n), for tests and the library's health view.</summary>
+    public ulong TapeAlertFlags
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _tapeAlerts;
+            }
+        }
+    }
+
+    internal void SetAlert(TapeAlertFlag flag)
+    {
+        lock (_lock)
+        {
+            SetAlertLocked(flag);
+        }
+    }
+
+    private void SetAlertLocked(TapeAlertFlag flag) => _tapeAlerts |= 1UL << ((int)flag - 1);
+
+    /// <summary>
+    /// SPC-4 §7.3 log pages of a tape drive. Every page: 4-byte header (PAGE CODE, SUBPAGE, PAGE LENGTH) and log
+    /// parameters (PARAMETER CODE, control byte, PARAMETER LENGTH, value) with codes at or above the PARAMETER POINTER.
+    /// Only subpage 0 exists; page control is ignored (we keep no thresholds: every PC reports current values).
+    /// </summary>
+    protected internal override int WriteLogPage(byte page, byte subpage, byte pageControl, ushort parameterPointer, Span<byte> destination)
+    {
+        if (subpage != 0)
+        {
+            return -1;
+        }
+
+        var w = new LogWriter(destination, page, parameterPointer);
+        switch (page)
+        {
+            case WriteErrorCountersPage:
+            case ReadErrorCountersPage:
+                WriteErrorCounterPage(ref w, page == WriteErrorCountersPage);
+                break;
+            case SequentialAccessDevicePage:
+                WriteSequentialAccessPage(ref w);
+                break;
+            case TapeAlertPage:
+                WriteTapeAlertPage(ref w);
+                break;
+            case TapeCapacityPage:
+                WriteTapeCapacityPage(ref w);
+                break;
+            default:
+                return -1;
+        }
+
+        return w.Finish();
+    }
+
+    /// <summary>
+    /// SPC-4 §7.3.22 / §7.3.9 Write and Read Error Counter pages: 0000h-0002h corrected-error counts (always 0: a file
+    /// has no soft errors), 0003h total corrected, 0004h correction algorithm processed, 0005h total bytes processed,
+    /// 0006h total uncorrected errors (CRC failures on read; write failures).
+    /// </summary>
+    private void WriteErrorCounterPage(ref LogWriter w, bool write)
+    {
+        var stats = (CurrentMedium as TapeImage)?.Statistics;
+        var bytes = write ? (stats?.HostBytesWritten ?? 0) - _counters.WrittenBase : (stats?.HostBytesRead ?? 0) - _counters.ReadBase;
+        for (ushort code = 0; code <= 4; code++)
+        {
+            w.Counter(code, 0);
+        }
+
+        w.Counter(0x0005, (ulong)Math.Max(0, bytes));
+        w.Counter(0x0006, (ulong)(write ? _counters.WriteUncorrected : _counters.ReadUncorrected));
+    }
+
+    /// <summary>
+    /// SSC-4 §8.2.x Sequential-Access Device page (0Ch): 0000h bytes received from initiators (uncompressed),
+    /// 0001h bytes written to the medium (after compression), 0002h bytes read from the medium, 0003h bytes sent to
+    /// initiators, 0004h-0007h native capacity figures in MiB (BOP to EOD, BOP to EW, EW to EOP, BOP to current
+    /// position), 0100h cleaning required (0: a virtual head never needs cleaning).
+    /// </summary>
+    private void WriteSequentialAccessPage(ref LogWriter w)
+    {
+        var medium = CurrentMedium;
+        var stats = (medium as TapeImage)?.Statistics;
+        var p = SafePosition(medium);
+        w.Counter(0x0000, (ulong)(stats?.HostBytesWritten ?? 0));
+        w.Counter(0x0001, (ulong)(stats?.MediumBytesWritten ?? 0));
+        w.Counter(0x0002, (ulong)(stats?.HostBytesRead ?? 0));
+        w.Counter(0x0003, (ulong)(stats?.HostBytesRead ?? 0));
+        if (p is { } pos)
+        {
+            w.Counter(0x0004, (ulong)(pos.BytesUsed / MiB), 4);
+            w.Counter(0x0005, (ulong)((pos.CapacityBytes - pos.EarlyWarningBytes) / MiB), 4);
+            w.Counter(0x0006, (ulong)(pos.EarlyWarningBytes / MiB), 4);
+            w.Counter(0x0007, (ulong)(pos.BytesUsed / MiB), 4);
+        }
+        else
+        {
+            for (ushort code = 4; code <= 7; code++)
+            {
+                w.Counter(code, 0, 4);
+            }
+        }
+
+        w.Counter(0x0100, 0);
+    }
+
+    /// <summary>
+    /// SSC-4 §8.2.x TapeAlert page (2Eh): 64 parameters 0001h-0040h, one byte each, bit 0 = flag set. Flags are
+    /// cleared once read (TapeAlert "read and clear" as drives implement it for polling hosts) and on every load.
+    /// </summary>
+    private void WriteTapeAlertPage(ref LogWriter w)
+    {
+        ulong flags;
+        lock (_lock)
+        {
+            flags = _tapeAlerts;
+            _tapeAlerts = 0;
+        }
+
+        for (var i = 1; i <= 64; i++)
+        {
+            w.Counter((ushort)i, (flags >> (i - 1)) & 1, 1, control: 0x03);
+        }
+    }
+
+    /// <summary>
+    /// SSC-4 §8.2.x Tape Capacity page (31h), in MiB: 0001h main partition remaining capacity, 0002h alternate
+    /// partition remaining (0: single partition), 0003h main partition maximum capacity, 0004h alternate maximum.
+    /// </summary>
+    private void WriteTapeCapacityPage(ref LogWriter w)
+    {
+        var p = SafePosition(CurrentMedium);
+        w.Counter(0x0001, p is { } a ? (ulong)(a.RemainingBytes / MiB) : 0, 4);
+        w.Counter(0x0002, 0, 4);
+        w.Counter(0x0003, p is { } b ? (ulong)(b.CapacityBytes / MiB) : 0, 4);
+        w.Counter(0x0004, 0, 4);
+    }
+
+    private ITapeMedium? CurrentMedium
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state == DriveState.Ready ? _medium : null;
+            }
+        }
+    }
+
+    /// <summary>READ POSITION data for log pages, which are not serialized: the medium may be leaving the drive.</summary>
+    private static TapePosition? SafePosition(ITapeMedium? medium)
+    {
+        if (medium is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return medium.ReadPosition();
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>LOG SELECT PCR=1 (SPC-4 §6.7): error counters and TapeAlert flags back to zero.</summary>
+    private void ResetLogParameters()
+    {
+        var stats = (CurrentMedium as TapeImage)?.Statistics;
+        lock (_lock)
+        {
+            _counters.Reset();
+            _counters.WrittenBase = stats?.HostBytesWritten ?? 0;
+            _counters.ReadBase = stats?.HostBytesRead ?? 0;
+            _tapeAlerts = 0;
+        }
+    }
+
+    private sealed class ErrorCounters
+    {
+        public long ReadUncorrected;
+        public long WriteUncorrected;
+        public long WrittenBase;
+        public long ReadBase;
+
+        public void Reset()
+        {
+            ReadUncorrected = 0;
+            WriteUncorrected = 0;
+            WrittenBase = 0;
+            ReadBase = 0;
+        }
+    }
+
+    /// <summary>Appends log parameters after a 4-byte page header, skipping codes below the parameter pointer.</summary>
+    private ref struct LogWriter
+    {
+        private readonly Span<byte> _d;
+        private readonly ushort _pointer;
+        private int _at;
+
+        public LogWriter(Span<byte> destination, byte page, ushort pointer)
+        {
+            _d = destination;
+            _pointer = pointer;
+            _d[..4].Clear();
+            _d[0] = page;
+            _at = 4;
+        }
+
+        /// <summary>
+        /// One parameter: control byte 0 = bounded data counter (SPC-4 §7.3.2.2.2 FORMAT AND LINKING 00b), or 03h
+        /// binary list for TapeAlert flags.
+        /// </summary>
+        public void Counter(ushort code, ulong value, int length = 8, byte control = 0x00)
+        {
+            if (code < _pointer)
+            {
+                return;
+            }
+
+            BinaryPrimitives.WriteUInt16BigEndian(_d[_at..], code);
+            _d[_at + 2] = control;
+            _d[_at + 3] = (byte)length;
+            var v = _d.Slice(_at + 4, length);
+            for (var i = length - 1; i >= 0; i--)
+            {
+                v[i] = (byte)value;
+                value >>= 8;
+            }
+
+            _at += 4 + length;
+        }
+
+        public readonly int Finish()
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(_d[2..], (ushort)(_at - 4));
+            return _at;
+        }
+    }
+}

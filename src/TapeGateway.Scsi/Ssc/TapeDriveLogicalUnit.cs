@@ -1,0 +1,593 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TapeGateway.Core.Scsi;
+using TapeGateway.Media.Tape;
+using TapeGateway.Scsi.Commands;
+using TapeGateway.Scsi.Sense;
+using TapeGateway.Scsi.Spc;
+
+namespace TapeGateway.Scsi.Ssc;
+
+/// <summary>
+/// An SSC-4 sequential-access logical unit: one LTO tape drive over an <see cref="ITapeMedium"/> that the library
+/// service loads into it. Command handlers are static methods in the partial files next to this one, registered once
+/// in a static <see cref="CommandTable{TUnit}"/> together with the shared SPC-4 commands.
+/// <para>
+/// Execution model: every command that touches the medium, the position or drive state is
+/// <see cref="CommandFlags.Serialized"/>, so tape verbs run strictly one at a time in the order the transport delivers
+/// them (iSCSI CmdSN order). The drive writes through: each WRITE reaches the image before GOOD, so READ POSITION
+/// reports zero objects in the object buffer and BUFFERED MODE 001b is honest in the sense that nothing is lost on a
+/// reset (SSC-4 §4.2.11 buffered mode). Mode parameters (block length, compression) are per drive, shared by all
+/// I_T nexuses (SSC-4 §8.3), and revert to their defaults on reset and on every load.
+/// </para>
+/// <para>
+/// Changer side: <see cref="LoadAsync"/> / <see cref="EjectAsync"/> are what the SMC element "drive" calls when it
+/// moves a cartridge; <see cref="Unloaded"/> tells it the initiator unloaded the cartridge itself (LOAD UNLOAD, LOAD=0).
+/// </para>
+/// </summary>
+public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalUnit>
+{
+    public const byte DataCompressionPage = 0x0F;
+    public const byte DeviceConfigurationPage = 0x10;
+    public const byte DeviceConfigurationExtensionSubpage = 0x01;
+    public const byte MediumPartitionPage = 0x11;
+    public const byte ReadWriteErrorRecoveryPage = 0x01;
+
+    private const byte VpdSequentialAccessCapabilities = 0xB0;
+
+    private static readonly CommandTable<TapeDriveLogicalUnit> s_commands = BuildCommandTable();
+
+    private readonly ModePageSet _modePages;
+    private readonly Lock _lock = new();
+    private readonly HashSet<long> _preventers = [];
+    private ITapeMedium? _medium;
+    private LoadedCartridge? _cartridge;
+    private DriveState _state;
+    private uint _blockLength;
+    private byte _bufferedMode = 1;
+
+    /// <param name="lun">Logical unit number inside the target.</param>
+    /// <param name="personality">Identity and capabilities (vendor, product, LTO generation, block limits).</param>
+    /// <param name="serialNumber">
+    /// The drive serial: INQUIRY VPD 80h and the T10 vendor designator of VPD 83h. The changer's READ ELEMENT STATUS
+    /// DVCID for this drive must report the same string (NetBackup and Veeam map drives by it).
+    /// </param>
+    /// <param name="logger">Optional logger.</param>
+    public TapeDriveLogicalUnit(Lun lun, TapeDrivePersonality personality, string serialNumber, ILogger? logger = null)
+        : base(lun, (personality ?? throw new ArgumentNullException(nameof(personality))).CreateIdentity(serialNumber), logger ?? NullLogger.Instance)
+    {
+        Personality = personality;
+        _modePages = BuildModePages(personality);
+    }
+
+    private enum DriveState
+    {
+        /// <summary>No cartridge: NOT READY 3A/00.</summary>
+        Empty,
+
+        /// <summary>LoadAsync is threading the cartridge: NOT READY 04/01.</summary>
+        Loading,
+
+        /// <summary>Threaded and ready.</summary>
+        Ready,
+
+        /// <summary>The initiator unloaded it (LOAD UNLOAD, LOAD=0): still in the drive, NOT READY 3A/00.</summary>
+        Unloaded,
+    }
+
+    /// <summary>The personality this drive was built with (immutable).</summary>
+    public TapeDrivePersonality Personality { get; }
+
+    /// <summary>A cartridge is in the drive (threaded, or unloaded by the initiator and waiting for the changer).</summary>
+    public bool HasMedium
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _medium is not null;
+            }
+        }
+    }
+
+    /// <summary>The cartridge is threaded and ready for media access commands.</summary>
+    public bool IsReady
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state == DriveState.Ready;
+            }
+        }
+    }
+
+    /// <summary>Barcode of the cartridge in the drive, or null.</summary>
+    public string? LoadedBarcode
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _medium is null ? null : _cartridge?.Barcode;
+            }
+        }
+    }
+
+    /// <summary>The cartridge in the drive as the library described it, or null.</summary>
+    public LoadedCartridge? LoadedCartridge
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _medium is null ? null : _cartridge;
+            }
+        }
+    }
+
+    /// <summary>
+    /// PREVENT ALLOW MEDIUM REMOVAL with PREVENT=01b is in force from at least one I_T nexus (SPC-4 §6.13 / SSC-4
+    /// §7.x: prevention is per nexus; it ends with ALLOW from that nexus, I_T nexus loss, or a reset).
+    /// </summary>
+    public bool IsRemovalPrevented
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _preventers.Count > 0;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Raised after the initiator's own UNLOAD (LOAD UNLOAD with LOAD=0): the cartridge is rewound, made durable and
+    /// ejected, but still in the drive; the changer may now move it (call <see cref="EjectAsync"/>). Raised on the
+    /// thread pool after the command completed, never while the drive is busy, so a handler may call
+    /// <see cref="EjectAsync"/> directly.
+    /// </summary>
+    public event Action<TapeDriveLogicalUnit>? Unloaded;
+
+    public override PeripheralDeviceType DeviceType => PeripheralDeviceType.SequentialAccess;
+
+    public override ModePageSet ModePages => _modePages;
+
+    /// <summary>Tape cartridges are removable (SPC-4 §6.6.2 RMB=1).</summary>
+    public override bool RemovableMedium => true;
+
+    /// <summary>Current mode block length: 0 = variable-block mode, else the fixed block length (SSC-4 §8.3.2).</summary>
+    public uint BlockLength
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _blockLength;
+            }
+        }
+    }
+
+    /// <summary>DCE of the Data Compression mode page (SSC-4 §8.3.3): WRITE stores blocks compressed.</summary>
+    public bool CompressionEnabled => (_modePages.GetCurrentByte(DataCompressionPage, 0, 2) & 0x80) != 0;
+
+    protected override CommandTable<TapeDriveLogicalUnit> Commands => s_commands;
+
+    // ---- changer side ----------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The changer put a cartridge in the drive: the drive threads it (auto-load), increments the MAM load count,
+    /// positions at BOP, resets mode parameters to their defaults (as a drive does on load), and every I_T nexus gets
+    /// UNIT ATTENTION 28/00 NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED on its next command (SSC-4 §4.2.x
+    /// "loading"; Linux st relies on it to forget its old position). While threading, TEST UNIT READY answers NOT
+    /// READY 04/01. Throws <see cref="InvalidOperationException"/> if the drive already holds a cartridge.
+    /// </summary>
+    public async ValueTask LoadAsync(ITapeMedium medium, LoadedCartridge cartridge, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(medium);
+        ArgumentNullException.ThrowIfNull(cartridge);
+        lock (_lock)
+        {
+            if (_medium is not null || _state != DriveState.Empty)
+            {
+                throw new InvalidOperationException($"drive {Identity.SerialNumber} already holds a cartridge");
+            }
+
+            _state = DriveState.Loading;
+        }
+
+        try
+        {
+            using (await EnterAsync(CommandFlags.Serialized, ct).ConfigureAwait(false))
+            {
+                if (cartridge.ReadOnly)
+                {
+                    medium.SetWriteProtected(true);
+                }
+
+                if (!cartridge.Cleaning)
+                {
+                    await medium.IncrementLoadCountAsync(ct).ConfigureAwait(false);
+                    await medium.RewindAsync(ct).ConfigureAwait(false);
+                }
+
+                ResetModeParameters();
+                lock (_lock)
+                {
+                    _medium = medium;
+                    _cartridge = cartridge;
+                    _state = DriveState.Ready;
+                    _counters.Reset();
+                    _tapeAlerts = 0;
+                    if (cartridge.Cleaning)
+                    {
+                        SetAlertLocked(TapeAlertFlag.CleaningMedia);
+                    }
+                    else if (!Personality.CanRead(cartridge.Generation))
+                    {
+                        SetAlertLocked(TapeAlertFlag.UnsupportedFormat);
+                    }
+                }
+            }
+        }
+        catch
+        {
+            lock (_lock)
+            {
+                _medium = null;
+                _cartridge = null;
+                _state = DriveState.Empty;
+            }
+
+            throw;
+        }
+
+        UnitAttentions.AddAll(SenseReason.NotReadyToReadyChange);
+    }
+
+    /// <summary>
+    /// The changer wants the cartridge out. Returns null, changing nothing, when the drive is empty or when removal is
+    /// prevented (PREVENT ALLOW MEDIUM REMOVAL from any nexus) and <paramref name="force"/> is false — the changer then
+    /// reports MEDIUM REMOVAL PREVENTED. Otherwise waits for the command in progress, makes every record durable,
+    /// rewinds, forgets the cartridge (later commands get NOT READY 3A/00) and hands the medium back to the caller,
+    /// who closes it (<see cref="ITapeMedium.UnloadAsync"/> / DisposeAsync writes the end-of-data seal).
+    /// </summary>
+    public async ValueTask<ITapeMedium?> EjectAsync(bool force, CancellationToken ct)
+    {
+        using (await EnterAsync(CommandFlags.Serialized, ct).ConfigureAwait(false))
+        {
+            ITapeMedium medium;
+            bool threaded;
+            lock (_lock)
+            {
+                if (_medium is null)
+                {
+                    return null;
+                }
+
+                if (_preventers.Count > 0 && !force)
+                {
+                    SetAlertLocked(TapeAlertFlag.NoRemoval);
+                    return null;
+                }
+
+                medium = _medium;
+                threaded = _state == DriveState.Ready && _cartridge is { Cleaning: false };
+            }
+
+            if (threaded)
+            {
+                // SSC-4 §4.2.x: the object buffer is written to the medium before it leaves the drive.
+                await medium.RewindAsync(ct).ConfigureAwait(false);
+            }
+
+            lock (_lock)
+            {
+                _medium = null;
+                _cartridge = null;
+                _state = DriveState.Empty;
+                _preventers.Clear();
+            }
+
+            return medium;
+        }
+    }
+
+    // ---- readiness and medium access -------------------------------------------------------------------------
+
+    /// <summary>SSC-4 §4.2.x / SPC-4 §6.37: 3A/00 without a threaded cartridge, 04/01 while loading, 30/03 cleaning.</summary>
+    protected internal override SenseReason CheckReady()
+    {
+        lock (_lock)
+        {
+            return _state switch
+            {
+                DriveState.Loading => SenseReason.LogicalUnitBecomingReady,
+                DriveState.Ready when _cartridge is { Cleaning: true } => SenseReason.CleaningCartridgeInstalled,
+                DriveState.Ready => SenseReason.None,
+                _ => SenseReason.MediumNotPresent,
+            };
+        }
+    }
+
+    /// <summary>The threaded medium, or the NOT READY outcome to return.</summary>
+    private bool TryGetMedium(out ITapeMedium medium, out CommandOutcome failure)
+    {
+        var reason = CheckReady();
+        lock (_lock)
+        {
+            if (reason == SenseReason.None && _medium is not null)
+            {
+                medium = _medium;
+                failure = default;
+                return true;
+            }
+        }
+
+        medium = null!;
+        failure = CommandOutcome.Fail(reason == SenseReason.None ? SenseReason.MediumNotPresent : reason);
+        return false;
+    }
+
+    /// <summary>
+    /// The medium for a read-type command: the drive must be able to read the cartridge's generation (LTO: two back
+    /// up to LTO-7, one back from LTO-8), else MEDIUM ERROR 30/02 CANNOT READ MEDIUM - INCOMPATIBLE FORMAT.
+    /// </summary>
+    private bool TryGetReadableMedium(out ITapeMedium medium, out CommandOutcome failure)
+    {
+        if (!TryGetMedium(out medium, out failure))
+        {
+            return false;
+        }
+
+        if (_cartridge is { } c && !Personality.CanRead(c.Generation))
+        {
+            SetAlert(TapeAlertFlag.UnsupportedFormat);
+            failure = CommandOutcome.Fail(SenseReason.CannotReadMediumIncompatibleFormat);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The medium for a write-type command (WRITE, WRITE FILEMARKS, ERASE, WRITE ATTRIBUTE): DATA PROTECT 27/00 when
+    /// the cartridge is write protected or read-only (TapeAlert 09h), DATA PROTECT 30/05 when the drive reads but
+    /// cannot write its generation (TapeAlert 11h read-only format), MEDIUM ERROR 30/02 when it cannot even read it.
+    /// </summary>
+    private bool TryGetWritableMedium(out ITapeMedium medium, out CommandOutcome failure)
+    {
+        if (!TryGetReadableMedium(out medium, out failure))
+        {
+            return false;
+        }
+
+        if (_cartridge is { } c && !Personality.CanWrite(c.Generation))
+        {
+            SetAlert(TapeAlertFlag.ReadOnlyFormat);
+            failure = CommandOutcome.Fail(SenseReason.CannotWriteMediumIncompatibleFormat);
+            return false;
+        }
+
+        if (IsWriteProtected)
+        {
+            SetAlert(TapeAlertFlag.WriteProtect);
+            failure = CommandOutcome.Fail(SenseReason.WriteProtected);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Write protected as MODE SENSE's WP bit reports it (SSC-4 §8.3.1).</summary>
+    private bool IsWriteProtected
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _medium is not null
+                    && (_medium.IsWriteProtected || _cartridge is { ReadOnly: true } || (_cartridge is { } c && !Personality.CanWrite(c.Generation)));
+            }
+        }
+    }
+
+    /// <summary>The LTO generation of the loaded cartridge (density code source), or null.</summary>
+    private LtoGeneration? LoadedGeneration
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _medium is null ? null : _cartridge?.Generation;
+            }
+        }
+    }
+
+    // ---- mode parameters (SSC-4 §8.3) ------------------------------------------------------------------------
+
+    /// <summary>
+    /// SSC-4 §8.3.2 block descriptor: DENSITY CODE of the mounted medium (0 without one), NUMBER OF BLOCKS 0, BLOCK
+    /// LENGTH 0 for variable-block mode or the fixed length. Block length is changeable; density is only "accepted"
+    /// (see <see cref="TryApplyModeBlockDescriptor"/>), so the changeable image marks just the block length.
+    /// </summary>
+    protected internal override ModeBlockDescriptor? GetModeBlockDescriptor(ModePageControl pageControl) => pageControl switch
+    {
+        ModePageControl.Changeable => new ModeBlockDescriptor(0, 0, 0xFF_FFFF),
+        ModePageControl.Default or ModePageControl.Saved => new ModeBlockDescriptor(LoadedGeneration?.DensityCode ?? 0, 0, 0),
+        _ => new ModeBlockDescriptor(LoadedGeneration?.DensityCode ?? 0, 0, BlockLength),
+    };
+
+    /// <summary>
+    /// MODE SELECT block descriptor (SSC-4 §8.3.2): BLOCK LENGTH 0 selects variable-block mode, a length inside READ
+    /// BLOCK LIMITS selects fixed-block mode. DENSITY CODE 00h (default) and 7Fh (no change) are accepted, as is the
+    /// density of the mounted medium or, without one, any density the drive reads; NUMBER OF BLOCKS must be zero.
+    /// </summary>
+    protected internal override bool TryApplyModeBlockDescriptor(in ModeBlockDescriptor requested)
+    {
+        if (requested.BlockCount != 0)
+        {
+            return false;
+        }
+
+        if (requested.BlockLength != 0
+            && (requested.BlockLength < (uint)Personality.MinBlockLength || requested.BlockLength > (uint)Personality.MaxBlockLength))
+        {
+            return false;
+        }
+
+        var density = requested.DensityCode;
+        if (density is not (0x00 or 0x7F))
+        {
+            var loaded = LoadedGeneration;
+            var ok = loaded is not null
+                ? loaded.DensityCode == density
+                : Personality.ReadableGenerations.Any(g => g.DensityCode == density);
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        lock (_lock)
+        {
+            _blockLength = requested.BlockLength;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// SSC-4 §8.3.1 DEVICE-SPECIFIC PARAMETER: WP (bit 7) when the cartridge cannot be written, BUFFERED MODE (bits 6-4)
+    /// as selected (001b by default), SPEED (bits 3-0) 0 = default speed.
+    /// </summary>
+    protected internal override byte DeviceSpecificParameter =>
+        (byte)((IsWriteProtected ? 0x80 : 0x00) | (_bufferedMode << 4));
+
+    /// <summary>
+    /// MODE SELECT DEVICE-SPECIFIC PARAMETER: BUFFERED MODE 000b or 001b (we write through either way, so both are
+    /// honoured), SPEED 0 only. WP is ignored (SSC-4 §8.3.1: reserved for MODE SELECT; st echoes what it sensed).
+    /// </summary>
+    protected internal override bool TryApplyDeviceSpecificParameter(byte value)
+    {
+        var buffered = (byte)((value >> 4) & 0x07);
+        if (buffered > 1 || (value & 0x0F) != 0)
+        {
+            return false;
+        }
+
+        _bufferedMode = buffered;
+        return true;
+    }
+
+    protected override void OnReset()
+    {
+        base.OnReset();
+        ResetModeParameters();
+        lock (_lock)
+        {
+            // SPC-4 §6.13: a reset ends every medium removal prevention.
+            _preventers.Clear();
+        }
+    }
+
+    internal override void OnNexusLost(ItNexus nexus)
+    {
+        base.OnNexusLost(nexus);
+        lock (_lock)
+        {
+            _preventers.Remove(nexus.Id);
+        }
+    }
+
+    private void ResetModeParameters()
+    {
+        _modePages.ResetToSaved();
+        lock (_lock)
+        {
+            _blockLength = 0;
+            _bufferedMode = 1;
+        }
+    }
+
+    private static ModePageSet BuildModePages(TapeDrivePersonality personality)
+    {
+        var pages = new ModePageSet();
+
+        // SSC-4 §8.3.5 Read-Write Error Recovery (12 bytes): no retries reported, nothing changeable (st and
+        // backup applications read it; TB/EER/PER/DTE all zero).
+        pages.Register(ReadWriteErrorRecoveryPage, 0, new byte[12], new byte[12]);
+
+        // SSC-4 §8.3.3 Data Compression (16 bytes): byte 2 DCE (7) | DCC (6); byte 3 DDE (7) | RED (6-5);
+        // bytes 4-7 COMPRESSION ALGORITHM, 8-11 DECOMPRESSION ALGORITHM (01h: the drive's default algorithm, as IBM
+        // LTO drives report). DCE is the only changeable bit: it decides whether WRITE stores blocks compressed.
+        // DDE=1: compressed data is always decompressed on READ.
+        var dc = new byte[16];
+        var dcMask = new byte[16];
+        if (personality.SupportsCompression)
+        {
+            dc[2] = (byte)(0x40 | (personality.CompressionEnabledByDefault ? 0x80 : 0));
+            dc[3] = 0x80;
+            dc[7] = 0x01;
+            dc[11] = 0x01;
+            dcMask[2] = 0x80;
+        }
+
+        pages.Register(DataCompressionPage, 0, dc, dcMask);
+
+        // SSC-4 §8.3.4 Device Configuration (16 bytes): ACTIVE PARTITION 0; byte 8 LOIS (6) = logical object
+        // identifiers supported, REW (0) = 0 (no early-warning report on READ), SOCF 00b; byte 10 EOD DEFINED 000b,
+        // EEG (4) = 1 (we generate EOD), SEW (3) = 1 (synchronize at early warning: we write through anyway); byte 14
+        // SELECT DATA COMPRESSION ALGORITHM 01h (default algorithm). Nothing changeable: compression is page 0Fh's.
+        var dcfg = new byte[16];
+        dcfg[8] = 0x40;
+        dcfg[10] = 0x18;
+        dcfg[14] = personality.SupportsCompression ? (byte)0x01 : (byte)0x00;
+        pages.Register(DeviceConfigurationPage, 0, dcfg, new byte[16]);
+
+        // SSC-4 §8.3.8 Device Configuration Extension (subpage 01h, 32 bytes): no programmable early warning
+        // (PEWS 0), write mode 0, nothing changeable.
+        pages.Register(DeviceConfigurationPage, DeviceConfigurationExtensionSubpage, new byte[32], new byte[32]);
+
+        // SSC-4 §8.3.7 Medium Partition (8 bytes, no partition size descriptors): MAXIMUM ADDITIONAL PARTITIONS 0,
+        // ADDITIONAL PARTITIONS DEFINED 0, FDP/SDP/IDP 0 and not changeable (single partition only); MEDIUM FORMAT
+        // RECOGNITION 03h (format and partition recognition).
+        var mp = new byte[8];
+        mp[5] = 0x03;
+        pages.Register(MediumPartitionPage, 0, mp, new byte[8]);
+        return pages;
+    }
+
+    // ---- VPD pages (SSC-4 §8.4) ------------------------------------------------------------------------------
+
+    public override IReadOnlyList<byte> ExtraVpdPages { get; } = [VpdSequentialAccessCapabilities];
+
+    /// <summary>
+    /// SSC-4 §8.4.2 Sequential-Access Device Capabilities VPD page (B0h), PAGE LENGTH 0002h: byte 4 bit 0 WORM
+    /// (WORM media supported), bit 1 TSMC (tape stream mirroring, not supported).
+    /// </summary>
+    public override int WriteVpdPage(byte page, Span<byte> destination)
+    {
+        if (page != VpdSequentialAccessCapabilities)
+        {
+            return -1;
+        }
+
+        destination[..2].Clear();
+        destination[0] = Personality.SupportsWorm ? (byte)0x01 : (byte)0x00;
+        return 2;
+    }
+
+    /// <summary>
+    /// Raises <see cref="Unloaded"/> on the thread pool so event handlers never run while the command that caused
+    /// them still holds the drive (a handler may call <see cref="EjectAsync"/>).
+    /// </summary>
+    private void RaiseUnloaded()
+    {
+        var handler = Unloaded;
+        if (handler is not null)
+        {
+            ThreadPool.QueueUserWorkItem(static state => state.handler(state.unit), (handler, unit: this), preferLocal: false);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace TapeGateway.Scsi.Ssc;
+
+/// <summary>
+/// Who a virtual tape drive says it is and what it can do, as immutable data (SSC-4 §6.6 INQUIRY strings, §6.11
+/// REPORT DENSITY SUPPORT, §7.4 READ BLOCK LIMITS). LTO compatibility follows the Ultrium rule of thumb: up to LTO-7 a
+/// drive reads two generations back and writes one back; LTO-8 and LTO-9 read and write one generation back.
+/// </summary>
+public sealed record TapeDrivePersonality
+{
+    /// <summary>IBM ULT3580-TD5 (LTO-5 full height): reads LTO-3..5, writes LTO-4..5. The default personality.</summary>
+    public static TapeDrivePersonality IbmUlt3580Td5 { get; } = new()
+    {
+        VendorId = "IBM",
+        ProductId = "ULT3580-TD5",
+        ProductRevision = "H6T0",
+        Generation = LtoGeneration.Lto5,
+        ReadableGenerations = [LtoGeneration.Lto3, LtoGeneration.Lto4, LtoGeneration.Lto5],
+        WritableGenerations = [LtoGeneration.Lto4, LtoGeneration.Lto5],
+    };
+
+    public static TapeDrivePersonality IbmUlt3580Td6 { get; } = IbmUlt3580Td5 with
+    {
+        ProductId = "ULT3580-TD6",
+        ProductRevision = "J451",
+        Generation = LtoGeneration.Lto6,
+        ReadableGenerations = [LtoGeneration.Lto4, LtoGeneration.Lto5, LtoGeneration.Lto6],
+        WritableGenerations = [LtoGeneration.Lto5, LtoGeneration.Lto6],
+    };
+
+    public static TapeDrivePersonality IbmUlt3580Td7 { get; } = IbmUlt3580Td5 with
+    {
+        ProductId = "ULT3580-TD7",
+        ProductRevision = "G9Q1",
+        Generation = LtoGeneration.Lto7,
+        ReadableGenerations = [LtoGeneration.Lto5, LtoGeneration.Lto6, LtoGeneration.Lto7],
+        WritableGenerations = [LtoGeneration.Lto6, LtoGeneration.Lto7],
+    };
+
+    public static TapeDrivePersonality IbmUlt3580Td8 { get; } = IbmUlt3580Td5 with
+    {
+        ProductId = "ULT3580-TD8",
+        ProductRevision = "N9M1",
+        Generation = LtoGeneration.Lto8,
+        ReadableGenerations = [LtoGeneration.Lto7, LtoGeneration.Lto8],
+        WritableGenerations = [LtoGeneration.Lto7, LtoGeneration.Lto8],
+    };
+
+    /// <summary>HP (HPE) Ultrium 5-SCSI: same generation rules as the IBM LTO-5 drive.</summary>
+    public static TapeDrivePersonality HpUltrium5 { get; } = IbmUlt3580Td5 with
+    {
+        VendorId = "HP",
+        ProductId = "Ultrium 5-SCSI",
+        ProductRevision = "Z6ED",
+    };
+
+    public static TapeDrivePersonality Default => IbmUlt3580Td5;
+
+    /// <summary>T10 vendor identification, at most 8 ASCII characters.</summary>
+    public string VendorId { get; init; } = "IBM";
+
+    /// <summary>Product identification, at most 16 ASCII characters.</summary>
+    public string ProductId { get; init; } = "ULT3580-TD5";
+
+    /// <summary>Product revision level (firmware), at most 4 ASCII characters.</summary>
+    public string ProductRevision { get; init; } = "H6T0";
+
+    /// <summary>The drive's own generation: its default (write) density.</summary>
+    public LtoGeneration Generation { get; init; } = LtoGeneration.Lto5;
+
+    /// <summary>Generations whose cartridges this drive can read, oldest first.</summary>
+    public IReadOnlyList<LtoGeneration> ReadableGenerations { get; init; } = [LtoGeneration.Lto3, LtoGeneration.Lto4, LtoGeneration.Lto5];
+
+    /// <summary>Generations whose cartridges this drive can write, oldest first.</summary>
+    public IReadOnlyList<LtoGeneration> WritableGenerations { get; init; } = [LtoGeneration.Lto4, LtoGeneration.Lto5];
+
+    /// <summary>READ BLOCK LIMITS MAXIMUM BLOCK LENGTH LIMIT (SSC-4 §7.4): 8 MiB, as LTO drives report.</summary>
+    public int MaxBlockLength { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>READ BLOCK LIMITS MINIMUM BLOCK LENGTH LIMIT: 1 byte.</summary>
+    public int MinBlockLength { get; init; } = 1;
+
+    /// <summary>READ BLOCK LIMITS GRANULARITY: block lengths are multiples of 2^n bytes (0: any length).</summary>
+    public byte Granularity { get; init; }
+
+    /// <summary>WORM cartridges are supported (SSC-4 §4.2.22; VPD B0h WORM bit).</summary>
+    public bool SupportsWorm { get; init; } = true;
+
+    /// <summary>The Data Compression mode page's DCC bit (SSC-4 §8.3.3): the drive can compress.</summary>
+    public bool SupportsCompression { get; init; } = true;
+
+    /// <summary>DCE after power on, reset and load (IBM drives ship with compression enabled).</summary>
+    public bool CompressionEnabledByDefault { get; init; } = true;
+
+    public bool CanRead(LtoGeneration generation) => ReadableGenerations.Contains(generation);
+
+    public bool CanWrite(LtoGeneration generation) => WritableGenerations.Contains(generation);
+
+    /// <summary>
+    /// The identity for a drive whose serial number is <paramref name="serialNumber"/> (SPC-4 §7.8.15; the changer's
+    /// DVCID must report the same string). The NAA 5 designator derives from the SHA-256 of the serial.
+    /// </summary>
+    public LogicalUnitIdentity CreateIdentity(string serialNumber)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(serialNumber);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes("tape:" + serialNumber), hash);
+        return new LogicalUnitIdentity(VendorId, ProductId, ProductRevision, serialNumber, LogicalUnitIdentity.Naa5(BinaryPrimitives.ReadUInt64BigEndian(hash)));
+    }
+}
+
+/// <summary>
+/// What the library knows about the cartridge it puts into a drive (from its catalog; the image itself only knows
+/// WORM and capacity).
+/// </summary>
+/// <param name="Barcode">Volume tag, e.g. "HRN001L5".</param>
+/// <param name="Generation">LTO generation of the cartridge (decides read/write compatibility and density).</param>
+/// <param name="Worm">WORM cartridge.</param>
+/// <param name="ReadOnly">Write-protect tab set (or the catalog keeps the volume read-only).</param>
+/// <param name="Cleaning">Cleaning cartridge: the drive "cleans" and reports NOT READY 30/03 until unloaded.</param>
+/// <param name="CapacityBytes">Nominal capacity the library assigned to the volume.</param>
+/// <param name="MediumSerialNumber">Cartridge serial (READ MEDIA SERIAL NUMBER, MAM 0401h).</param>
+public sealed record LoadedCartridge(string Barcode, LtoGeneration Generation, bool Worm, bool ReadOnly, bool Cleaning, long CapacityBytes, string MediumSerialNumber);

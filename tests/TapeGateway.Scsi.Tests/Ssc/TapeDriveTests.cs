@@ -1,0 +1,514 @@
+using System.Buffers.Binary;
+using System.Text;
+using TapeGateway.Core.Scsi;
+using TapeGateway.Media.Tape;
+using TapeGateway.Scsi.Sense;
+using TapeGateway.Scsi.Ssc;
+using TapeGateway.Scsi.Tests.Spc;
+using SpcCdb = TapeGateway.Scsi.Tests.Spc.Scsi;
+
+namespace TapeGateway.Scsi.Tests.Ssc;
+
+/// <summary>Load/unload, readiness, identity, MAM, density, log pages, reservations-side state and a CDB fuzz.</summary>
+public sealed class TapeDriveTests
+{
+    [Fact]
+    public async Task EmptyDrive_NotReady_MediumNotPresent()
+    {
+        var h = new TapeHarness();
+        var t = await h.Run(Cdb.Tur());
+        t.AssertSense(SenseKey.NotReady, 0x3A, 0x00);
+        foreach (var cdb in new[] { Cdb.Read(10), Cdb.Write(10), Cdb.Rewind(), Cdb.Space(1, 1), Cdb.Locate10(0), Cdb.ReadAttribute(0), Cdb.ReadMediaSerialNumber() })
+        {
+            var r = await h.Run(cdb, cdb[0] == 0x0A ? new byte[10] : null);
+            r.AssertSense(SenseKey.NotReady, 0x3A, 0x00);
+        }
+
+        var rs = await h.Run(SpcCdb.RequestSense());
+        rs.AssertGood();
+        Assert.Equal((SenseKey.NotReady, (byte)0x3A, (byte)0x00), SenseDataBuilder.Parse(rs.Data()));
+        Assert.False(h.Drive.HasMedium);
+        Assert.Null(h.Drive.LoadedBarcode);
+    }
+
+    [Fact]
+    public async Task Load_UnitAttention28_OncePerNexus_ThenGood_AtBop()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync(consume: false);
+        Assert.True(h.Drive.HasMedium);
+        Assert.Equal("HRN001L5", h.Drive.LoadedBarcode);
+        foreach (var nexus in new[] { h.A, h.B })
+        {
+            var first = await h.Run(Cdb.Tur(), nexus: nexus);
+            first.AssertSense(SenseKey.UnitAttention, 0x28, 0x00);
+            var second = await h.Run(Cdb.Tur(), nexus: nexus);
+            second.AssertGood();
+        }
+
+        var (block, flags) = await h.ShortPositionAsync();
+        Assert.Equal((0u, 0x80), (block, flags & 0x80));
+
+        // The MAM load count went up.
+        Assert.True(h.Image!.TryGetAttribute(MamAttributeId.LoadCount, out var count));
+        Assert.Equal(1L, BinaryPrimitives.ReadInt64BigEndian(count.Span));
+    }
+
+    [Fact]
+    public async Task Load_IntoFullDrive_Throws()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync();
+        var other = await TapeImage.CreateAsync(new MemoryTapeStore(), new TapeImageOptions { CapacityBytes = 16 * TapeHarness.MiB });
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await h.Drive.LoadAsync(other, TapeHarness.Cartridge("X"), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Load_RevertsModeParameters()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync();
+        await h.Good(SpcCdb.ModeSelect6(12), Cdb.BlockDescriptorList(512));
+        var medium = await h.Drive.EjectAsync(force: false, CancellationToken.None);
+        Assert.NotNull(medium);
+        await medium!.DisposeAsync();
+        await h.LoadNewAsync();
+        Assert.Equal(0u, h.Drive.BlockLength);
+    }
+
+    [Fact]
+    public async Task Prevent_BlocksEject_UntilAllowedOrForced_ClearedOnNexusLossAndReset()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync();
+        await h.Good(Cdb.Prevent(1));
+        await (await h.Run(Cdb.Prevent(1), nexus: h.B)).AssertGoodAsync();
+        Assert.True(h.Drive.IsRemovalPrevented);
+        Assert.Null(await h.Drive.EjectAsync(force: false, CancellationToken.None));
+        Assert.True(h.Drive.HasMedium);
+
+        var unload = await h.Run(Cdb.LoadUnload(load: false));
+        unload.AssertSense(SenseKey.IllegalRequest, 0x53, 0x02);
+
+        await h.Good(Cdb.Prevent(0));
+        Assert.True(h.Drive.IsRemovalPrevented); // B still prevents
+        h.Target.NexusLost(h.B);
+        Assert.False(h.Drive.IsRemovalPrevented);
+
+        await h.Good(Cdb.Prevent(1));
+        h.Target.TaskManagement(TaskManagementEvent.LogicalUnitReset, new Lun(1), h.A);
+        Assert.False(h.Drive.IsRemovalPrevented);
+
+        var bad = await h.Run(Cdb.Prevent(2));
+        bad.AssertSense(SenseKey.UnitAttention, 0x29, 0x03);
+        bad = await h.Run(Cdb.Prevent(2));
+        bad.AssertInvalidCdbField(4, 1);
+
+        await h.Good(Cdb.Prevent(1));
+        var forced = await h.Drive.EjectAsync(force: true, CancellationToken.None);
+        Assert.NotNull(forced);
+        Assert.False(h.Drive.IsRemovalPrevented);
+        var tur = await h.Run(Cdb.Tur());
+        tur.AssertSense(SenseKey.NotReady, 0x3A, 0x00);
+        await forced!.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Eject_FlushesAndRewinds_ImageReopensWithData()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync();
+        await h.WriteRecordAsync(TapeHarness.Block(5000, 1));
+        await h.Good(Cdb.WriteFilemarks(1));
+        var medium = await h.Drive.EjectAsync(force: false, CancellationToken.None);
+        Assert.Same(h.Image, medium);
+        Assert.Equal(0L, medium!.ReadPosition().LogicalObjectNumber);
+        await medium.DisposeAsync();
+        var reopened = await TapeImage.OpenAsync(new MemoryTapeStore(h.Store!.ToArray()));
+        Assert.Equal(2L, reopened.ReadPosition().EndOfDataObjectNumber);
+        Assert.Null(await h.Drive.EjectAsync(false, CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Unload_NotReady_RaisesUnloaded_LoadRethreads()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync();
+        var raised = new TaskCompletionSource<TapeDriveLogicalUnit>(TaskCreationOptions.RunContinuationsAsynchronously);
+        h.Drive.Unloaded += d => raised.TrySetResult(d);
+        await h.WriteRecordAsync(new byte[100]);
+
+        var hold = await h.Run(Cdb.LoadUnload(load: false, hold: true));
+        hold.AssertGood();
+        Assert.True(h.Drive.IsReady);
+
+        await h.Good(Cdb.LoadUnload(load: false));
+        Assert.Same(h.Drive, await raised.Task.WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.True(h.Drive.HasMedium);
+        Assert.False(h.Drive.IsReady);
+        var tur = await h.Run(Cdb.Tur());
+        tur.AssertSense(SenseKey.NotReady, 0x3A, 0x00);
+
+        var eotLoad = await h.Run(Cdb.LoadUnload(load: true, eot: true));
+        eotLoad.AssertInvalidCdbField(4, 2);
+
+        await h.Good(Cdb.LoadUnload(load: true));
+        await h.Good(Cdb.Tur());
+        var other = await h.Run(Cdb.Tur(), nexus: h.B);
+        other.AssertSense(SenseKey.UnitAttention, 0x28, 0x00);
+        Assert.Equal(0u, (await h.ShortPositionAsync()).Block);
+
+        // Unload, then the changer takes it.
+        await h.Good(Cdb.LoadUnload(load: false));
+        var medium = await h.Drive.EjectAsync(false, CancellationToken.None);
+        Assert.NotNull(medium);
+        await medium!.DisposeAsync();
+        var empty = await h.Run(Cdb.LoadUnload(load: true));
+        empty.AssertSense(SenseKey.NotReady, 0x3A, 0x00);
+    }
+
+    [Fact]
+    public async Task CleaningCartridge_NotReady3003_TapeAlert()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync(cartridge: TapeHarness.Cartridge("CLN001L1", cleaning: true));
+        var t = await h.Run(Cdb.Tur());
+        t.AssertSense(SenseKey.NotReady, 0x30, 0x03);
+        var r = await h.Run(Cdb.Read(10));
+        r.AssertSense(SenseKey.NotReady, 0x30, 0x03);
+        Assert.NotEqual(0UL, h.Drive.TapeAlertFlags & (1UL << 10)); // 0Bh cleaning media
+        var medium = await h.Drive.EjectAsync(false, CancellationToken.None);
+        Assert.NotNull(medium);
+        await medium!.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Inquiry_SequentialRemovable_SerialAndVpd()
+    {
+        var h = new TapeHarness();
+        var std = await h.Run(SpcCdb.Inquiry());
+        std.AssertGood();
+        var d = std.Data();
+        Assert.Equal(0x01, d[0]);
+        Assert.Equal(0x80, d[1]);
+        Assert.Equal("IBM     ", Encoding.ASCII.GetString(d, 8, 8));
+        Assert.Equal("ULT3580-TD5     ", Encoding.ASCII.GetString(d, 16, 16));
+
+        var serial = await h.Run(SpcCdb.Inquiry(evpd: true, page: 0x80));
+        serial.AssertGood();
+        Assert.Equal(TapeHarness.DriveSerial, Encoding.ASCII.GetString(serial.Data(), 4, serial.Data()[3]));
+
+        var pages = await h.Run(SpcCdb.Inquiry(evpd: true, page: 0x00));
+        Assert.Contains((byte)0xB0, pages.Data()[4..]);
+        var b0 = await h.Run(SpcCdb.Inquiry(evpd: true, page: 0xB0));
+        b0.AssertGood();
+        Assert.Equal(6, b0.DataIn.Length);
+        Assert.Equal(0x01, b0.Data()[4]);
+
+        var dev = await h.Run(SpcCdb.Inquiry(evpd: true, page: 0x83));
+        Assert.Contains(TapeHarness.DriveSerial, Encoding.ASCII.GetString(dev.Data()));
+    }
+
+    [Fact]
+    public async Task ReadBlockLimits_1ByteTo8MiB()
+    {
+        var h = new TapeHarness();
+        var t = await h.Run(Cdb.ReadBlockLimits());
+        t.AssertGood();
+        Assert.Equal(new byte[] { 0x00, 0x80, 0x00, 0x00, 0x00, 0x01 }, t.Data());
+        var mloc = await h.Run(Cdb.ReadBlockLimits(mloc: true));
+        Assert.Equal(20, mloc.DataIn.Length);
+    }
+
+    [Fact]
+    public async Task ReportDensitySupport_Td5()
+    {
+        var h = new TapeHarness();
+        var t = await h.Run(Cdb.ReportDensity());
+        t.AssertGood();
+        var d = t.Data();
+        Assert.Equal(4 + (3 * 52), d.Length);
+        Assert.Equal(3 * 52, BinaryPrimitives.ReadUInt16BigEndian(d) - 2);
+        var densities = new[] { d[4], d[4 + 52], d[4 + 104] };
+        Assert.Equal(new byte[] { 0x44, 0x46, 0x58 }, densities);
+        Assert.Equal(0, d[4 + 2] & 0x80); // LTO-3: read only
+        Assert.Equal(0x80, d[4 + 52 + 2] & 0x80); // LTO-4: WRTOK
+        Assert.Equal(0xA0, d[4 + 104 + 2] & 0xA0); // LTO-5: WRTOK + DEFLT
+        Assert.Equal(1_500_000u, BinaryPrimitives.ReadUInt32BigEndian(d.AsSpan(4 + 104 + 12)));
+
+        var media = await h.Run(Cdb.ReportDensity(media: true));
+        media.AssertSense(SenseKey.NotReady, 0x3A, 0x00);
+
+        await h.LoadNewAsync(worm: true);
+        var mt = await h.Run(Cdb.ReportDensity(media: true, mediumType: true));
+        mt.AssertGood();
+        var m = mt.Data();
+        Assert.Equal(4 + 56, m.Length);
+        Assert.Equal(0x5C, m[4]); // LTO-5 WORM
+        Assert.Equal(0x58, m[4 + 5]);
+
+        var all = await h.Run(Cdb.ReportDensity(mediumType: true));
+        Assert.Equal(4 + (6 * 56), all.DataIn.Length);
+    }
+
+    [Fact]
+    public async Task Mam_RoundTrip_ReadOnlyRefused_Lists()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync(capacity: 16 * TapeHarness.MiB);
+
+        var list = new List<byte> { 0, 0, 0, 0 };
+        void Add(ushort id, byte format, byte[] value)
+        {
+            list.AddRange([(byte)(id >> 8), (byte)id, format, (byte)(value.Length >> 8), (byte)value.Length]);
+            list.AddRange(value);
+        }
+
+        Add(0x0800, 0x01, Encoding.ASCII.GetBytes("BACULA  "));
+        Add(0x0801, 0x01, Encoding.ASCII.GetBytes("Bacula".PadRight(32)));
+        Add(0x0806, 0x01, Encoding.ASCII.GetBytes("HRN001L5".PadRight(32)));
+        Add(0x080C, 0x00, [0, 0, 0, 0, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0]);
+        var data = list.ToArray();
+        BinaryPrimitives.WriteUInt32BigEndian(data, (uint)(data.Length - 4));
+        await h.Good(Cdb.WriteAttribute(data.Length), data);
+
+        var read = await h.Run(Cdb.ReadAttribute(0x00));
+        read.AssertGood();
+        var attrs = ParseAttributes(read.Data());
+        Assert.Equal("BACULA  ", Encoding.ASCII.GetString(attrs[0x0800].Value));
+        Assert.Equal("HRN001L5".PadRight(32), Encoding.ASCII.GetString(attrs[0x0806].Value));
+        Assert.Equal(18, attrs[0x080C].Value.Length);
+        Assert.Equal(0x00, attrs[0x0800].Flags & 0x80);
+        Assert.Equal(0x80, attrs[0x0001].Flags & 0x80);
+        Assert.Equal(16UL, BinaryPrimitives.ReadUInt64BigEndian(attrs[0x0001].Value));
+        Assert.Equal(1UL, BinaryPrimitives.ReadUInt64BigEndian(attrs[0x0003].Value));
+        Assert.Equal(0x58, attrs[0x0405].Value[0]);
+        Assert.Equal(0x00, attrs[0x0408].Value[0]);
+        Assert.Equal("SNHRN001L5", Encoding.ASCII.GetString(attrs[0x0401].Value).TrimEnd());
+
+        // Persisted in the image.
+        Assert.True(h.Image!.TryGetAttribute(0x0800, out _));
+
+        // FIRST ATTRIBUTE IDENTIFIER filters.
+        var fromHost = ParseAttributes((await h.Run(Cdb.ReadAttribute(0x00, first: 0x0800))).Data());
+        Assert.DoesNotContain((ushort)0x0001, fromHost.Keys);
+
+        // Read-only (device / medium) attributes and unknown ones are refused with 26/00 pointing at the id.
+        var ro = new byte[] { 0, 0, 0, 13, 0x00, 0x01, 0x00, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8 };
+        var t = await h.Run(Cdb.WriteAttribute(ro.Length), ro);
+        t.AssertInvalidParameterField(4);
+        var badLength = new byte[] { 0, 0, 0, 7, 0x08, 0x00, 0x01, 0x00, 0x02, 0x41, 0x42 };
+        var bl = await h.Run(Cdb.WriteAttribute(badLength.Length), badLength);
+        bl.AssertInvalidParameterField(7);
+
+        // Deleting with length 0.
+        var del = new byte[] { 0, 0, 0, 5, 0x08, 0x06, 0x01, 0x00, 0x00 };
+        await h.Good(Cdb.WriteAttribute(del.Length), del);
+        Assert.False(h.Image.TryGetAttribute(0x0806, out _));
+
+        var idList = await h.Run(Cdb.ReadAttribute(0x01));
+        idList.AssertGood();
+        Assert.Equal((int)BinaryPrimitives.ReadUInt32BigEndian(idList.Data()) + 4, idList.DataIn.Length);
+
+        var supported = await h.Run(Cdb.ReadAttribute(0x05));
+        supported.AssertGood();
+        var partitions = await h.Run(Cdb.ReadAttribute(0x03));
+        Assert.Equal(new byte[] { 0, 2, 0, 1 }, partitions.Data());
+        var volumes = await h.Run(Cdb.ReadAttribute(0x02));
+        Assert.Equal(new byte[] { 0, 2, 0, 1 }, volumes.Data());
+        var badPartition = await h.Run(Cdb.ReadAttribute(0x00, partition: 1));
+        badPartition.AssertInvalidCdbField(7);
+        var badSa = await h.Run(Cdb.ReadAttribute(0x04));
+        badSa.AssertInvalidCdbField(1, 4);
+
+        var msn = await h.Run(Cdb.ReadMediaSerialNumber());
+        msn.AssertGood();
+        Assert.Equal("SNHRN001L5  ", Encoding.ASCII.GetString(msn.Data(), 4, 12));
+        Assert.Equal(12u, BinaryPrimitives.ReadUInt32BigEndian(msn.Data()));
+    }
+
+    [Fact]
+    public async Task Mam_WriteOnProtectedTape_DataProtect()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync(cartridge: TapeHarness.Cartridge(readOnly: true));
+        var data = new byte[] { 0, 0, 0, 13, 0x08, 0x00, 0x01, 0x00, 0x08, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41, 0x41 };
+        var t = await h.Run(Cdb.WriteAttribute(data.Length), data);
+        t.AssertSense(SenseKey.DataProtect, 0x27, 0x00);
+    }
+
+    private static Dictionary<ushort, (byte Flags, byte[] Value)> ParseAttributes(byte[] d)
+    {
+        var result = new Dictionary<ushort, (byte, byte[])>();
+        var end = 4 + (int)BinaryPrimitives.ReadUInt32BigEndian(d);
+        Assert.Equal(end, d.Length);
+        var at = 4;
+        while (at < end)
+        {
+            var id = BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(at));
+            var length = BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(at + 3));
+            result[id] = (d[at + 2], d.AsSpan(at + 5, length).ToArray());
+            at += 5 + length;
+        }
+
+        return result;
+    }
+
+    [Fact]
+    public async Task LogPages_SupportedCapacityTapeAlertSequential()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync(capacity: 64 * TapeHarness.MiB);
+        await h.WriteRecordAsync(TapeHarness.Block(1024 * 1024, 1));
+
+        var supported = await h.Run(SpcCdb.LogSense(0x00));
+        supported.AssertGood();
+        Assert.Equal(new byte[] { 0x00, 0x02, 0x03, 0x0C, 0x2E, 0x31 }, supported.Data()[4..]);
+
+        var cap = await h.Run(SpcCdb.LogSense(0x31));
+        cap.AssertGood();
+        var c = cap.Data();
+        Assert.Equal(0x31, c[0]);
+        Assert.Equal(4 * 8, BinaryPrimitives.ReadUInt16BigEndian(c.AsSpan(2)));
+        var remaining = BinaryPrimitives.ReadUInt32BigEndian(c.AsSpan(8));
+        var maximum = BinaryPrimitives.ReadUInt32BigEndian(c.AsSpan(8 + 16));
+        Assert.Equal(64u, maximum);
+        Assert.InRange(remaining, 60u, 63u);
+
+        var seq = await h.Run(SpcCdb.LogSense(0x0C));
+        seq.AssertGood();
+        Assert.Equal(1024UL * 1024, BinaryPrimitives.ReadUInt64BigEndian(seq.Data().AsSpan(8)));
+
+        // TapeAlert: write-protect flag after a refused write... here: set one through a protected MAM write.
+        h.Drive.SetAlert(TapeAlertFlag.WriteProtect);
+        var ta = await h.Run(SpcCdb.LogSense(0x2E, allocation: 1024));
+        ta.AssertGood();
+        var a = ta.Data();
+        Assert.Equal(4 + (64 * 5), a.Length);
+        Assert.Equal(0x0009, BinaryPrimitives.ReadUInt16BigEndian(a.AsSpan(4 + (8 * 5))));
+        Assert.Equal(1, a[4 + (8 * 5) + 4]);
+        Assert.Equal(0, a[4 + 4]);
+        var again = await h.Run(SpcCdb.LogSense(0x2E, allocation: 1024));
+        Assert.Equal(0, again.Data()[4 + (8 * 5) + 4]); // read and clear
+
+        var errors = await h.Run(SpcCdb.LogSense(0x02));
+        errors.AssertGood();
+        await h.Good(Cdb.LogSelect(pcr: true));
+        var sp = await h.Run([0x4C, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]);
+        sp.AssertInvalidCdbField(1, 0);
+
+        var unknown = await h.Run(SpcCdb.LogSense(0x17));
+        unknown.AssertInvalidCdbField(2, 5);
+    }
+
+    [Fact]
+    public async Task ModePages_Registered_AndPartitionPageNotChangeable()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync();
+        foreach (byte page in new byte[] { 0x01, 0x0A, 0x0F, 0x10, 0x11, 0x1C })
+        {
+            var t = await h.Run(SpcCdb.ModeSense10(page));
+            t.AssertGood();
+        }
+
+        var ext = await h.Run(SpcCdb.ModeSense10(0x10, subpage: 0x01));
+        ext.AssertGood();
+
+        var mp = await h.Run(SpcCdb.ModeSense6(0x11, dbd: true));
+        var list = mp.Data();
+        list[0] = 0;
+        list[4 + 4] |= 0x80; // FDP
+        var t2 = await h.Run(SpcCdb.ModeSelect6(list.Length), list);
+        t2.AssertInvalidParameterField(8, 7);
+
+        // Device configuration page: EEG and SEW set.
+        var dc = await h.Run(SpcCdb.ModeSense6(0x10, dbd: true));
+        Assert.Equal(0x18, dc.Data()[4 + 10] & 0x18);
+    }
+
+    [Fact]
+    public async Task Reset_RevertsBlockLengthAndCompression()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync();
+        await h.Good(SpcCdb.ModeSelect6(12), Cdb.BlockDescriptorList(2048));
+        h.Target.TaskManagement(TaskManagementEvent.LogicalUnitReset, new Lun(1), h.A);
+        Assert.Equal(0u, h.Drive.BlockLength);
+        Assert.True(h.Drive.CompressionEnabled);
+    }
+
+    [Fact]
+    public async Task ReportSupportedOperationCodes_ListsTapeCommands()
+    {
+        var h = new TapeHarness();
+        var t = await h.Run(SpcCdb.ReportSupportedOperationCodes(0));
+        t.AssertGood();
+        var d = t.Data();
+        var opcodes = new HashSet<byte>();
+        for (var at = 4; at < d.Length; at += 8)
+        {
+            opcodes.Add(d[at]);
+        }
+
+        foreach (var op in new byte[] { 0x00, 0x01, 0x03, 0x05, 0x08, 0x0A, 0x10, 0x11, 0x12, 0x19, 0x1B, 0x1E, 0x2B, 0x34, 0x44, 0x4C, 0x4D, 0x5E, 0x5F, 0x80, 0x82, 0x8C, 0x8D, 0x91, 0x92, 0xAB })
+        {
+            Assert.Contains(op, opcodes);
+        }
+
+        Assert.DoesNotContain((byte)0x28, opcodes); // no READ(10): not a disk
+
+        var one = await h.Run(SpcCdb.ReportSupportedOperationCodes(2, 0x34, 0x06));
+        one.AssertGood();
+        Assert.Equal(0x03, one.Data()[1] & 0x07);
+    }
+
+    [Fact]
+    public async Task RandomCdbs_NeverCrash()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync(capacity: 32 * TapeHarness.MiB);
+        await h.WriteRecordsAsync(5, 3000);
+        await h.Good(Cdb.WriteFilemarks(2));
+        var rng = new Random(1234);
+        var interesting = new byte[] { 0x00, 0x01, 0x03, 0x05, 0x08, 0x0A, 0x10, 0x11, 0x12, 0x15, 0x19, 0x1A, 0x1B, 0x1E, 0x2B, 0x34, 0x44, 0x4C, 0x4D, 0x55, 0x5A, 0x80, 0x82, 0x8C, 0x8D, 0x91, 0x92, 0xA3, 0xAB };
+        for (var i = 0; i < 3000; i++)
+        {
+            var cdb = new byte[16];
+            rng.NextBytes(cdb);
+            cdb[0] = rng.Next(4) == 0 ? (byte)rng.Next(256) : interesting[rng.Next(interesting.Length)];
+            cdb[rng.Next(1, 6)] = 0; // keep some fields small
+            if (cdb[0] is 0x08 or 0x0A)
+            {
+                cdb[2] = 0; // keep transfers small enough to be quick
+            }
+
+            var control = (cdb[0] >> 5) switch { 0 => 5, 1 or 2 => 9, 5 => 11, _ => 15 };
+            cdb[control] &= unchecked((byte)~0x04);
+            var dataOut = rng.Next(3) == 0 ? TapeHarness.Block(rng.Next(0, 2048), i) : null;
+            var t = await h.Run(cdb, dataOut);
+            Assert.True(t.Status is ScsiStatus.Good or ScsiStatus.CheckCondition or ScsiStatus.ReservationConflict, $"{t.Status} for {Convert.ToHexString(cdb)}");
+            if (t.Status == ScsiStatus.CheckCondition)
+            {
+                var (key, asc, _) = SenseDataBuilder.Parse(t.Sense);
+                Assert.False(key == SenseKey.HardwareError && asc == 0x44, $"internal failure for {Convert.ToHexString(cdb)}");
+            }
+
+            if (!h.Drive.IsReady && h.Drive.HasMedium)
+            {
+                await h.Good(Cdb.LoadUnload(load: true));
+            }
+
+            h.Consume(h.A);
+        }
+    }
+}
+
+internal static class TaskExtensions
+{
+    public static Task AssertGoodAsync(this ScsiTask task)
+    {
+        task.AssertGood();
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# tools/e2e/build-guest.sh - build (or reuse) the guest kernel + initramfs of the VM end-to-end test.
+#
+#   tools/e2e/build-guest.sh            prints the directory that holds vmlinuz and initramfs.gz
+#
+# The initramfs is assembled from files of the Debian packages in tools/e2e/apt-packages.txt (installed on this
+# machine): busybox for /init and the small utilities, the kernel's SCSI/virtio/iSCSI/ext4 modules, and the real
+# tools a Linux backup server uses (mke2fs, GNU tar and dd, mt-st, mtx, sg3-utils, lsscsi, iscsid/iscsiadm,
+# btape). The result is cached under $E2E_BUILD (default ${TMPDIR:-/tmp}/tapegw-e2e) in a folder named after a
+# hash of this script, tools/e2e/guest/init and the versions of the packages used, so it is rebuilt only when one
+# of those changes. Guest test scripts are NOT part of it: vm.sh adds them per run.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_BUILD=${E2E_BUILD:-${TMPDIR:-/tmp}/tapegw-e2e}
+
+# newest installed kernel that has both an image and modules
+KVER=${E2E_KVER:-}
+if [ -z "$KVER" ]; then
+  for v in $(ls /lib/modules 2>/dev/null | sort -V -r); do
+    [ -r "/boot/vmlinuz-$v" ] && [ -f "/lib/modules/$v/modules.dep" ] && { KVER=$v; break; }
+  done
+fi
+[ -n "$KVER" ] || { echo "build-guest: no kernel in /boot + /lib/modules: run tools/e2e/install-deps.sh" >&2; exit 1; }
+
+PKGS="busybox-static e2fsprogs tar coreutils diffutils mt-st mtx sg3-utils lsscsi open-iscsi bacula-sd bacula-common perl-base bash"
+versions=$(dpkg-query -W -f='${Package}=${Version}\n' $PKGS 2>/dev/null || true)
+KEY=$( { echo "$KVER"; echo "$versions"; cat "$HERE/build-guest.sh" "$HERE/guest/init"; } | sha256sum | cut -c1-16)
+OUT=$E2E_BUILD/guest-$KEY
+if [ -f "$OUT/initramfs.gz" ] && [ -f "$OUT/vmlinuz" ]; then echo "$OUT"; exit 0; fi
+
+t0=$(date +%s.%N)
+mkdir -p "$E2E_BUILD"
+STAGE=$(mktemp -d "$E2E_BUILD/stage.XXXXXX")
+trap 'rm -rf "$STAGE"' EXIT
+R=$STAGE/root
+mkdir -p "$R"/{usr/bin,usr/sbin,usr/lib,usr/lib64,bb,proc,sys,dev,tmp,run,mnt,root,etc/e2e,e2e,var/lib/bacula,var/lib/iscsi,var/lock}
+ln -s usr/bin "$R/bin"; ln -s usr/sbin "$R/sbin"; ln -s usr/lib "$R/lib"; ln -s usr/lib64 "$R/lib64"
+
+# busybox applets live in /bb, after the real tools in PATH
+cp -L /bin/busybox "$R/bb/busybox"       # busybox-static: no libraries needed
+for a in $("$R/bb/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$R/bb/$a"; done
+
+put() {   # put FILE...: copy files (dereferenced) to the same path in the guest
+  local f
+  for f in "$@"; do
+    [ -e "$R$f" ] && continue
+    mkdir -p "$R$(dirname "$f")"
+    cp -L "$f" "$R$f"
+  done
+}
+bin() {   # bin PATH...: an executable plus the shared libraries ldd reports for it
+  local b lib
+  for b in "$@"; do
+    [ -x "$b" ] || { echo "build-guest: missing $b" >&2; return 1; }
+    put "$b"
+    ldd "$b" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' |
+      while read -r lib; do put "$lib"; done
+  done
+}
+
+bin /bin/bash /usr/bin/timeout /usr/bin/env /bin/tar /bin/dd /usr/bin/sha256sum /usr/bin/cmp /usr/bin/stat \
+    /usr/bin/sync /usr/bin/head /usr/bin/truncate /usr/bin/split /usr/bin/md5sum
+ln -s bash "$R/usr/bin/sh"            # /bin/sh = bash: Bacula's mtx-changer must get mt-st, not busybox's mt
+bin /sbin/mke2fs /sbin/e2fsck /sbin/dumpe2fs; put /etc/mke2fs.conf
+ln -s mke2fs "$R/usr/sbin/mkfs.ext4"
+bin /bin/mt-st; ln -s mt-st "$R/usr/bin/mt"
+bin /usr/sbin/mtx /usr/sbin/tapeinfo /usr/sbin/loaderinfo
+bin /usr/bin/lsscsi
+for b in /usr/bin/sg_*; do bin "$b"; done
+bin /usr/sbin/iscsid /usr/sbin/iscsiadm
+mkdir -p "$R/etc/iscsi" "$R"/var/lib/iscsi/{nodes,send_targets,ifaces,isns,static,fw} "$R/run/lock/iscsi"
+put /etc/iscsi/iscsid.conf
+echo "InitiatorName=iqn.2026-11.org.tapegateway:e2e-guest-kernel" > "$R/etc/iscsi/initiatorname.iscsi"
+if [ -x /usr/sbin/btape ]; then
+  bin /usr/sbin/btape /usr/sbin/bls /usr/bin/perl
+  put /etc/bacula/scripts/mtx-changer /etc/bacula/scripts/mtx-changer.conf
+  cp -a /usr/lib/x86_64-linux-gnu/perl-base "$R/usr/lib/x86_64-linux-gnu/"
+fi
+for l in /lib/x86_64-linux-gnu/libnss_files.so.2; do [ -e "$l" ] && put "$l"; done
+put /lib64/ld-linux-x86-64.so.2
+printf 'root:x:0:0:root:/root:/bin/sh\nbacula:x:0:0:bacula:/var/lib/bacula:/bin/sh\n' > "$R/etc/passwd"
+printf 'root:x:0:\nbacula:x:0:\ntape:x:26:\ndisk:x:6:\n' > "$R/etc/group"
+printf 'passwd: files\ngroup: files\nhosts: files\n' > "$R/etc/nsswitch.conf"
+echo "127.0.0.1 localhost" > "$R/etc/hosts"
+
+# kernel modules (decompressed) in load order
+MODS="virtio_pci virtio_scsi virtio_net scsi_mod sd_mod sg st ch crc32c_generic ext4 iscsi_tcp"
+for m in $MODS; do modprobe -S "$KVER" --show-depends "$m"; done | awk '$1 == "insmod" && !seen[$2]++ {print $2}' |
+  while read -r ko; do
+    rel=${ko#/lib/modules/$KVER/}; rel=${rel%.xz}; rel=${rel%.zst}
+    mkdir -p "$R/usr/lib/modules/$KVER/$(dirname "$rel")"
+    case "$ko" in
+      *.xz)  xz -dc "$ko" > "$R/usr/lib/modules/$KVER/$rel" ;;
+      *.zst) zstd -qdc "$ko" > "$R/usr/lib/modules/$KVER/$rel" ;;
+      *)     cp "$ko" "$R/usr/lib/modules/$KVER/$rel" ;;
+    esac
+    echo "/lib/modules/$KVER/$rel"
+  done > "$R/etc/e2e/modules"
+echo "$KVER" > "$R/etc/e2e/kver"
+cp "$HERE/guest/init" "$R/init"; chmod 755 "$R/init"
+
+mkdir -p "$STAGE/out"
+cp "/boot/vmlinuz-$KVER" "$STAGE/out/vmlinuz"
+( cd "$R" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet -R 0:0 ) | gzip -1 > "$STAGE/out/initramfs.gz"
+echo "$versions" > "$STAGE/out/packages"
+rm -rf "$OUT"; mv "$STAGE/out" "$OUT"
+t1=$(date +%s.%N)
+echo "build-guest: kernel $KVER, $(wc -l < "$R/etc/e2e/modules") modules, initramfs $(du -h "$OUT/initramfs.gz" | cut -f1), $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s -> $OUT" >&2
+echo "$OUT"

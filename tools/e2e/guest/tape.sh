@@ -1,0 +1,145 @@
+#!/bin/bash
+# Guest scenario "tape": the gateway's tape library through the Linux st, ch and sg drivers, driven the way a
+# backup server drives a library: mtx (changer), mt (st ioctls), GNU tar and dd on /dev/nstX, sg3-utils.
+# Needs a changer and >= 1 drive (2 for the second-drive checks); E2E_BARCODES = the tapes in the storage slots
+# (the first four are used: #1 for data, #2 slot-to-slot, #3 second drive, #4 mailslot).
+# Data transfer element N is assumed to be the Nth tape device in SCSI address order (checked by the load step).
+. /e2e/lib.sh
+scsi_devices
+CH=$CHANGER_SG; D0=${TAPES_NST[0]:-}; D0SG=${TAPES_SG[0]:-}; D1=${TAPES_NST[1]:-}; D1SG=${TAPES_SG[1]:-}
+set -- ${E2E_BARCODES:-HRN001L4 HRN002L4 HRN003L4 HRN004L4}; T1=$1; T2=$2; T3=$3; T4=$4
+[ -n "$CH" ] && [ -n "$D0" ] || { echo "need a changer and a tape drive"; echo "RESULT: 0 passed, 1 failed"; exit 1; }
+
+slot_of() {   # slot_of BARCODE: the mtx element number of the (storage or I/E) slot holding it
+  mtx -f $CH status | sed -nE "s/^ *Storage Element ([0-9]+)( IMPORT\/EXPORT)?:Full *:VolumeTag=$1 *\$/\1/p" | head -1
+}
+online() {   # online /dev/nstX: poll mt status (opening nst of a loading drive) until ONLINE; prints the status
+  local i
+  for i in $(seq 1 60); do
+    mt -f "$1" status > /tmp/mt.st 2>&1 && grep -q ONLINE /tmp/mt.st && { cat /tmp/mt.st; return 0; }
+    sleep 0.5
+  done
+  cat /tmp/mt.st; return 1
+}
+at() {   # at /dev/nstX FILE BLOCK: st's position is file FILE, block BLOCK
+  mt -f "$1" status | tee /tmp/mt.at | grep -q "File number=$2, block number=$3,"
+}
+export -f slot_of online at; export CH
+
+# test data: tar trees, and a blob of 3 odd-sized variable records
+mkdir -p /tmp/src1/d /tmp/src2 /tmp/src3
+head -c 300000 /dev/urandom > /tmp/s && (cd /tmp/src1/d && split -b 3001 /tmp/s f-) && rm /tmp/s
+head -c 4194304 /dev/urandom > /tmp/src1/big; head -c 1234567 /dev/urandom > /tmp/src1/odd
+head -c 3000001 /dev/urandom > /tmp/src2/second; head -c 777777 /dev/urandom > /tmp/src3/appended
+head -c $((3 * 166466)) /dev/urandom > /tmp/blob
+for s in src1 src2 src3; do (cd /tmp && find $s -type f | sort | xargs sha256sum) > /tmp/$s.sha256; done
+
+echo "=== devices and inventory"
+check "kernel drivers: ch bound to the changer, st to every drive" '
+  lsscsi -g; ls -l $CHANGER_CH ${TAPES_NST[*]} && [ -c "$CHANGER_CH" ] && dmesg | grep -E "Attached scsi (changer|tape)"'
+check "INQUIRY: changer PDT 8, drive PDT 1; VPD 0x80 and 0x83 on both" '
+  sg_inq $CH | grep -E "PDT=8 " && sg_inq $D0SG | grep -E "PDT=1 " && sg_vpd -p sn $D0SG && sg_vpd -p di $D0SG && sg_vpd -p sn $CH && sg_vpd -p di $CH'
+check "mtx status: drives empty, every barcode full in a storage slot, an empty mailslot" '
+  mtx -f $CH status | tee /tmp/inv0
+  ! grep -q "Data Transfer Element [0-9]*:Full" /tmp/inv0 || exit 1
+  for b in $E2E_BARCODES; do grep -Eq "^ *Storage Element [0-9]+:Full *:VolumeTag=$b *\$" /tmp/inv0 || { echo "missing $b"; exit 1; }; done
+  grep -q "IMPORT/EXPORT:Empty" /tmp/inv0'
+EMPTY_SLOT=$(sed -nE 's/^ *Storage Element ([0-9]+):Empty.*/\1/p' /tmp/inv0 | head -1)
+MAILSLOT=$(sed -nE 's/^ *Storage Element ([0-9]+) IMPORT\/EXPORT:Empty.*/\1/p' /tmp/inv0 | head -1)
+S1=$(slot_of $T1); S2=$(slot_of $T2); S3=$(slot_of $T3); S4=$(slot_of $T4)
+echo "slots: $T1=$S1 $T2=$S2 $T3=$S3 $T4=$S4, first empty $EMPTY_SLOT, mailslot $MAILSLOT"
+show "loaderinfo; sg_modes -p 0x1d (element address assignment)" 'loaderinfo -f $CH; sg_modes -p 0x1d $CH'
+tur_settled() {   # tur_settled /dev/sgX: TEST UNIT READY until no UNIT ATTENTION is left (the power-on 29/00 of a new
+                  # I_T nexus comes first); the last answer is in /tmp/tur
+  local i
+  for i in 1 2 3 4; do
+    sg_turs -v "$1" > /tmp/tur 2>&1; cat /tmp/tur
+    grep -qi "unit attention" /tmp/tur || return 0
+  done
+  return 1
+}
+check "empty drive: TEST UNIT READY says NOT READY, medium not present (after the power-on UNIT ATTENTION)" '
+  tur_settled $D0SG && grep -qi "not present" /tmp/tur'
+check_fails "mtx load from an empty slot is refused" 'mtx -f $CH load $EMPTY_SLOT 0'
+
+echo "=== load"
+check "mtx load $S1 0: drive 0 holds $T1, slot $S1 is empty" '
+  mtx -f $CH load $S1 0 && mtx -f $CH status | tee /tmp/inv1 | grep -Eq "Data Transfer Element 0:Full \(Storage Element $S1 Loaded\):VolumeTag *= *$T1" &&
+  grep -Eq "^ *Storage Element $S1:Empty" /tmp/inv1'
+check "st: drive 0 ONLINE and at BOT right after the load, no rewind needed (UNIT ATTENTION 28/00 on load)" '
+  online $D0 && grep -q BOT /tmp/mt.st && grep -q "File number=0, block number=0," /tmp/mt.st'
+check_fails "mtx load into the occupied drive 0 is refused" 'mtx -f $CH load $S2 0'
+show "tapeinfo; sg_modes (all pages)" 'tapeinfo -f $D0SG; sg_modes -a $D0SG'
+check "READ BLOCK LIMITS; mt setblk 0 (variable blocks, MODE SELECT)" '
+  sg_raw -r 6 $D0SG 05 00 00 00 00 00 && mt -f $D0 setblk 0 && mt -f $D0 status | grep -q "Tape block size 0 bytes"'
+
+echo "=== write three files"
+check "tar -cf file 0 (10 KiB records)" 'tar -cf $D0 -b 20 -C /tmp src1 && at $D0 1 0'
+check "tar -cf file 1 (64 KiB records)" 'tar -cf $D0 -b 128 -C /tmp src2 && at $D0 2 0'
+check "dd file 2: three 166466-byte variable records" 'dd if=/tmp/blob of=$D0 bs=166466 2>&1 | tee /dev/stderr | grep -q "^3+0 records out" && at $D0 3 0'
+
+echo "=== read back"
+check "rewind, tar -xf file 0, checksums match" 'mt -f $D0 rewind && at $D0 0 0 && mkdir -p /tmp/r1 && tar -xf $D0 -b 20 -C /tmp/r1 && cd /tmp/r1 && sha256sum -c --quiet /tmp/src1.sha256'
+check "rewind, fsf 1 -> file 1 block 0, tar -xf, checksums match" 'mt -f $D0 rewind && mt -f $D0 fsf 1 && at $D0 1 0 && mkdir -p /tmp/r2 && tar -xf $D0 -b 128 -C /tmp/r2 && cd /tmp/r2 && sha256sum -c --quiet /tmp/src2.sha256'
+check "short reads: 256 KiB reads of the 166466-byte records return 3 records, data intact (ILI + residual)" '
+  mt -f $D0 rewind && mt -f $D0 fsf 2 && dd if=$D0 of=/tmp/blob.r bs=256k 2>&1 | tee /tmp/dd.r; grep -q "^0+3 records in" /tmp/dd.r && cmp /tmp/blob /tmp/blob.r'
+check_fails "overlength: reading a 166466-byte record into a 64 KiB buffer fails" 'mt -f $D0 rewind && mt -f $D0 fsf 2 && dd if=$D0 of=/dev/null bs=64k count=1'
+
+echo "=== positioning"
+check "mt eod -> file 3 (SPACE to end-of-data)" 'mt -f $D0 rewind && mt -f $D0 eod && mt -f $D0 status | tee /dev/stderr | grep -q "File number=3,"'
+check "rewind, fsf 5 fails at EOD and st says file 3 (BLANK CHECK with residue)" 'mt -f $D0 rewind; ! mt -f $D0 fsf 5 && mt -f $D0 status | tee /dev/stderr | grep -q "File number=3,"'
+check "mt bsf 1 from the start of file 2 -> file 1" 'mt -f $D0 rewind && mt -f $D0 fsf 2 && mt -f $D0 bsf 1 && mt -f $D0 status | tee /dev/stderr | grep -q "File number=1,"'
+check "mt bsfm 2 from the start of file 3 -> start of file 2; its records match" '
+  mt -f $D0 rewind && mt -f $D0 fsf 3 && mt -f $D0 bsfm 2 && at $D0 2 0 && dd if=$D0 of=/tmp/blob.b bs=256k 2>/dev/null; cmp /tmp/blob /tmp/blob.b'
+check "mt tell at BOT is block 0" 'mt -f $D0 rewind && mt -f $D0 tell | tee /dev/stderr | grep -q "At block 0\."'
+check "mt tell at file 1, rewind, mt seek there (LOCATE), tar -xf file 1 matches" '
+  mt -f $D0 rewind && mt -f $D0 fsf 1 && B=$(mt -f $D0 tell | sed -nE "s/At block ([0-9]+)\./\1/p") && echo "file 1 starts at block $B" &&
+  [ "${B:-0}" -gt 0 ] && mt -f $D0 rewind && mt -f $D0 seek $B && mt -f $D0 tell | grep -q "At block $B\." &&
+  mkdir -p /tmp/r2b && tar -xf $D0 -b 128 -C /tmp/r2b && cd /tmp/r2b && sha256sum -c --quiet /tmp/src2.sha256'
+check "append after mt eod: tar -cf file 3, read it back; file 0 still intact" '
+  mt -f $D0 eod && tar -cf $D0 -C /tmp src3 && mt -f $D0 rewind && mt -f $D0 fsf 3 && mkdir -p /tmp/r3 && tar -xf $D0 -C /tmp/r3 &&
+  (cd /tmp/r3 && sha256sum -c --quiet /tmp/src3.sha256) && mt -f $D0 rewind && mkdir -p /tmp/r1b && tar -xf $D0 -b 20 -C /tmp/r1b &&
+  cd /tmp/r1b && sha256sum -c --quiet /tmp/src1.sha256'
+check "mt eod now says file 4" 'mt -f $D0 rewind && mt -f $D0 eod && mt -f $D0 status | grep -q "File number=4,"'
+
+echo "=== log pages and medium attributes"
+check "sg_logs: the drive lists pages 0x2e (TapeAlert) and 0x31 (tape capacity)" 'sg_logs $D0SG | tee /dev/stderr | grep -Eq "0x2e" && sg_logs $D0SG | grep -Eq "0x31"'
+check "sg_logs -p 0x2e: TapeAlert page, no flag set" 'sg_logs -p 0x2e $D0SG | tee /dev/stderr | grep -qi "tape alert\|tapealert" && ! sg_logs -p 0x2e $D0SG | grep -E ": *1$"'
+check "sg_logs -p 0x31: tape capacity page with main partition remaining/maximum" 'sg_logs -p 0x31 $D0SG | tee /dev/stderr | grep -qi "capacity"'
+check "sg_read_attr: MAM attributes of the loaded tape (medium serial number, load count)" '
+  sg_read_attr $D0SG | tee /dev/stderr | grep -qi "medium serial number" && sg_read_attr $D0SG | grep -qi "load count"'
+
+echo "=== unload, transfers, mailslot"
+check "mt offline (UNLOAD through st), mtx unload $S1 0: $T1 back in slot $S1" '
+  mt -f $D0 offline && mtx -f $CH unload $S1 0 && [ "$(slot_of $T1)" = "$S1" ] && ! mtx -f $CH status | grep -q "Data Transfer Element 0:Full"'
+check "mtx transfer $S2 -> $EMPTY_SLOT and back" '
+  mtx -f $CH transfer $S2 $EMPTY_SLOT && [ "$(slot_of $T2)" = "$EMPTY_SLOT" ] && mtx -f $CH transfer $EMPTY_SLOT $S2 && [ "$(slot_of $T2)" = "$S2" ]'
+if [ -n "$MAILSLOT" ]; then
+  check "mtx transfer $S4 -> mailslot $MAILSLOT (export) and back (import)" '
+    mtx -f $CH transfer $S4 $MAILSLOT && mtx -f $CH status | grep -Eq "Storage Element $MAILSLOT IMPORT/EXPORT:Full *:VolumeTag=$T4" &&
+    mtx -f $CH transfer $MAILSLOT $S4 && [ "$(slot_of $T4)" = "$S4" ]'
+fi
+if [ -n "$D1" ]; then
+  echo "=== second drive"
+  check "mtx load $S3 1 into the empty drive 1: it holds $T3; its next TEST UNIT READY reports UNIT ATTENTION 28/00" '
+    tur_settled $D1SG && grep -qi "not present" /tmp/tur &&
+    mtx -f $CH load $S3 1 && mtx -f $CH status | grep -Eq "Data Transfer Element 1:Full \(Storage Element $S3 Loaded\):VolumeTag *= *$T3" &&
+    sg_turs -v $D1SG 2>&1 | tee /dev/stderr | grep -qi "not ready to ready change"'
+  check "drive 1: dd write, rewind, read back matches" '
+    online $D1 >/dev/null && mt -f $D1 setblk 0 && dd if=/tmp/blob of=$D1 bs=166466 && mt -f $D1 rewind && dd if=$D1 of=/tmp/blob.d1 bs=166466 && cmp /tmp/blob /tmp/blob.d1'
+  check "both drives loaded at once; unload both" '
+    mtx -f $CH load $S1 0 && online $D0 >/dev/null && [ $(mtx -f $CH status | grep -c "Data Transfer Element [01]:Full") = 2 ] &&
+    mt -f $D0 offline && mtx -f $CH unload $S1 0 && mt -f $D1 offline && mtx -f $CH unload $S3 1'
+fi
+
+echo "=== persistence"
+check "reload $T1: all four files still there and intact" '
+  mtx -f $CH load $S1 0 && online $D0 >/dev/null && mt -f $D0 rewind && mkdir -p /tmp/p1 /tmp/p2 /tmp/p3 &&
+  tar -xf $D0 -b 20 -C /tmp/p1 && (cd /tmp/p1 && sha256sum -c --quiet /tmp/src1.sha256) &&
+  mt -f $D0 rewind && mt -f $D0 fsf 1 && tar -xf $D0 -b 128 -C /tmp/p2 && (cd /tmp/p2 && sha256sum -c --quiet /tmp/src2.sha256) &&
+  mt -f $D0 rewind && mt -f $D0 fsf 3 && tar -xf $D0 -C /tmp/p3 && (cd /tmp/p3 && sha256sum -c --quiet /tmp/src3.sha256)'
+check "rewinding device /dev/stN rewinds on close" 'ST=${TAPES_ST[0]}; mt -f $D0 rewind; mt -f $D0 fsf 1; dd if=$ST of=/dev/null bs=128k count=1 2>/dev/null; mt -f $D0 status | grep -q BOT'
+check "final unload: the inventory is back to the start" '
+  mt -f $D0 offline; mtx -f $CH unload $S1 0 && mtx -f $CH status > /tmp/inv9 && diff /tmp/inv0 /tmp/inv9'
+show "kernel messages from st/ch" 'dmesg | grep -E "st[0-9]+:|ch[0-9]+|\[ch|scsi" | tail -30'
+finish
