@@ -236,7 +236,7 @@ if [[ "${TG_SKIP_UNIT:-0}" != 1 ]]; then
   say "dotnet test TapeGateway.sln -c Release --no-build ${ART_ARGS[*]}"
   dotnet test TapeGateway.sln -c Release --no-build "${ART_ARGS[@]}" -nologo \
     --logger trx --results-directory "$TRX_DIR" \
-    --blame-hang-timeout 10m >"$LOG_DIR/dotnet-test.log" 2>&1
+    --blame-hang-timeout 3m >"$LOG_DIR/dotnet-test.log" 2>&1
   TEST_RC=$?
   # VSTest prints one line per test assembly:
   #   Passed!  - Failed:     0, Passed:    42, Skipped:     0, Total:    42, Duration: 1 s - X.Tests.dll (net10.0)
@@ -514,5 +514,24 @@ stage_end
 
 # keep the logs, drop the (sparse but large) volume files
 rm -rf "$DATA_DIR/volumes"
+
+
+# stage 4: real Linux initiators (sd, st, ch, mtx, tar, btape) in a QEMU guest — docs/e2e.md
+stage_begin "e2e: linux vm"
+if [[ -n "${TG_SKIP_E2E:-}" ]]; then
+  say "  skipped (TG_SKIP_E2E)"
+else
+  bash tools/e2e/run.sh --dll "$SERVER_DLL" >"$LOG_DIR/e2e.log" 2>&1 || true
+  grep -E '^  (FAIL|XFAIL|XPASS) ' "$LOG_DIR/e2e.log" | indent || true
+  sed -n '/^==== e2e summary/,$p' "$LOG_DIR/e2e.log" | indent || true
+  E2E_LAST=$(tail -n 1 "$LOG_DIR/e2e.log")
+  if [[ "$E2E_LAST" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+    PASSED=$((PASSED + BASH_REMATCH[1])); STAGE_PASS=$((STAGE_PASS + BASH_REMATCH[1]))
+    FAILED=$((FAILED + BASH_REMATCH[2])); STAGE_FAIL=$((STAGE_FAIL + BASH_REMATCH[2]))
+  else
+    bad "tools/e2e/run.sh printed no 'N passed, N failed' line (log: $LOG_DIR/e2e.log)"
+  fi
+fi
+stage_end
 
 finish

@@ -135,6 +135,7 @@ public sealed class LibraryTestHarness : IAsyncDisposable
         services.AddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
         services.AddSingleton(typeof(ILogger<>), typeof(NullLogger<>));
         services.AddSingleton<IExportHandler, RecordingExportHandler>();
+        services.AddSingleton(new Scsi.ScsiTargetRegistry());
         Assert.True(services.AddTapeLibrary(configuration));
         var provider = services.BuildServiceProvider();
 

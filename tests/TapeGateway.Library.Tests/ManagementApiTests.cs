@@ -180,7 +180,7 @@ public sealed class ManagementApiTests(GatewayHostFixture fixture) : IClassFixtu
 
         (rc, output, _) = await RunCliAsync("tapes", "list", "--prefix", "CLI");
         Assert.Equal(0, rc);
-        Assert.Contains("CLI001    AVAILABLE  storage", output, StringComparison.Ordinal);
+        Assert.Matches(@"CLI001\s+AVAILABLE\s+storage \d+\s+100 GiB", output);
 
         (rc, output, _) = await RunCliAsync("drives");
         Assert.Equal(0, rc);

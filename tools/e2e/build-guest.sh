@@ -13,14 +13,20 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_BUILD=${E2E_BUILD:-${TMPDIR:-/tmp}/tapegw-e2e}
 
-# newest installed kernel that has both an image and modules
+# the kernel: the one linux-image-amd64 (apt-packages.txt) depends on, else the newest generic -amd64 kernel that
+# has an image and modules (not -cloud-amd64 or -rt-amd64: the cloud flavour has no st/ch), unless E2E_KVER says
+usable() { [ -r "/boot/vmlinuz-$1" ] && [ -f "/lib/modules/$1/modules.dep" ] && modprobe -S "$1" -n st 2>/dev/null && modprobe -S "$1" -n ch 2>/dev/null; }
 KVER=${E2E_KVER:-}
 if [ -z "$KVER" ]; then
-  for v in $(ls /lib/modules 2>/dev/null | sort -V -r); do
-    [ -r "/boot/vmlinuz-$v" ] && [ -f "/lib/modules/$v/modules.dep" ] && { KVER=$v; break; }
-  done
+  v=$(dpkg-query -W -f='${Depends}' linux-image-amd64 2>/dev/null | grep -o 'linux-image-[0-9][^ ,]*-amd64' | head -1)
+  v=${v#linux-image-}
+  if [ -n "$v" ] && usable "$v"; then KVER=$v; else
+    for v in $(ls /lib/modules 2>/dev/null | grep -E -- '-amd64$' | grep -v -E -- '-(cloud|rt)-amd64$' | sort -V -r); do
+      usable "$v" && { KVER=$v; break; }
+    done
+  fi
 fi
-[ -n "$KVER" ] || { echo "build-guest: no kernel in /boot + /lib/modules: run tools/e2e/install-deps.sh" >&2; exit 1; }
+[ -n "$KVER" ] || { echo "build-guest: no usable kernel (image in /boot, modules incl. st and ch): run tools/e2e/install-deps.sh" >&2; exit 1; }
 
 PKGS="busybox-static e2fsprogs tar coreutils diffutils mt-st mtx sg3-utils lsscsi open-iscsi bacula-sd bacula-common perl-base bash"
 versions=$(dpkg-query -W -f='${Package}=${Version}\n' $PKGS 2>/dev/null || true)

@@ -8,18 +8,23 @@
 # and, last, "N passed, N failed". Exit status 0 only if nothing failed. Prerequisites: tools/e2e/install-deps.sh
 # (Debian packages, as root) and the .NET SDK (only when building).
 #
-# Scenarios (guest scripts in tools/e2e/guest/):
-#   disk         SBC LUN 0 of iqn.2026-11.org.tapegateway:volume0 via QEMU's libiscsi -> scsi-block -> guest sd
-#   disk-kernel  the same LUN via the guest kernel's own initiator (iscsi_tcp + open-iscsi), guest/disk.sh again
-#   tape         changer + 2 drives (library, SingleTarget layout) via QEMU -> scsi-generic -> guest st/ch/sg:
-#                mtx, mt, tar, dd, sg_logs, sg_read_attr (guest/tape.sh)
-#   btape        Bacula 9.6 btape "test" + "auto" through mtx-changer against the same library (guest/btape.sh)
-# Default: $E2E_SCENARIOS if set, else "disk disk-kernel tape btape" when the built gateway contains the tape
-# library (TapeGateway.Library.dll next to the server dll), else "disk disk-kernel".
+# Scenarios (guest scripts in tools/e2e/guest/), run in the order given:
+#   disk         SBC LUNs 0 (512-byte blocks) and 1 (4096) of iqn.2026-11.org.tapegateway:volume0 via QEMU's
+#                libiscsi -> scsi-block -> guest sd (guest/disk.sh)
+#   disk-kernel  the same LUNs via the guest kernel's own initiator (iscsi_tcp + open-iscsi), guest/disk.sh again
+#   tape         library (changer + 2 drives, SingleTarget layout: ...:vtl LUN 0 changer, LUNs 1-2 drives) via
+#                QEMU -> scsi-generic -> guest st/ch/sg: mtx, mt, tar, dd, sg_logs, sg_read_attr (guest/tape.sh)
+#   tape-kernel  guest/tape.sh again, AWS layout (TargetPerDevice: ...:mediachanger, ...:tapedrive-01/02) through
+#                the guest kernel's initiator, with CRC32C digests, InitialR2T=Yes, ImmediateData=No, 4 KiB PDUs
+#   btape        Bacula 9.6 btape "test" + "auto" through mtx-changer, SingleTarget layout (guest/btape.sh)
+# Default: $E2E_SCENARIOS if set, else "disk disk-kernel tape btape tape-kernel" when the gateway build contains
+# the tape library (TapeGateway.Library.dll next to the server dll), else "disk disk-kernel".
+# One gateway process per configuration (disk only / SingleTarget / TargetPerDevice), each with a fresh data
+# directory; it is restarted only when the next scenario needs another configuration.
 #
 # Environment: E2E_BUILD (cache: guest image, gateway build, runs; default ${TMPDIR:-/tmp}/tapegw-e2e),
-#   E2E_ACCEL=auto|kvm|tcg, E2E_SCENARIOS, TG_ARTIFACTS (reuse that --artifacts-path build), E2E_LAYOUT
-#   (SingleTarget, default, or TargetPerDevice for the library scenarios).
+#   E2E_ACCEL=auto|kvm|tcg, E2E_SCENARIOS, TG_ARTIFACTS (build into / reuse that --artifacts-path),
+#   E2E_LAYOUT=SingleTarget|TargetPerDevice (one layout for all library scenarios).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -30,7 +35,7 @@ while [ $# -gt 0 ]; do
     --dll) DLL=$2; shift 2 ;;
     --scenarios) SCENARIOS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -42,6 +47,7 @@ final() {
   echo
   echo "==== e2e summary ($((SECONDS - T0)) s, logs: $RUN)"
   local l; for l in "${LINES[@]}"; do echo "  $l"; done
+  [ "${XFAIL:-0}" -gt 0 ] || [ "${XPASS:-0}" -gt 0 ] && echo "  expected failures (known target bugs, not counted as failed): $XFAIL; unexpectedly passing: $XPASS"
   echo "$PASSED passed, $FAILED failed"
 }
 
@@ -61,9 +67,10 @@ fi
 [ -f "$DLL" ] || { bad "no gateway at $DLL"; final; exit 1; }
 HAS_LIBRARY=0; [ -f "$(dirname "$DLL")/TapeGateway.Library.dll" ] && HAS_LIBRARY=1
 if [ -z "$SCENARIOS" ]; then
-  if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape btape"; else SCENARIOS="disk disk-kernel"; fi
+  if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape btape tape-kernel"; else SCENARIOS="disk disk-kernel"; fi
 fi
 NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" btape "*|*" tape-kernel "*) NEED_LIBRARY=1 ;; esac
+[ $NEED_LIBRARY = 1 ] && [ $HAS_LIBRARY = 0 ] && echo "e2e: WARNING: library scenarios requested but $(dirname "$DLL") has no TapeGateway.Library.dll"
 echo "e2e: gateway $DLL (tape library: $([ $HAS_LIBRARY = 1 ] && echo yes || echo no)); scenarios: $SCENARIOS"
 
 # ---- 2. the guest image (cached) -------------------------------------------------------------------------------
@@ -72,107 +79,153 @@ if ! GUEST=$("$HERE/build-guest.sh" 2> "$RUN/build-guest.log"); then
 fi
 cat "$RUN/build-guest.log"; echo "e2e: guest image $GUEST"
 
-# ---- 3. the gateway ------------------------------------------------------------------------------------------
+# ---- 3. the gateway: one process per configuration ------------------------------------------------------------
+# config "disk": library disabled; "SingleTarget" / "TargetPerDevice": library in that layout (the disk target
+# volume0 is there in every configuration). Scenarios run in the given order; the gateway is restarted (fresh data
+# directory) only when the next scenario needs another configuration.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() { local p i; for i in $(seq 1 50); do p=$((20000 + RANDOM % 20000)); port_busy $p || { echo $p; return; }; done; return 1; }
-ISCSI_PORT=$(free_port); HTTP_PORT=$(free_port)
-while [ "$HTTP_PORT" = "$ISCSI_PORT" ]; do HTTP_PORT=$(free_port); done
-DATA=$RUN/data; mkdir -p "$DATA"
 DISK_IQN=iqn.2026-11.org.tapegateway:volume0
-VTL_IQN=iqn.2026-11.org.tapegateway:vtl
-LAYOUT=${E2E_LAYOUT:-SingleTarget}
+P=iqn.2026-11.org.tapegateway:
 BARCODES="HRN001L4 HRN002L4 HRN003L4 HRN004L4 HRN005L4 HRN006L4 HRN007L4 HRN008L4"
-GW_ARGS=(--TapeGateway:Iscsi:Address=127.0.0.1 --TapeGateway:Iscsi:Port=$ISCSI_PORT --Urls=http://127.0.0.1:$HTTP_PORT
-         --TapeGateway:DataDirectory=$DATA)
-if [ $NEED_LIBRARY = 1 ]; then
-  # 2 drives, 10 slots, 1 mailslot, HRN001L4..HRN008L4 in slots 1-8; 4 GiB tapes (btape writes ~1.3 GB)
-  GW_ARGS+=(--TapeGateway:Library:Enabled=true --TapeGateway:Library:Layout=$LAYOUT
-            --TapeGateway:Library:Drives=2 --TapeGateway:Library:StorageSlots=10 --TapeGateway:Library:ImportExportSlots=1
-            --TapeGateway:Library:ChangerLun=0 --TapeGateway:Library:FirstDriveLun=1
-            --TapeGateway:Library:AllowSmallTapes=true
-            "--TapeGateway:Library:Tapes:0:Barcode=$(echo $BARCODES | tr ' ' ,)" --TapeGateway:Library:Tapes:0:CapacityMiB=4096)
-else
-  GW_ARGS+=(--TapeGateway:Library:Enabled=false)
-fi
-GW_PID=""
-stop_gateway() {
+GW_PID=""; GW_CONFIG=""; GW_N=0; ISCSI_PORT=""
+stop_gateway() {   # stops the gateway this script started, by its PID; checks exit status and log
   [ -n "$GW_PID" ] || return 0
+  local i rc log=$RUN/gateway-$GW_N.log
   if kill -0 "$GW_PID" 2>/dev/null; then
     kill -TERM "$GW_PID" 2>/dev/null
-    local i; for i in $(seq 1 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
+    for i in $(seq 1 100); do kill -0 "$GW_PID" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$GW_PID" 2>/dev/null && { echo "e2e: gateway $GW_PID ignored SIGTERM for 10 s; SIGKILL"; kill -KILL "$GW_PID" 2>/dev/null; }
   fi
-  wait "$GW_PID" 2>/dev/null; GW_RC=$?
+  wait "$GW_PID" 2>/dev/null; rc=$?
   GW_PID=""
+  [ "${1:-}" = quiet ] && return 0
+  [ "$rc" = 0 ] && ok "gateway #$GW_N ($GW_CONFIG) stopped on SIGTERM with exit status 0" || bad "gateway #$GW_N ($GW_CONFIG) exit status $rc after SIGTERM"
+  if grep -qE '^(crit|fail): ' "$log"; then
+    grep -E -A3 '^(crit|fail): ' "$log" | head -30 | sed 's/^/    /'
+    bad "gateway #$GW_N logged fail:/crit: entries ($log)"
+  else ok "gateway #$GW_N logged no fail:/crit: entries"; fi
+  [ $KEEP = 1 ] || rm -rf "$RUN/data-$GW_N"
 }
-trap 'stop_gateway' EXIT
-trap 'stop_gateway; exit 130' INT TERM
-echo "e2e: dotnet $DLL ${GW_ARGS[*]}"
-(cd "$DATA" && exec dotnet "$DLL" "${GW_ARGS[@]}") < /dev/null > "$RUN/gateway.log" 2>&1 &
-GW_PID=$!
-up=0; for i in $(seq 1 600); do
-  port_busy "$ISCSI_PORT" && { up=1; break; }
-  kill -0 "$GW_PID" 2>/dev/null || break
-  sleep 0.1
-done
-if [ $up = 1 ]; then ok "gateway (pid $GW_PID) listens on 127.0.0.1:$ISCSI_PORT"
-else bad "gateway did not open 127.0.0.1:$ISCSI_PORT within 60 s"; tail -30 "$RUN/gateway.log"; LINES+=("gateway: FAILED to start"); final; exit 1; fi
-iscsi-ls "iscsi://127.0.0.1:$ISCSI_PORT" > "$RUN/targets.txt" 2>&1
-sed 's/^/        /' "$RUN/targets.txt"
-if [ $NEED_LIBRARY = 1 ]; then
-  if [ "$LAYOUT" = SingleTarget ]; then want=$VTL_IQN; else want=iqn.2026-11.org.tapegateway:mediachanger; fi
-  grep -q "Target:$want " "$RUN/targets.txt" && ok "SendTargets offers the library target $want" || bad "SendTargets does not offer $want (library not configured?)"
-fi
+trap 'stop_gateway quiet' EXIT
+trap 'stop_gateway quiet; exit 130' INT TERM
+start_gateway() {   # start_gateway CONFIG
+  local cfg=$1 data want up=0
+  [ "$cfg" = "$GW_CONFIG" ] && [ -n "$GW_PID" ] && return 0
+  stop_gateway
+  GW_N=$((GW_N + 1)); GW_CONFIG=$cfg; data=$RUN/data-$GW_N; mkdir -p "$data"
+  local http
+  ISCSI_PORT=$(free_port); http=$(free_port)
+  while [ "$http" = "$ISCSI_PORT" ]; do http=$(free_port); done
+  # the disk target, pinned here rather than taken from appsettings.json: LUN 0 1 GiB of 512-byte blocks,
+  # LUN 1 512 MiB of 4096-byte blocks (both sparse files in the data directory)
+  local T=--TapeGateway:Targets:0
+  local args=(--TapeGateway:Iscsi:Address=127.0.0.1 "--TapeGateway:Iscsi:Port=$ISCSI_PORT" "--Urls=http://127.0.0.1:$http"
+              "--TapeGateway:DataDirectory=$data" "$T:Name=$DISK_IQN" "$T:Alias=e2e"
+              "$T:Luns:0:Lun=0" "$T:Luns:0:Type=Disk" "$T:Luns:0:File=volumes/e2e-512.img" "$T:Luns:0:SizeMiB=1024" "$T:Luns:0:BlockSize=512"
+              "$T:Luns:1:Lun=1" "$T:Luns:1:Type=Disk" "$T:Luns:1:File=volumes/e2e-4k.img" "$T:Luns:1:SizeMiB=512" "$T:Luns:1:BlockSize=4096")
+  if [ "$cfg" = disk ]; then
+    args+=(--TapeGateway:Library:Enabled=false)
+  else
+    # 2 drives, 10 slots, 1 mailslot, HRN001L4..HRN008L4 in slots 1-8; 4 GiB tapes (btape writes ~1.3 GB)
+    args+=(--TapeGateway:Library:Enabled=true "--TapeGateway:Library:Layout=$cfg"
+           --TapeGateway:Library:Drives=2 --TapeGateway:Library:StorageSlots=10 --TapeGateway:Library:ImportExportSlots=1
+           --TapeGateway:Library:ChangerLun=0 --TapeGateway:Library:FirstDriveLun=1 --TapeGateway:Library:AllowSmallTapes=true
+           "--TapeGateway:Library:Tapes:0:Barcode=${BARCODES// /,}" --TapeGateway:Library:Tapes:0:CapacityMiB=4096)
+  fi
+  echo; echo "==== gateway #$GW_N ($cfg)"
+  echo "  dotnet $DLL ${args[*]}"
+  (cd "$data" && exec dotnet "$DLL" "${args[@]}") < /dev/null > "$RUN/gateway-$GW_N.log" 2>&1 &
+  GW_PID=$!
+  for _ in $(seq 1 600); do
+    port_busy "$ISCSI_PORT" && { up=1; break; }
+    kill -0 "$GW_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ $up = 1 ]; then ok "gateway #$GW_N (pid $GW_PID) listens on 127.0.0.1:$ISCSI_PORT"
+  else bad "gateway #$GW_N did not open 127.0.0.1:$ISCSI_PORT within 60 s"; tail -30 "$RUN/gateway-$GW_N.log"; stop_gateway quiet; return 1; fi
+  iscsi-ls "iscsi://127.0.0.1:$ISCSI_PORT" > "$RUN/targets-$GW_N.txt" 2>&1
+  sed 's/^/        /' "$RUN/targets-$GW_N.txt"
+  case "$cfg" in SingleTarget) want=${P}vtl ;; TargetPerDevice) want=${P}mediachanger ;; *) want=$DISK_IQN ;; esac
+  if grep -q "Target:$want " "$RUN/targets-$GW_N.txt"; then ok "SendTargets offers $want"; else bad "SendTargets does not offer $want"; return 1; fi
+}
 
 # ---- 4. the scenarios ------------------------------------------------------------------------------------------
-LIB_ENV=(--env "E2E_BARCODES=$BARCODES")
-if [ "$LAYOUT" = SingleTarget ]; then
-  LIB_LUNS=(--lun $VTL_IQN/0 --lun $VTL_IQN/1 --lun $VTL_IQN/2); LIB_TARGETS=(--target $VTL_IQN)
-else
-  P=iqn.2026-11.org.tapegateway:
-  LIB_LUNS=(--lun ${P}mediachanger/0 --lun ${P}tapedrive-01/0 --lun ${P}tapedrive-02/0)
-  LIB_TARGETS=(--target ${P}mediachanger --target ${P}tapedrive-01 --target ${P}tapedrive-02)
-fi
-run_scenario() {   # run_scenario NAME vm.sh-args...
-  local name=$1; shift
+lib_devices() {   # lib_devices LAYOUT qemu|kernel: vm.sh arguments for the changer and the two drives
+  if [ "$1" = SingleTarget ]; then
+    [ "$2" = qemu ] && echo "--lun ${P}vtl/0 --lun ${P}vtl/1 --lun ${P}vtl/2" || echo "--target ${P}vtl --devs 3"
+  else
+    [ "$2" = qemu ] && echo "--lun ${P}mediachanger/0 --lun ${P}tapedrive-01/0 --lun ${P}tapedrive-02/0" ||
+      echo "--target ${P}mediachanger --target ${P}tapedrive-01 --target ${P}tapedrive-02 --devs 3"
+  fi
+}
+XFAIL=0; XPASS=0
+expected_failure() {   # expected_failure SCENARIO DESCRIPTION: listed in expected-failures.txt?
+  local sc pre
+  while read -r sc pre; do
+    [ "$sc" = "$1" ] && [ -n "$pre" ] && [ "${2#"$pre"}" != "$2" ] && return 0
+  done < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$HERE/expected-failures.txt" 2>/dev/null)
+  return 1
+}
+run_scenario() {   # run_scenario NAME CONFIG vm.sh-args...
+  local name=$1 cfg=$2; shift 2
   local out=$RUN/$name t=$SECONDS rc res p f
-  echo; echo "==== scenario $name"
+  if ! start_gateway "$cfg"; then LINES+=("$(printf '%-12s not run: the gateway did not start' "$name")"); FAILED=$((FAILED + 1)); return; fi
+  echo; echo "==== scenario $name (gateway #$GW_N, $cfg)"
   "$HERE/vm.sh" --portal "127.0.0.1:$ISCSI_PORT" --out "$out" "$@" > "$out.log" 2>&1; rc=$?
-  # print the check lines; for a failed check also its commands and output
-  awk '/^# /{buf=""} {buf=buf $0 "\n"} /^(ok|FAIL) /{ if ($1=="FAIL") printf "%s", buf; else print; buf="" }
-       /^RESULT:|^vm.sh:|^E2E-BOOT/{print}' "$out.log" | sed 's/^/  /'
+  # the check lines; for a failed check also its commands and output
+  # (a FAIL of a check listed in expected-failures.txt is shown as XFAIL, without its output)
+  sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$HERE/expected-failures.txt" 2>/dev/null |
+    awk -v sc="$name" '$1 == sc { sub(/^[^ \t]+[ \t]+/, ""); print }' > "$out.xfail"
+  awk 'NR == FNR { if ($0 != "") x[n++] = $0; next }
+       /^# /{buf=""} {buf=buf $0 "\n"}
+       /^(ok|FAIL) /{ d = $0; sub(/^(ok|FAIL) +/, "", d); e = 0; for (i = 0; i < n; i++) if (index(d, x[i]) == 1) e = 1
+                      if ($1 == "FAIL" && e) { sub(/^FAIL  /, "XFAIL "); print }
+                      else if ($1 == "FAIL") printf "%s", buf; else print
+                      buf="" }
+       /^RESULT:|^vm.sh:|^E2E-BOOT/{print}' "$out.xfail" "$out.log" | sed 's/^/  /'
   res=$(grep -a -E '^RESULT: [0-9]+ passed, [0-9]+ failed' "$out.log" | tail -1)
   if [ -n "$res" ]; then
     p=$(echo "$res" | awk '{print $2}'); f=$(echo "$res" | awk '{print $4}')
+    # known target bugs (tools/e2e/expected-failures.txt): a failure there is XFAIL, a pass there is XPASS
+    local line desc kind
+    while IFS= read -r line; do
+      kind=${line%% *}; desc=${line#* }; desc=${desc#"${desc%%[![:space:]]*}"}; desc=${desc%%  \[rc=*}
+      if expected_failure "$name" "$desc"; then
+        if [ "$kind" = FAIL ]; then f=$((f - 1)); XFAIL=$((XFAIL + 1))
+        else XPASS=$((XPASS + 1)); echo "  XPASS  $desc (now passes: remove it from tools/e2e/expected-failures.txt)"; fi
+      fi
+    done < <(grep -a -E '^(ok|FAIL) ' "$out.log")
   else
     p=0; f=1; echo "  (no RESULT line from the guest; vm.sh exit $rc; see $out.log, $out/console.log)"; tail -20 "$out.log" | sed 's/^/    /'
   fi
-  [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
+  [ -z "$res" ] && [ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
   PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
-  LINES+=("$(printf '%-12s %3d passed, %d failed  (%d s; %s)' "$name" "$p" "$f" $((SECONDS - t)) "$out.log")")
-  if kill -0 "$GW_PID" 2>/dev/null; then ok "gateway still running after $name"; else bad "gateway died during $name"; tail -30 "$RUN/gateway.log"; fi
+  LINES+=("$(printf '%-12s %3d passed, %d failed  %4d s  %s' "$name" "$p" "$f" $((SECONDS - t)) "$out.log")")
+  if kill -0 "$GW_PID" 2>/dev/null; then ok "gateway still running after $name"; else bad "gateway died during $name"; tail -30 "$RUN/gateway-$GW_N.log"; fi
 }
+# tape-kernel logs in with digests on and without immediate or unsolicited data, in small PDUs: every write goes
+# through R2T/Data-Out and every PDU is checked, the opposite corner from the defaults disk-kernel uses
+STRICT_NODE_OPTS="node.conn[0].iscsi.HeaderDigest=CRC32C node.conn[0].iscsi.DataDigest=CRC32C node.session.iscsi.ImmediateData=No
+  node.session.iscsi.InitialR2T=Yes node.conn[0].iscsi.MaxRecvDataSegmentLength=4096 node.session.iscsi.MaxBurstLength=65536"
+L1=${E2E_LAYOUT:-SingleTarget}; L2=${E2E_LAYOUT:-TargetPerDevice}
+DISK_SIZES="E2E_DISK_BYTES=1073741824 536870912"
+DISK_CFG=disk; [ $NEED_LIBRARY = 1 ] && DISK_CFG=$L1     # no restart just for the disk scenarios
 for s in $SCENARIOS; do
   case "$s" in
-    disk)        run_scenario disk --mode qemu --lun $DISK_IQN/0:block --env E2E_DISK_BYTES=1073741824 --timeout 300 "$HERE/guest/disk.sh" ;;
-    disk-kernel) run_scenario disk-kernel --mode kernel --target $DISK_IQN --devs 1 --env E2E_DISK_BYTES=1073741824 --timeout 300 "$HERE/guest/disk.sh" ;;
-    tape)        run_scenario tape --mode qemu "${LIB_LUNS[@]}" "${LIB_ENV[@]}" --timeout 600 "$HERE/guest/tape.sh" ;;
-    tape-kernel) run_scenario tape-kernel --mode kernel "${LIB_TARGETS[@]}" --devs 3 "${LIB_ENV[@]}" --timeout 600 "$HERE/guest/tape.sh" ;;
-    btape)       run_scenario btape --mode qemu "${LIB_LUNS[@]}" "${LIB_ENV[@]}" --timeout 900 "$HERE/guest/btape.sh" ;;
+    disk)        run_scenario disk $DISK_CFG --mode qemu --lun $DISK_IQN/0:block --lun $DISK_IQN/1:block --env "$DISK_SIZES" --timeout 300 "$HERE/guest/disk.sh" ;;
+    disk-kernel) run_scenario disk-kernel $DISK_CFG --mode kernel --target $DISK_IQN --devs 2 --env "$DISK_SIZES" --timeout 300 "$HERE/guest/disk.sh" ;;
+    tape)        run_scenario tape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --timeout 600 "$HERE/guest/tape.sh" ;;
+    tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" \
+                   --env "E2E_NODE_OPTS=$STRICT_NODE_OPTS" --timeout 600 "$HERE/guest/tape.sh" ;;
+    btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --timeout 900 "$HERE/guest/btape.sh" ;;
     *) bad "unknown scenario $s" ;;
   esac
 done
 
 # ---- 5. stop the gateway ----------------------------------------------------------------------------------------
 echo; echo "==== gateway shutdown"
-MARK=$(wc -l < "$RUN/gateway.log")
 stop_gateway
-[ "${GW_RC:-1}" = 0 ] && ok "gateway stopped on SIGTERM with exit status 0" || bad "gateway exit status ${GW_RC:-?} after SIGTERM"
-if grep -qE '^(crit|fail): ' "$RUN/gateway.log"; then
-  echo "  gateway log has errors:"; grep -E -A3 '^(crit|fail): ' "$RUN/gateway.log" | head -30 | sed 's/^/    /'
-  bad "gateway logged fail:/crit: entries ($RUN/gateway.log)"
-else ok "gateway logged no fail:/crit: entries"; fi
-LINES+=("gateway      checks included above")
-[ $KEEP = 1 ] || rm -rf "$DATA"
+LINES+=("(gateway start/stop/log checks are counted in the total: see above)")
 final
 [ "$FAILED" = 0 ]

@@ -17,7 +17,7 @@
 #     --env K=V                  (repeatable) exported to the scenario script
 #     --timeout S                scenario time limit (default 600)
 #     --out DIR                  run directory: console.log, guest.log, qemu.cmdline, qemu.log (default: new temp dir)
-# Environment: E2E_BUILD (cache folder), E2E_ACCEL=auto|kvm|tcg, E2E_MEM (MiB, default 2048), E2E_SMP (default 1).
+# Environment: E2E_BUILD (cache folder), E2E_ACCEL=auto|kvm|tcg, E2E_MEM (MiB, default 1024), E2E_SMP (default 1).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export E2E_BUILD=${E2E_BUILD:-${TMPDIR:-/tmp}/tapegw-e2e}
@@ -95,7 +95,7 @@ else
   DEVS=${DEVS:-1}
 fi
 
-MEM=${E2E_MEM:-2048}; SMP=${E2E_SMP:-1}
+MEM=${E2E_MEM:-1024}; SMP=${E2E_SMP:-1}
 QEMU=(qemu-system-x86_64 "${ACCEL_ARGS[@]}" -machine pc -smp "$SMP" -m "$MEM" -nodefaults -no-reboot -display none
       "${NET_ARGS[@]}" -kernel "$GUEST/vmlinuz" -initrd "$OUT/initrd.gz"
       -append "console=ttyS0 panic=-1 loglevel=6 e2e.mode=$MODE e2e.devs=$DEVS e2e.timeout=$TMO"
@@ -106,6 +106,7 @@ printf '%q ' "${QEMU[@]}" > "$OUT/qemu.cmdline"; echo >> "$OUT/qemu.cmdline"
 t0=$(date +%s.%N)
 timeout --kill-after=10 $((TMO + 120)) "${QEMU[@]}" > "$OUT/qemu.log" 2>&1
 qrc=$?
+rm -f "$OUT/initrd.gz"            # 17 MB; overlay.gz + the cached image rebuild it
 t1=$(date +%s.%N)
 tr -d '\r' < "$OUT/guest.raw" > "$OUT/guest.log" 2>/dev/null || : > "$OUT/guest.log"
 grep -a -v '^E2E-EXIT=' "$OUT/guest.log"

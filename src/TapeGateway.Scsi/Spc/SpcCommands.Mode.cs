@@ -33,6 +33,11 @@ public static partial class SpcCommands
                 return CommandOutcome.InvalidCdbField(3);
             }
         }
+        else if (page == 0x00 && subpage == 0x00)
+        {
+            // Page 00h (vendor specific, no page format): header and block descriptor only, as real drives answer.
+            // Linux st sends exactly this at every open to learn density, block size and write protection.
+        }
         else if (!pages.HasPageCode(page))
         {
             return CommandOutcome.InvalidCdbField(2, 5);
@@ -43,7 +48,7 @@ public static partial class SpcCommands
         var descriptorLength = descriptor is null ? 0 : longLba ? 16 : 8;
         var capacity = headerLength + descriptorLength + pages.TotalLength;
         var data = task.GetDataInBuffer(capacity).Span;
-        var pageBytes = pages.WritePages(page, subpage, pc, data[(headerLength + descriptorLength)..]);
+        var pageBytes = page == 0x00 && subpage == 0x00 ? 0 : pages.WritePages(page, subpage, pc, data[(headerLength + descriptorLength)..]);
         if (pageBytes < 0)
         {
             return CommandOutcome.InvalidCdbField(3);

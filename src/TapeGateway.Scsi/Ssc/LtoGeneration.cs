@@ -1,7 +1,7 @@
 namespace TapeGateway.Scsi.Ssc;
 
 /// <summary>
-/// One LTO (Ultrium) generation as data: the density code SSC-4 §8.3.2 / REPORT DENSITY SUPPORT (§6.11) reports for
+/// One LTO (Ultrium) generation as data: the density code SSC-4 §8.3.2 / REPORT DENSITY SUPPORT reports for
 /// it, its native (uncompressed) capacity and the medium type codes drives put in REPORT DENSITY SUPPORT with
 /// MEDIUM TYPE=1 (IBM LTO SCSI reference: 0xN8 data, 0xNC WORM). Density codes: LTO-1 40h … LTO-4 46h, LTO-5 58h …
 /// LTO-9 60h (T10 density code registry).
@@ -38,7 +38,7 @@ public sealed record LtoGeneration(int Number, byte DensityCode, long NativeCapa
     /// <summary>All generations, oldest first.</summary>
     public static IReadOnlyList<LtoGeneration> All { get; } = [Lto1, Lto2, Lto3, Lto4, Lto5, Lto6, Lto7, Lto8, Lto9];
 
-    /// <summary>Medium type value of the MAM MEDIUM TYPE attribute 0408h (SPC-4 §7.4.2.3): 00h data, 01h cleaning, 80h WORM.</summary>
+    /// <summary>Medium type value of the MAM MEDIUM TYPE attribute 0408h (SPC-4 medium type attributes): 00h data, 01h cleaning, 80h WORM.</summary>
     public const byte MamMediumTypeData = 0x00;
 
     public const byte MamMediumTypeCleaning = 0x01;

@@ -90,7 +90,7 @@ public sealed partial class TapeDriveLogicalUnit
     }
 
     /// <summary>
-    /// SPC-4 §7.3.22 / §7.3.9 Write and Read Error Counter pages: 0000h-0002h corrected-error counts (always 0: a file
+    /// SPC-4 Write and Read Error Counter log pages: 0000h-0002h corrected-error counts (always 0: a file
     /// has no soft errors), 0003h total corrected, 0004h correction algorithm processed, 0005h total bytes processed,
     /// 0006h total uncorrected errors (CRC failures on read; write failures).
     /// </summary>
@@ -108,7 +108,7 @@ public sealed partial class TapeDriveLogicalUnit
     }
 
     /// <summary>
-    /// SSC-4 §8.2.x Sequential-Access Device page (0Ch): 0000h bytes received from initiators (uncompressed),
+    /// SSC-4 Sequential-Access Device page (0Ch): 0000h bytes received from initiators (uncompressed),
     /// 0001h bytes written to the medium (after compression), 0002h bytes read from the medium, 0003h bytes sent to
     /// initiators, 0004h-0007h native capacity figures in MiB (BOP to EOD, BOP to EW, EW to EOP, BOP to current
     /// position), 0100h cleaning required (0: a virtual head never needs cleaning).
@@ -141,7 +141,7 @@ public sealed partial class TapeDriveLogicalUnit
     }
 
     /// <summary>
-    /// SSC-4 §8.2.x TapeAlert page (2Eh): 64 parameters 0001h-0040h, one byte each, bit 0 = flag set. Flags are
+    /// SSC-4 TapeAlert page (2Eh): 64 parameters 0001h-0040h, one byte each, bit 0 = flag set. Flags are
     /// cleared once read (TapeAlert "read and clear" as drives implement it for polling hosts) and on every load.
     /// </summary>
     private void WriteTapeAlertPage(ref LogWriter w)
@@ -160,7 +160,7 @@ public sealed partial class TapeDriveLogicalUnit
     }
 
     /// <summary>
-    /// SSC-4 §8.2.x Tape Capacity page (31h), in MiB: 0001h main partition remaining capacity, 0002h alternate
+    /// SSC-4 Tape Capacity page (31h), in MiB: 0001h main partition remaining capacity, 0002h alternate
     /// partition remaining (0: single partition), 0003h main partition maximum capacity, 0004h alternate maximum.
     /// </summary>
     private void WriteTapeCapacityPage(ref LogWriter w)
@@ -201,7 +201,7 @@ public sealed partial class TapeDriveLogicalUnit
         }
     }
 
-    /// <summary>LOG SELECT PCR=1 (SPC-4 §6.7): error counters and TapeAlert flags back to zero.</summary>
+    /// <summary>LOG SELECT PCR=1 (SPC-4 LOG SELECT): error counters and TapeAlert flags back to zero.</summary>
     private void ResetLogParameters()
     {
         var stats = (CurrentMedium as TapeImage)?.Statistics;
@@ -247,7 +247,7 @@ public sealed partial class TapeDriveLogicalUnit
         }
 
         /// <summary>
-        /// One parameter: control byte 0 = bounded data counter (SPC-4 §7.3.2.2.2 FORMAT AND LINKING 00b), or 03h
+        /// One parameter: control byte 0 = bounded data counter (SPC-4 log parameter FORMAT AND LINKING 00b), or 03h
         /// binary list for TapeAlert flags.
         /// </summary>
         public void Counter(ushort code, ulong value, int length = 8, byte control = 0x00)

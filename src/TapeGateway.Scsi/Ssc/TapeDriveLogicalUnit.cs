@@ -17,7 +17,7 @@ namespace TapeGateway.Scsi.Ssc;
 /// <see cref="CommandFlags.Serialized"/>, so tape verbs run strictly one at a time in the order the transport delivers
 /// them (iSCSI CmdSN order). The drive writes through: each WRITE reaches the image before GOOD, so READ POSITION
 /// reports zero objects in the object buffer and BUFFERED MODE 001b is honest in the sense that nothing is lost on a
-/// reset (SSC-4 §4.2.11 buffered mode). Mode parameters (block length, compression) are per drive, shared by all
+/// reset (SSC-4 buffered mode). Mode parameters (block length, compression) are per drive, shared by all
 /// I_T nexuses (SSC-4 §8.3), and revert to their defaults on reset and on every load.
 /// </para>
 /// <para>
@@ -127,8 +127,8 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     }
 
     /// <summary>
-    /// PREVENT ALLOW MEDIUM REMOVAL with PREVENT=01b is in force from at least one I_T nexus (SPC-4 §6.13 / SSC-4
-    /// §7.x: prevention is per nexus; it ends with ALLOW from that nexus, I_T nexus loss, or a reset).
+    /// PREVENT ALLOW MEDIUM REMOVAL with PREVENT=01b is in force from at least one I_T nexus (SPC-4 PREVENT ALLOW
+    /// MEDIUM REMOVAL as SSC-4 uses it: prevention is per nexus; it ends with ALLOW from that nexus, I_T nexus loss, or a reset).
     /// </summary>
     public bool IsRemovalPrevented
     {
@@ -168,7 +168,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         }
     }
 
-    /// <summary>DCE of the Data Compression mode page (SSC-4 §8.3.3): WRITE stores blocks compressed.</summary>
+    /// <summary>DCE of the Data Compression mode page (SSC-4 Data Compression mode page): WRITE stores blocks compressed.</summary>
     public bool CompressionEnabled => (_modePages.GetCurrentByte(DataCompressionPage, 0, 2) & 0x80) != 0;
 
     protected override CommandTable<TapeDriveLogicalUnit> Commands => s_commands;
@@ -178,8 +178,8 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     /// <summary>
     /// The changer put a cartridge in the drive: the drive threads it (auto-load), increments the MAM load count,
     /// positions at BOP, resets mode parameters to their defaults (as a drive does on load), and every I_T nexus gets
-    /// UNIT ATTENTION 28/00 NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED on its next command (SSC-4 §4.2.x
-    /// "loading"; Linux st relies on it to forget its old position). While threading, TEST UNIT READY answers NOT
+    /// UNIT ATTENTION 28/00 NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED on its next command (SSC-4 load
+    /// model; Linux st relies on it to forget its old position). While threading, TEST UNIT READY answers NOT
     /// READY 04/01. Throws <see cref="InvalidOperationException"/> if the drive already holds a cartridge.
     /// </summary>
     public async ValueTask LoadAsync(ITapeMedium medium, LoadedCartridge cartridge, CancellationToken ct)
@@ -277,7 +277,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
 
             if (threaded)
             {
-                // SSC-4 §4.2.x: the object buffer is written to the medium before it leaves the drive.
+                // SSC-4 LOAD UNLOAD / buffered mode: the object buffer is written to the medium before it leaves the drive.
                 await medium.RewindAsync(ct).ConfigureAwait(false);
             }
 
@@ -295,7 +295,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
 
     // ---- readiness and medium access -------------------------------------------------------------------------
 
-    /// <summary>SSC-4 §4.2.x / SPC-4 §6.37: 3A/00 without a threaded cartridge, 04/01 while loading, 30/03 cleaning.</summary>
+    /// <summary>SSC-4 TEST UNIT READY / SPC-4 §6.37: 3A/00 without a threaded cartridge, 04/01 while loading, 30/03 cleaning.</summary>
     protected internal override SenseReason CheckReady()
     {
         lock (_lock)
@@ -514,11 +514,11 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     {
         var pages = new ModePageSet();
 
-        // SSC-4 §8.3.5 Read-Write Error Recovery (12 bytes): no retries reported, nothing changeable (st and
+        // SSC-4 Read-Write Error Recovery mode page (12 bytes): no retries reported, nothing changeable (st and
         // backup applications read it; TB/EER/PER/DTE all zero).
         pages.Register(ReadWriteErrorRecoveryPage, 0, new byte[12], new byte[12]);
 
-        // SSC-4 §8.3.3 Data Compression (16 bytes): byte 2 DCE (7) | DCC (6); byte 3 DDE (7) | RED (6-5);
+        // SSC-4 Data Compression mode page (16 bytes): byte 2 DCE (7) | DCC (6); byte 3 DDE (7) | RED (6-5);
         // bytes 4-7 COMPRESSION ALGORITHM, 8-11 DECOMPRESSION ALGORITHM (01h: the drive's default algorithm, as IBM
         // LTO drives report). DCE is the only changeable bit: it decides whether WRITE stores blocks compressed.
         // DDE=1: compressed data is always decompressed on READ.
@@ -535,7 +535,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
 
         pages.Register(DataCompressionPage, 0, dc, dcMask);
 
-        // SSC-4 §8.3.4 Device Configuration (16 bytes): ACTIVE PARTITION 0; byte 8 LOIS (6) = logical object
+        // SSC-4 Device Configuration mode page (16 bytes): ACTIVE PARTITION 0; byte 8 LOIS (6) = logical object
         // identifiers supported, REW (0) = 0 (no early-warning report on READ), SOCF 00b; byte 10 EOD DEFINED 000b,
         // EEG (4) = 1 (we generate EOD), SEW (3) = 1 (synchronize at early warning: we write through anyway); byte 14
         // SELECT DATA COMPRESSION ALGORITHM 01h (default algorithm). Nothing changeable: compression is page 0Fh's.
@@ -545,11 +545,11 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         dcfg[14] = personality.SupportsCompression ? (byte)0x01 : (byte)0x00;
         pages.Register(DeviceConfigurationPage, 0, dcfg, new byte[16]);
 
-        // SSC-4 §8.3.8 Device Configuration Extension (subpage 01h, 32 bytes): no programmable early warning
+        // SSC-4 Device Configuration Extension mode page (subpage 01h, 32 bytes): no programmable early warning
         // (PEWS 0), write mode 0, nothing changeable.
         pages.Register(DeviceConfigurationPage, DeviceConfigurationExtensionSubpage, new byte[32], new byte[32]);
 
-        // SSC-4 §8.3.7 Medium Partition (8 bytes, no partition size descriptors): MAXIMUM ADDITIONAL PARTITIONS 0,
+        // SSC-4 Medium Partition mode page (8 bytes, no partition size descriptors): MAXIMUM ADDITIONAL PARTITIONS 0,
         // ADDITIONAL PARTITIONS DEFINED 0, FDP/SDP/IDP 0 and not changeable (single partition only); MEDIUM FORMAT
         // RECOGNITION 03h (format and partition recognition).
         var mp = new byte[8];
@@ -558,12 +558,12 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         return pages;
     }
 
-    // ---- VPD pages (SSC-4 §8.4) ------------------------------------------------------------------------------
+    // ---- VPD pages (SSC-4 VPD parameters) ------------------------------------------------------------------------------
 
     public override IReadOnlyList<byte> ExtraVpdPages { get; } = [VpdSequentialAccessCapabilities];
 
     /// <summary>
-    /// SSC-4 §8.4.2 Sequential-Access Device Capabilities VPD page (B0h), PAGE LENGTH 0002h: byte 4 bit 0 WORM
+    /// SSC-4 Sequential-Access Device Capabilities VPD page (B0h), PAGE LENGTH 0002h: byte 4 bit 0 WORM
     /// (WORM media supported), bit 1 TSMC (tape stream mirroring, not supported).
     /// </summary>
     public override int WriteVpdPage(byte page, Span<byte> destination)

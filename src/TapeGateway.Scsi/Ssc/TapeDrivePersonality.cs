@@ -5,8 +5,8 @@ using System.Text;
 namespace TapeGateway.Scsi.Ssc;
 
 /// <summary>
-/// Who a virtual tape drive says it is and what it can do, as immutable data (SSC-4 §6.6 INQUIRY strings, §6.11
-/// REPORT DENSITY SUPPORT, §7.4 READ BLOCK LIMITS). LTO compatibility follows the Ultrium rule of thumb: up to LTO-7 a
+/// Who a virtual tape drive says it is and what it can do, as immutable data (SPC-4 INQUIRY strings, SSC-4
+/// REPORT DENSITY SUPPORT and READ BLOCK LIMITS). LTO compatibility follows the Ultrium rule of thumb: up to LTO-7 a
 /// drive reads two generations back and writes one back; LTO-8 and LTO-9 read and write one generation back.
 /// </summary>
 public sealed record TapeDrivePersonality
@@ -77,7 +77,7 @@ public sealed record TapeDrivePersonality
     /// <summary>Generations whose cartridges this drive can write, oldest first.</summary>
     public IReadOnlyList<LtoGeneration> WritableGenerations { get; init; } = [LtoGeneration.Lto4, LtoGeneration.Lto5];
 
-    /// <summary>READ BLOCK LIMITS MAXIMUM BLOCK LENGTH LIMIT (SSC-4 §7.4): 8 MiB, as LTO drives report.</summary>
+    /// <summary>READ BLOCK LIMITS MAXIMUM BLOCK LENGTH LIMIT (SSC-4 READ BLOCK LIMITS): 8 MiB, as LTO drives report.</summary>
     public int MaxBlockLength { get; init; } = 8 * 1024 * 1024;
 
     /// <summary>READ BLOCK LIMITS MINIMUM BLOCK LENGTH LIMIT: 1 byte.</summary>
@@ -86,18 +86,33 @@ public sealed record TapeDrivePersonality
     /// <summary>READ BLOCK LIMITS GRANULARITY: block lengths are multiples of 2^n bytes (0: any length).</summary>
     public byte Granularity { get; init; }
 
-    /// <summary>WORM cartridges are supported (SSC-4 §4.2.22; VPD B0h WORM bit).</summary>
+    /// <summary>WORM cartridges are supported (SSC-4 WORM model; VPD B0h WORM bit).</summary>
     public bool SupportsWorm { get; init; } = true;
 
-    /// <summary>The Data Compression mode page's DCC bit (SSC-4 §8.3.3): the drive can compress.</summary>
+    /// <summary>The Data Compression mode page's DCC bit (SSC-4 Data Compression mode page): the drive can compress.</summary>
     public bool SupportsCompression { get; init; } = true;
 
     /// <summary>DCE after power on, reset and load (IBM drives ship with compression enabled).</summary>
     public bool CompressionEnabledByDefault { get; init; } = true;
 
-    public bool CanRead(LtoGeneration generation) => ReadableGenerations.Contains(generation);
+    public bool CanRead(LtoGeneration generation) => Includes(ReadableGenerations, generation);
 
-    public bool CanWrite(LtoGeneration generation) => WritableGenerations.Contains(generation);
+    public bool CanWrite(LtoGeneration generation) => Includes(WritableGenerations, generation);
+
+    /// <summary>Indexed loop, not LINQ: this runs on every READ/WRITE and must not allocate.</summary>
+    private static bool Includes(IReadOnlyList<LtoGeneration> list, LtoGeneration generation)
+    {
+        ArgumentNullException.ThrowIfNull(generation);
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (list[i].Number == generation.Number)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// The identity for a drive whose serial number is <paramref name="serialNumber"/> (SPC-4 §7.8.15; the changer's

@@ -5,6 +5,7 @@ using TapeGateway.Media.Block;
 using TapeGateway.Scsi.Commands;
 using TapeGateway.Scsi.Sbc;
 using TapeGateway.Scsi.Smc;
+using TapeGateway.Scsi.Ssc;
 
 namespace TapeGateway.Scsi.Tests.Docs;
 
@@ -14,7 +15,7 @@ namespace TapeGateway.Scsi.Tests.Docs;
 /// </summary>
 public sealed class CommandMatrixDocTests
 {
-    public static TheoryData<string> DeviceTypes => ["sbc", "smc"];
+    public static TheoryData<string> DeviceTypes => ["sbc", "ssc", "smc"];
 
     [Theory]
     [MemberData(nameof(DeviceTypes))]
@@ -41,6 +42,7 @@ public sealed class CommandMatrixDocTests
     private static IReadOnlyList<SupportedCommand> Commands(string deviceType) => deviceType switch
     {
         "sbc" => new DiskLogicalUnit(new Lun(0), new InMemoryBlockVolume(1024, 512), "doc").SupportedCommands,
+        "ssc" => new TapeDriveLogicalUnit(new Lun(0), TapeDrivePersonality.IbmUlt3580Td5, "DOC").SupportedCommands,
         "smc" => new MediumChangerLogicalUnit(new Lun(0), ChangerPersonality.AwsGatewayVtl, "DOC", Smc.ChangerHarness.Small()).SupportedCommands,
         _ => throw new ArgumentOutOfRangeException(nameof(deviceType)),
     };
@@ -57,9 +59,10 @@ public sealed class CommandMatrixDocTests
         return sb.ToString();
     }
 
-    private static string RepositoryRoot()
+    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string sourceFile = "")
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        // The source path, not the output folder: builds with --artifacts-path put the binaries outside the repo.
+        var dir = new DirectoryInfo(Path.GetDirectoryName(sourceFile) ?? AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "TapeGateway.sln")))
         {
             dir = dir.Parent;

@@ -402,6 +402,25 @@ public sealed class TapeDriveTests
     }
 
     [Fact]
+    public async Task ModeSensePageZero_ReturnsHeaderAndBlockDescriptor_AsLinuxStAsksAtOpen()
+    {
+        // st sends 1A 00 00 00 0C 00 at every open: density, block length and the WP bit come from this answer.
+        var h = new TapeHarness();
+        await h.LoadNewAsync();
+        var t = await h.Run([0x1A, 0x00, 0x00, 0x00, 0x0C, 0x00]);
+        t.AssertGood();
+        var m = t.DataIn.ToArray();
+        Assert.Equal(12, m.Length);
+        Assert.Equal(11, m[0]); // MODE DATA LENGTH
+        Assert.Equal(8, m[3]); // BLOCK DESCRIPTOR LENGTH
+        Assert.Equal(0x58, m[4]); // LTO-5 density
+
+        var ten = await h.Run([0x5A, 0x00, 0x00, 0, 0, 0, 0, 0x00, 0x20, 0x00]);
+        ten.AssertGood();
+        Assert.Equal(16, ten.DataIn.Length);
+    }
+
+    [Fact]
     public async Task ModePages_Registered_AndPartitionPageNotChangeable()
     {
         var h = new TapeHarness();

@@ -92,6 +92,7 @@ internal sealed class TapeHarness
         {
             task.Direction = DataDirection.Read;
             task.ExpectedDataTransferLength = expected ?? 0;
+            task.CompleteDataOut(0); // no Data-Out will come: a handler that waits for it sees an empty buffer
         }
 
         await Target.ExecuteAsync(task);

@@ -3,6 +3,7 @@
 #   check_fails "what" 'cmds'    one counted check: passes when the commands exit non-zero
 #   show "what" 'commands'       runs and prints, never counts
 #   finish                       prints "RESULT: N passed, N failed"; exit status 1 if anything failed
+#   session_info                 kernel mode: shows the iSCSI sessions and their negotiated parameters
 #   scsi_devices                 sets DISKS_SD/DISKS_SG, TAPES_NST/TAPES_ST/TAPES_SG, CHANGER_SG/CHANGER_CH, sorted
 #                                by SCSI address H:C:T:L
 # Every check prints its commands and their output (indented), then "ok" or "FAIL" with its time. Commands run in
@@ -39,6 +40,12 @@ finish() {
   for f in "${E2E_FAILURES[@]}"; do printf 'failed: %s\n' "$f"; done
   printf 'RESULT: %d passed, %d failed\n' "$E2E_PASSED" "$E2E_FAILED"
   [ "$E2E_FAILED" = 0 ]
+}
+
+session_info() {   # kernel mode: the negotiated iSCSI session parameters, for the log
+  [ "${E2E_MODE:-}" = kernel ] || return 0
+  show "iSCSI sessions (kernel initiator) and negotiated parameters" \
+    'iscsiadm -m session; iscsiadm -m session -P 3 | grep -E "Target:|HeaderDigest|DataDigest|MaxRecvDataSegmentLength|MaxXmitDataSegmentLength|FirstBurstLength|MaxBurstLength|ImmediateData|InitialR2T|MaxOutstandingR2T"'
 }
 
 scsi_devices() {

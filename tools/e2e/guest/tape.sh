@@ -5,6 +5,7 @@
 # (the first four are used: #1 for data, #2 slot-to-slot, #3 second drive, #4 mailslot).
 # Data transfer element N is assumed to be the Nth tape device in SCSI address order (checked by the load step).
 . /e2e/lib.sh
+session_info
 scsi_devices
 CH=$CHANGER_SG; D0=${TAPES_NST[0]:-}; D0SG=${TAPES_SG[0]:-}; D1=${TAPES_NST[1]:-}; D1SG=${TAPES_SG[1]:-}
 set -- ${E2E_BARCODES:-HRN001L4 HRN002L4 HRN003L4 HRN004L4}; T1=$1; T2=$2; T3=$3; T4=$4
@@ -70,8 +71,15 @@ check "st: drive 0 ONLINE and at BOT right after the load, no rewind needed (UNI
   online $D0 && grep -q BOT /tmp/mt.st && grep -q "File number=0, block number=0," /tmp/mt.st'
 check_fails "mtx load into the occupied drive 0 is refused" 'mtx -f $CH load $S2 0'
 show "tapeinfo; sg_modes (all pages)" 'tapeinfo -f $D0SG; sg_modes -a $D0SG'
+check "st read the drive's mode at open (MODE SENSE(6) page 0, header + block descriptor): mt status shows its density code" '
+  mt -f $D0 status | tee /dev/stderr | grep -Eq "Density code 0x([1-9a-f][0-9a-f]?|[0-9a-f][1-9a-f])"'
+check "fixed-block mode through st: mt setblk 512 survives the next open; 2 x 32 KiB writes make 128 blocks, 4 KiB reads return them" '
+  mt -f $D0 rewind && mt -f $D0 setblk 512 && mt -f $D0 status | tee /dev/stderr | grep -q "Tape block size 512 bytes" &&
+  head -c 65536 /tmp/blob > /tmp/fx && dd if=/tmp/fx of=$D0 bs=32k && mt -f $D0 rewind &&
+  dd if=$D0 of=/dev/null bs=32k count=1 && mt -f $D0 tell | tee /dev/stderr | grep -q "At block 64\." &&
+  mt -f $D0 rewind && dd if=$D0 of=/tmp/fx.r bs=4k 2>&1 | tee /dev/stderr | grep -q "^16+0 records in" && cmp /tmp/fx /tmp/fx.r'
 check "READ BLOCK LIMITS; mt setblk 0 (variable blocks, MODE SELECT)" '
-  sg_raw -r 6 $D0SG 05 00 00 00 00 00 && mt -f $D0 setblk 0 && mt -f $D0 status | grep -q "Tape block size 0 bytes"'
+  sg_raw -r 6 $D0SG 05 00 00 00 00 00 && mt -f $D0 rewind && mt -f $D0 setblk 0 && mt -f $D0 status | grep -q "Tape block size 0 bytes"'
 
 echo "=== write three files"
 check "tar -cf file 0 (10 KiB records)" 'tar -cf $D0 -b 20 -C /tmp src1 && at $D0 1 0'
@@ -127,6 +135,17 @@ if [ -n "$D1" ]; then
     sg_turs -v $D1SG 2>&1 | tee /dev/stderr | grep -qi "not ready to ready change"'
   check "drive 1: dd write, rewind, read back matches" '
     online $D1 >/dev/null && mt -f $D1 setblk 0 && dd if=/tmp/blob of=$D1 bs=166466 && mt -f $D1 rewind && dd if=$D1 of=/tmp/blob.d1 bs=166466 && cmp /tmp/blob /tmp/blob.d1'
+  check "drive 1: mt fsr / bsr move by records inside a file; fsr across a filemark stops after it" '
+    head -c 65536 /tmp/blob > /tmp/r64 && mt -f $D1 rewind && dd if=/tmp/r64 of=$D1 bs=4k && dd if=/tmp/r64 of=$D1 bs=4k &&
+    mt -f $D1 rewind && mt -f $D1 fsr 5 && at $D1 0 5 && mt -f $D1 bsr 2 && at $D1 0 3 &&
+    dd if=$D1 of=/tmp/r4 bs=4k count=1 && cmp <(tail -c +$((3 * 4096 + 1)) /tmp/r64 | head -c 4096) /tmp/r4 &&
+    mt -f $D1 rewind && ! mt -f $D1 fsr 20 && at $D1 1 0'
+  check "drive 1: mt lock (PREVENT MEDIUM REMOVAL) makes mtx unload fail; mt unlock lets it through" '
+    mt -f $D1 lock && ! mtx -f $CH unload $S3 1 && mt -f $D1 unlock && mtx -f $CH unload $S3 1 && mtx -f $CH load $S3 1 && online $D1 >/dev/null'
+  check "drive 1: mt compression 1 / 0 (MODE SELECT data compression page 0x0f)" '
+    mt -f $D1 compression 1 && sg_modes -p 0x0f $D1SG && mt -f $D1 compression 0 && sg_modes -p 0x0f $D1SG'
+  check "drive 1: mt erase at BOT, then a read at BOT finds no data" '
+    mt -f $D1 rewind && mt -f $D1 erase && mt -f $D1 rewind && ! dd if=$D1 of=/dev/null bs=64k count=1 && mt -f $D1 rewind'
   check "both drives loaded at once; unload both" '
     mtx -f $CH load $S1 0 && online $D0 >/dev/null && [ $(mtx -f $CH status | grep -c "Data Transfer Element [01]:Full") = 2 ] &&
     mt -f $D0 offline && mtx -f $CH unload $S1 0 && mt -f $D1 offline && mtx -f $CH unload $S3 1'
