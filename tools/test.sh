@@ -225,6 +225,16 @@ else
   fi
 fi
 
+# Style gate: the code must stay `dotnet format` clean (the brief's strict-build rule).
+stage_begin "format"
+if dotnet format TapeGateway.sln --verify-no-changes --no-restore >"$LOG_DIR/format.log" 2>&1; then
+  ok "dotnet format --verify-no-changes"
+else
+  grep -oE '^[^(]+\([0-9]+,[0-9]+\): (error|warning) [A-Z]+' "$LOG_DIR/format.log" | sort -u | head -n 20 | indent
+  bad "dotnet format found unformatted code (log: $LOG_DIR/format.log; fix with: dotnet format TapeGateway.sln)"
+fi
+stage_end
+
 
 # ----------------------------------------------------------------------------------------------------------------
 # stage 2: dotnet test

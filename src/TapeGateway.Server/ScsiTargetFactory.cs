@@ -42,16 +42,16 @@ internal sealed partial class ScsiTargetFactory : IHostedService, IAsyncDisposab
         switch (l.Type)
         {
             case LunType.Disk:
-            {
-                var path = o.ResolvePath(string.IsNullOrEmpty(l.File) ? $"volumes/{target.Alias ?? "lun"}-{l.Lun}.img" : l.File);
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-                var blocks = l.SizeMiB * 1024 * 1024 / l.BlockSize;
-                var volume = FileBlockVolume.OpenOrCreate(path, blocks, l.BlockSize, l.ReadOnly, l.ThinProvisioning);
-                _volumes.Add(volume);
-                LogVolume(_logger, target.Name, l.Lun, path, volume.BlockCount, volume.BlockSize);
-                var volumeId = l.SerialNumber ?? $"{target.Name}/{l.Lun}";
-                return new DiskLogicalUnit(new Core.Scsi.Lun((ushort)l.Lun), volume, volumeId, logger: loggerFactory.CreateLogger<DiskLogicalUnit>());
-            }
+                {
+                    var path = o.ResolvePath(string.IsNullOrEmpty(l.File) ? $"volumes/{target.Alias ?? "lun"}-{l.Lun}.img" : l.File);
+                    Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                    var blocks = l.SizeMiB * 1024 * 1024 / l.BlockSize;
+                    var volume = FileBlockVolume.OpenOrCreate(path, blocks, l.BlockSize, l.ReadOnly, l.ThinProvisioning);
+                    _volumes.Add(volume);
+                    LogVolume(_logger, target.Name, l.Lun, path, volume.BlockCount, volume.BlockSize);
+                    var volumeId = l.SerialNumber ?? $"{target.Name}/{l.Lun}";
+                    return new DiskLogicalUnit(new Core.Scsi.Lun((ushort)l.Lun), volume, volumeId, logger: loggerFactory.CreateLogger<DiskLogicalUnit>());
+                }
 
             default:
                 throw new InvalidOperationException($"unsupported LUN type {l.Type}");

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Options;
 using TapeGateway.Catalog;
+using TapeGateway.Media.Tape;
 using TapeGateway.Scsi.Smc;
 using TapeGateway.Scsi.Ssc;
-using TapeGateway.Media.Tape;
 using ElementType = TapeGateway.Scsi.Smc.ElementType;
 
 namespace TapeGateway.Library.Tests;

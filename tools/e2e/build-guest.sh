@@ -2,6 +2,9 @@
 # tools/e2e/build-guest.sh - build (or reuse) the guest kernel + initramfs of the VM end-to-end test.
 #
 #   tools/e2e/build-guest.sh            prints the directory that holds vmlinuz and initramfs.gz
+#   tools/e2e/build-guest.sh --bacula   the same image plus a whole Bacula installation (bacula-dir with an empty
+#                                       SQLite catalog, bacula-fd, bacula-sd, bconsole, sqlite3) for the scenario
+#                                       "bacula": a second image with its own cache key (guest-bacula-<hash>)
 #
 # The initramfs is assembled from files of the Debian packages in tools/e2e/apt-packages.txt (installed on this
 # machine): busybox for /init and the small utilities, the kernel's SCSI/virtio/iSCSI/ext4 modules, and the real
@@ -12,6 +15,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_BUILD=${E2E_BUILD:-${TMPDIR:-/tmp}/tapegw-e2e}
+FLAVOR=base
+case "${1:-}" in --bacula) FLAVOR=bacula ;; "") ;; *) echo "build-guest: unknown argument $1" >&2; exit 2 ;; esac
 
 # the kernel: the one linux-image-amd64 (apt-packages.txt) depends on, else the newest generic -amd64 kernel that
 # has an image and modules (not -cloud-amd64 or -rt-amd64: the cloud flavour has no st/ch), unless E2E_KVER says
@@ -29,9 +34,12 @@ fi
 [ -n "$KVER" ] || { echo "build-guest: no usable kernel (image in /boot, modules incl. st and ch): run tools/e2e/install-deps.sh" >&2; exit 1; }
 
 PKGS="busybox-static e2fsprogs tar coreutils diffutils mt-st mtx sg3-utils lsscsi open-iscsi bacula-sd bacula-common perl-base bash"
+BACULA_PKGS="bacula-director bacula-director-sqlite3 bacula-common-sqlite3 bacula-fd bacula-console sqlite3 libsqlite3-0"
+[ $FLAVOR = bacula ] && PKGS="$PKGS $BACULA_PKGS"
 versions=$(dpkg-query -W -f='${Package}=${Version}\n' $PKGS 2>/dev/null || true)
 KEY=$( { echo "$KVER"; echo "$versions"; cat "$HERE/build-guest.sh" "$HERE/guest/init"; } | sha256sum | cut -c1-16)
 OUT=$E2E_BUILD/guest-$KEY
+[ $FLAVOR = bacula ] && OUT=$E2E_BUILD/guest-bacula-$KEY
 if [ -f "$OUT/initramfs.gz" ] && [ -f "$OUT/vmlinuz" ]; then echo "$OUT"; exit 0; fi
 
 t0=$(date +%s.%N)
@@ -82,6 +90,25 @@ if [ -x /usr/sbin/btape ]; then
   put /etc/bacula/scripts/mtx-changer /etc/bacula/scripts/mtx-changer.conf
   cp -a /usr/lib/x86_64-linux-gnu/perl-base "$R/usr/lib/x86_64-linux-gnu/"
 fi
+if [ $FLAVOR = bacula ]; then
+  # the whole Bacula 9.6 installation for the scenario "bacula": director (SQLite catalog), file daemon, storage
+  # daemon, bconsole; the catalog backend is dlopen()ed (libbaccats-9.6.7.so -> libbaccats-sqlite3.so), so it is
+  # copied by name with its own libraries. The empty catalog is made here with Bacula's SQL (what
+  # make_sqlite3_tables / the Debian dbconfig install script run), without debconf, into /var/lib/bacula/bacula.db.
+  for b in /usr/sbin/bacula-dir /usr/sbin/bacula-fd /usr/sbin/bacula-sd /usr/sbin/bconsole /usr/bin/sqlite3; do
+    bin "$b" || exit 1
+  done
+  for l in /usr/lib/bacula/libbaccats-9.6.7.so /usr/lib/bacula/libbaccats-sqlite3.so /usr/lib/bacula/libbaccats-sqlite3-9.6.7.so /usr/lib/bacula/libbaccats.so; do
+    [ -e "$l" ] || continue
+    put "$l"
+    ldd "$l" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | while read -r lib; do put "$lib"; done
+  done
+  put /etc/bacula/scripts/query.sql
+  sql=/usr/share/dbconfig-common/data/bacula-director-sqlite3/install/sqlite3
+  [ -r "$sql" ] || { echo "build-guest: missing $sql (bacula-director-sqlite3)" >&2; exit 1; }
+  sqlite3 "$R/var/lib/bacula/bacula.db" < "$sql"
+  [ "$(sqlite3 "$R/var/lib/bacula/bacula.db" 'SELECT VersionId FROM Version')" -gt 0 ] || { echo "build-guest: catalog creation failed" >&2; exit 1; }
+fi
 for l in /lib/x86_64-linux-gnu/libnss_files.so.2; do [ -e "$l" ] && put "$l"; done
 put /lib64/ld-linux-x86-64.so.2
 printf 'root:x:0:0:root:/root:/bin/sh\nbacula:x:0:0:bacula:/var/lib/bacula:/bin/sh\n' > "$R/etc/passwd"
@@ -111,5 +138,5 @@ cp "/boot/vmlinuz-$KVER" "$STAGE/out/vmlinuz"
 echo "$versions" > "$STAGE/out/packages"
 rm -rf "$OUT"; mv "$STAGE/out" "$OUT"
 t1=$(date +%s.%N)
-echo "build-guest: kernel $KVER, $(wc -l < "$R/etc/e2e/modules") modules, initramfs $(du -h "$OUT/initramfs.gz" | cut -f1), $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s -> $OUT" >&2
+echo "build-guest: $FLAVOR image, kernel $KVER, $(wc -l < "$R/etc/e2e/modules") modules, initramfs $(du -h "$OUT/initramfs.gz" | cut -f1), $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s -> $OUT" >&2
 echo "$OUT"

@@ -17,30 +17,34 @@
 #     --env K=V                  (repeatable) exported to the scenario script
 #     --timeout S                scenario time limit (default 600)
 #     --out DIR                  run directory: console.log, guest.log, qemu.cmdline, qemu.log (default: new temp dir)
+#     --image base|bacula        the guest image (build-guest.sh; bacula: the base image plus bacula-dir/-fd/-sd,
+#                                  bconsole and an empty SQLite catalog; default base)
 # Environment: E2E_BUILD (cache folder), E2E_ACCEL=auto|kvm|tcg, E2E_MEM (MiB, default 1024), E2E_SMP (default 1).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export E2E_BUILD=${E2E_BUILD:-${TMPDIR:-/tmp}/tapegw-e2e}
-PORTAL=""; MODE=qemu; LUNS=(); TARGETS=(); DEVS=""; ENVS=(); TMO=600; OUT=""
+PORTAL=""; MODE=qemu; LUNS=(); TARGETS=(); DEVS=""; ENVS=(); TMO=600; OUT=""; IMAGE=base
 while [ $# -gt 0 ]; do
   case "$1" in
     --portal) PORTAL=$2; shift 2 ;; --mode) MODE=$2; shift 2 ;;
     --lun) LUNS+=("$2"); shift 2 ;; --target) TARGETS+=("$2"); shift 2 ;;
     --devs) DEVS=$2; shift 2 ;; --env) ENVS+=("$2"); shift 2 ;;
     --timeout) TMO=$2; shift 2 ;; --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    --image) IMAGE=$2; shift 2 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     --*) echo "vm.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
 done
-[ $# -ge 1 ] || { sed -n '2,24p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,26p' "$0" >&2; exit 2; }
 SCENARIO=$1; shift
 [ -f "$SCENARIO" ] || { echo "vm.sh: no scenario $SCENARIO" >&2; exit 2; }
 case "${PORTAL%:*}" in 127.*|localhost) ;; *) echo "vm.sh: --portal must be 127.x.x.x:PORT (got '$PORTAL')" >&2; exit 2 ;; esac
 PORT=${PORTAL##*:}; PORTAL=127.0.0.1:$PORT
 case "$MODE" in qemu|kernel) ;; *) echo "vm.sh: --mode qemu|kernel" >&2; exit 2 ;; esac
 
-GUEST=$("$HERE/build-guest.sh") || exit 125
+case "$IMAGE" in base) GUEST=$("$HERE/build-guest.sh") || exit 125 ;;
+  bacula) GUEST=$("$HERE/build-guest.sh" --bacula) || exit 125 ;; *) echo "vm.sh: --image base|bacula" >&2; exit 2 ;; esac
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/tapegw-e2e-run.XXXXXX")}
 mkdir -p "$OUT"
 

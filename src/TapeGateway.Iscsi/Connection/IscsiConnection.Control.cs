@@ -211,43 +211,33 @@ public sealed partial class IscsiConnection
                 }
 
             case TaskManagementFunction.AbortTaskSet:
-                if (!target.HasLun(lun))
-                {
-                    return TaskManagementResponse.LunDoesNotExist;
-                }
-
-                await AbortTasksAsync(t => t.Scsi.Lun == lun).ConfigureAwait(false);
-                target.TaskManagement(TaskManagementEvent.AbortTaskSet, lun, nexus);
-                return TaskManagementResponse.FunctionComplete;
-
             case TaskManagementFunction.ClearTaskSet:
-                if (!target.HasLun(lun))
-                {
-                    return TaskManagementResponse.LunDoesNotExist;
-                }
-
-                await AbortOnTargetAsync(target, t => t.Scsi.Lun == lun).ConfigureAwait(false);
-                target.TaskManagement(TaskManagementEvent.ClearTaskSet, lun, nexus);
-                return TaskManagementResponse.FunctionComplete;
-
             case TaskManagementFunction.LogicalUnitReset:
-                if (!target.HasLun(lun))
                 {
-                    return TaskManagementResponse.LunDoesNotExist;
-                }
+                    if (!target.HasLun(lun))
+                    {
+                        return TaskManagementResponse.LunDoesNotExist;
+                    }
 
-                await AbortOnTargetAsync(target, t => t.Scsi.Lun == lun).ConfigureAwait(false);
-                target.TaskManagement(TaskManagementEvent.LogicalUnitReset, lun, nexus);
-                return TaskManagementResponse.FunctionComplete;
+                    // ABORT TASK SET touches only this session's tasks; CLEAR TASK SET and LU RESET every session's.
+                    var (what, sessionOnly) = function switch
+                    {
+                        TaskManagementFunction.AbortTaskSet => (TaskManagementEvent.AbortTaskSet, true),
+                        TaskManagementFunction.ClearTaskSet => (TaskManagementEvent.ClearTaskSet, false),
+                        _ => (TaskManagementEvent.LogicalUnitReset, false),
+                    };
+                    await (sessionOnly ? AbortTasksAsync(t => t.Scsi.Lun == lun) : AbortOnTargetAsync(target, t => t.Scsi.Lun == lun)).ConfigureAwait(false);
+                    target.TaskManagement(what, lun, nexus);
+                    return TaskManagementResponse.FunctionComplete;
+                }
 
             case TaskManagementFunction.TargetWarmReset:
-                await AbortOnTargetAsync(target, static _ => true).ConfigureAwait(false);
-                target.TaskManagement(TaskManagementEvent.TargetWarmReset, lun, nexus);
-                return TaskManagementResponse.FunctionComplete;
-
             case TaskManagementFunction.TargetColdReset:
                 await AbortOnTargetAsync(target, static _ => true).ConfigureAwait(false);
-                target.TaskManagement(TaskManagementEvent.TargetColdReset, lun, nexus);
+                target.TaskManagement(
+                    function == TaskManagementFunction.TargetWarmReset ? TaskManagementEvent.TargetWarmReset : TaskManagementEvent.TargetColdReset,
+                    lun,
+                    nexus);
                 return TaskManagementResponse.FunctionComplete;
 
             case TaskManagementFunction.TaskReassign:

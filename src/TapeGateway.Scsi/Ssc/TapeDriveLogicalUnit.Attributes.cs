@@ -92,26 +92,26 @@ public sealed partial class TapeDriveLogicalUnit
         switch (id)
         {
             case MamAttributeId.RemainingCapacityInPartition:
-            {
-                var p = medium.ReadPosition();
-                return Binary(8, (ulong)(p.RemainingBytes / MiB));
-            }
+                {
+                    var p = medium.ReadPosition();
+                    return Binary(8, (ulong)(p.RemainingBytes / MiB));
+                }
 
             case MamAttributeId.MaximumCapacityInPartition:
                 return Binary(8, (ulong)(medium.CapacityBytes / MiB));
             case MamAttributeId.MamSpaceRemaining:
-            {
-                var used = 0;
-                foreach (var aid in medium.GetAttributeIds())
                 {
-                    if (medium.TryGetAttribute(aid, out var v))
+                    var used = 0;
+                    foreach (var aid in medium.GetAttributeIds())
                     {
-                        used += 6 + v.Length;
+                        if (medium.TryGetAttribute(aid, out var v))
+                        {
+                            used += 6 + v.Length;
+                        }
                     }
-                }
 
-                return Binary(8, (ulong)Math.Max(0, MamCapacityBytes - used));
-            }
+                    return Binary(8, (ulong)Math.Max(0, MamCapacityBytes - used));
+                }
 
             case MamAttributeId.TotalMBytesWrittenInMediumLife:
                 return Binary(8, (ulong)(((medium as TapeImage)?.Statistics.HostBytesWritten ?? 0) / MiB));

@@ -165,42 +165,42 @@ public sealed partial class TapeDriveLogicalUnit
         {
             case 0x00:
             case 0x01:
-            {
-                var d = task.GetDataInBuffer(20).Span;
-                var overflow = p.LogicalObjectNumber > uint.MaxValue;
-                d[0] = (byte)(flags | (overflow ? 0x02 | 0x04 : 0)); // PERR and LOLU when it does not fit in 32 bits
-                d[1] = (byte)p.Partition;
-                if (!overflow)
                 {
-                    BinaryPrimitives.WriteUInt32BigEndian(d[4..], (uint)p.LogicalObjectNumber);
-                    BinaryPrimitives.WriteUInt32BigEndian(d[8..], (uint)p.LogicalObjectNumber);
+                    var d = task.GetDataInBuffer(20).Span;
+                    var overflow = p.LogicalObjectNumber > uint.MaxValue;
+                    d[0] = (byte)(flags | (overflow ? 0x02 | 0x04 : 0)); // PERR and LOLU when it does not fit in 32 bits
+                    d[1] = (byte)p.Partition;
+                    if (!overflow)
+                    {
+                        BinaryPrimitives.WriteUInt32BigEndian(d[4..], (uint)p.LogicalObjectNumber);
+                        BinaryPrimitives.WriteUInt32BigEndian(d[8..], (uint)p.LogicalObjectNumber);
+                    }
+
+                    return CommandOutcome.Good;
                 }
 
-                return CommandOutcome.Good;
-            }
-
             case 0x06:
-            {
-                var d = task.GetDataInBuffer(32).Span;
-                d[0] = flags;
-                BinaryPrimitives.WriteUInt32BigEndian(d[4..], (uint)p.Partition);
-                BinaryPrimitives.WriteInt64BigEndian(d[8..], p.LogicalObjectNumber);
-                BinaryPrimitives.WriteInt64BigEndian(d[16..], p.FileNumber);
-                return CommandOutcome.Good;
-            }
+                {
+                    var d = task.GetDataInBuffer(32).Span;
+                    d[0] = flags;
+                    BinaryPrimitives.WriteUInt32BigEndian(d[4..], (uint)p.Partition);
+                    BinaryPrimitives.WriteInt64BigEndian(d[8..], p.LogicalObjectNumber);
+                    BinaryPrimitives.WriteInt64BigEndian(d[16..], p.FileNumber);
+                    return CommandOutcome.Good;
+                }
 
             default:
-            {
-                var allocationLength = BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]);
-                var d = task.GetDataInBuffer(32).Span;
-                d[0] = flags;
-                d[1] = (byte)p.Partition;
-                BinaryPrimitives.WriteUInt16BigEndian(d[2..], 0x1C);
-                BinaryPrimitives.WriteInt64BigEndian(d[8..], p.LogicalObjectNumber);
-                BinaryPrimitives.WriteInt64BigEndian(d[16..], p.LogicalObjectNumber);
-                task.TrimDataIn(Math.Min(32, (int)allocationLength));
-                return CommandOutcome.Good;
-            }
+                {
+                    var allocationLength = BinaryPrimitives.ReadUInt16BigEndian(cdb[7..]);
+                    var d = task.GetDataInBuffer(32).Span;
+                    d[0] = flags;
+                    d[1] = (byte)p.Partition;
+                    BinaryPrimitives.WriteUInt16BigEndian(d[2..], 0x1C);
+                    BinaryPrimitives.WriteInt64BigEndian(d[8..], p.LogicalObjectNumber);
+                    BinaryPrimitives.WriteInt64BigEndian(d[16..], p.LogicalObjectNumber);
+                    task.TrimDataIn(Math.Min(32, (int)allocationLength));
+                    return CommandOutcome.Good;
+                }
         }
     }
 

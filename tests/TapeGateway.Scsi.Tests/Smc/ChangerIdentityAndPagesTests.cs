@@ -3,8 +3,8 @@ using System.Text;
 using TapeGateway.Scsi.Sense;
 using TapeGateway.Scsi.Smc;
 using TapeGateway.Scsi.Tests.Spc;
-using ScsiCmd = TapeGateway.Scsi.Tests.Spc.Scsi;
 using static TapeGateway.Scsi.Tests.Smc.ChangerHarness;
+using ScsiCmd = TapeGateway.Scsi.Tests.Spc.Scsi;
 
 namespace TapeGateway.Scsi.Tests.Smc;
 

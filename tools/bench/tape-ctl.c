@@ -1,0 +1,207 @@
+/*
+ * tape-ctl: the few library/drive commands tools/bench/tape-vs-tgt.sh needs around the unmodified tapeperf,
+ * on libiscsi's synchronous API (written from the headers in /usr/include/iscsi).
+ *
+ *   tape-ctl move  CHANGER_URL SRC DST     MOVE MEDIUM (SMC-3 A5h) from element SRC to element DST
+ *   tape-ctl ready DRIVE_URL               TEST UNIT READY until GOOD (UNIT ATTENTION / NOT READY retried, 30 s)
+ *   tape-ctl dce   DRIVE_URL [0|1]         print the Data Compression mode page's DCE/DCC (SSC-4, page 0Fh);
+ *                                          with 0|1: MODE SELECT(6) the page with DCE set or cleared, then print it
+ *                                          again. DCE is reset at every load, so set it after loading.
+ *   tape-ctl unload DRIVE_URL              REWIND, then LOAD UNLOAD with LOAD=0
+ *
+ * Exit status 0 ok, 1 SCSI/iSCSI failure, 2 usage. Prints one line per command on stdout.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+
+static const char *initiator = "iqn.2026-11.org.tapegateway:tape-ctl";
+
+static struct iscsi_context *connect_url(const char *url, int *lun)
+{
+	struct iscsi_context *c = iscsi_create_context(initiator);
+	struct iscsi_url *u;
+	if (!c) {
+		fprintf(stderr, "iscsi_create_context failed\n");
+		return NULL;
+	}
+	u = iscsi_parse_full_url(c, url);
+	if (!u) {
+		fprintf(stderr, "bad URL %s: %s\n", url, iscsi_get_error(c));
+		iscsi_destroy_context(c);
+		return NULL;
+	}
+	iscsi_set_session_type(c, ISCSI_SESSION_NORMAL);
+	iscsi_set_header_digest(c, ISCSI_HEADER_DIGEST_NONE);
+	iscsi_set_targetname(c, u->target);
+	if (iscsi_full_connect_sync(c, u->portal, u->lun) != 0) {
+		fprintf(stderr, "login to %s: %s\n", url, iscsi_get_error(c));
+		iscsi_destroy_url(u);
+		iscsi_destroy_context(c);
+		return NULL;
+	}
+	*lun = u->lun;
+	iscsi_destroy_url(u);
+	return c;
+}
+
+static void disconnect(struct iscsi_context *c)
+{
+	iscsi_logout_sync(c);
+	iscsi_destroy_context(c);
+}
+
+/* One command; UNIT ATTENTION is retried. Returns the task (caller frees) or NULL on transport failure. */
+static struct scsi_task *command(struct iscsi_context *c, int lun, unsigned char *cdb, int cdb_len, int dir,
+				 int xfer, unsigned char *out, size_t out_len)
+{
+	for (int tries = 0; tries < 5; tries++) {
+		struct scsi_task *t = scsi_create_task(cdb_len, cdb, dir, xfer);
+		struct iscsi_data d = { .size = out_len, .data = out };
+		if (!t)
+			return NULL;
+		t = iscsi_scsi_command_sync(c, lun, t, out ? &d : NULL);
+		if (!t) {
+			fprintf(stderr, "command 0x%02x: %s\n", cdb[0], iscsi_get_error(c));
+			return NULL;
+		}
+		if (t->status == SCSI_STATUS_CHECK_CONDITION && t->sense.key == SCSI_SENSE_UNIT_ATTENTION && tries < 4) {
+			scsi_free_scsi_task(t);
+			continue;
+		}
+		return t;
+	}
+	return NULL;
+}
+
+static int good(struct scsi_task *t, const char *what)
+{
+	int ok;
+	if (!t)
+		return 0;
+	ok = t->status == SCSI_STATUS_GOOD;
+	if (!ok)
+		fprintf(stderr, "%s: status 0x%x sense key 0x%x asc/ascq 0x%04x\n", what, t->status, t->sense.key,
+			t->sense.ascq);
+	scsi_free_scsi_task(t);
+	return ok;
+}
+
+static int do_ready(struct iscsi_context *c, int lun)
+{
+	for (int i = 0; i < 150; i++) {
+		unsigned char tur[6] = { 0 };
+		struct scsi_task *t = command(c, lun, tur, 6, SCSI_XFER_NONE, 0, NULL, 0);
+		int st, key;
+		if (!t)
+			return 1;
+		st = t->status;
+		key = t->sense.key;
+		scsi_free_scsi_task(t);
+		if (st == SCSI_STATUS_GOOD)
+			return 0;
+		if (st != SCSI_STATUS_CHECK_CONDITION ||
+		    (key != SCSI_SENSE_NOT_READY && key != SCSI_SENSE_UNIT_ATTENTION)) {
+			fprintf(stderr, "TEST UNIT READY: status 0x%x sense key 0x%x\n", st, key);
+			return 1;
+		}
+		usleep(200000);
+	}
+	fprintf(stderr, "TEST UNIT READY: not ready after 30 s\n");
+	return 1;
+}
+
+/* MODE SENSE(6), DBD=1, page 0Fh current values into buf (header + page). Returns the page offset or -1. */
+static int sense_dc(struct iscsi_context *c, int lun, unsigned char *buf, int len)
+{
+	unsigned char cdb[6] = { 0x1A, 0x08, 0x0F, 0x00, (unsigned char)len, 0x00 };
+	struct scsi_task *t = command(c, lun, cdb, 6, SCSI_XFER_READ, len, NULL, 0);
+	int n, off;
+	if (!t)
+		return -1;
+	if (t->status != SCSI_STATUS_GOOD) {
+		good(t, "MODE SENSE(6) page 0Fh");
+		return -1;
+	}
+	n = t->datain.size < len ? t->datain.size : len;
+	memset(buf, 0, len);
+	memcpy(buf, t->datain.data, n);
+	scsi_free_scsi_task(t);
+	off = 4 + buf[3];
+	if (n < off + 4 || (buf[off] & 0x3F) != 0x0F) {
+		fprintf(stderr, "MODE SENSE(6): no Data Compression page in %d bytes\n", n);
+		return -1;
+	}
+	return off;
+}
+
+static int do_dce(struct iscsi_context *c, int lun, int set)
+{
+	unsigned char buf[64], sel[64];
+	int off = sense_dc(c, lun, buf, sizeof buf), plen;
+	if (off < 0)
+		return 1;
+	printf("before: DCE=%d DCC=%d DDE=%d\n", !!(buf[off + 2] & 0x80), !!(buf[off + 2] & 0x40),
+	       !!(buf[off + 3] & 0x80));
+	if (set < 0)
+		return 0;
+	plen = buf[off + 1] + 2;
+	memset(sel, 0, sizeof sel);
+	sel[2] = buf[2] & 0x70;          /* device-specific parameter: keep BUFFERED MODE, WP is reserved here */
+	memcpy(sel + 4, buf + off, plen);
+	sel[4] &= 0x3F;                  /* PS is reserved in MODE SELECT */
+	sel[4 + 2] = (unsigned char)((sel[4 + 2] & ~0x80) | (set ? 0x80 : 0));
+	{
+		unsigned char cdb[6] = { 0x15, 0x10, 0, 0, (unsigned char)(4 + plen), 0 };
+		struct scsi_task *t = command(c, lun, cdb, 6, SCSI_XFER_WRITE, 4 + plen, sel, 4 + plen);
+		if (!good(t, "MODE SELECT(6) page 0Fh"))
+			return 1;
+	}
+	off = sense_dc(c, lun, buf, sizeof buf);
+	if (off < 0)
+		return 1;
+	printf("after: DCE=%d DCC=%d DDE=%d\n", !!(buf[off + 2] & 0x80), !!(buf[off + 2] & 0x40),
+	       !!(buf[off + 3] & 0x80));
+	return (!!(buf[off + 2] & 0x80)) == set ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct iscsi_context *c;
+	int lun, rc;
+	if (argc < 3)
+		goto usage;
+	c = connect_url(argv[2], &lun);
+	if (!c)
+		return 1;
+	if (!strcmp(argv[1], "move") && argc == 5) {
+		int src = atoi(argv[3]), dst = atoi(argv[4]);
+		unsigned char cdb[12] = { 0xA5, 0, 0, 0, src >> 8, src & 0xFF, dst >> 8, dst & 0xFF, 0, 0, 0, 0 };
+		rc = good(command(c, lun, cdb, 12, SCSI_XFER_NONE, 0, NULL, 0), "MOVE MEDIUM") ? 0 : 1;
+		if (!rc)
+			printf("moved %d -> %d\n", src, dst);
+	} else if (!strcmp(argv[1], "ready") && argc == 3) {
+		rc = do_ready(c, lun);
+		if (!rc)
+			printf("ready\n");
+	} else if (!strcmp(argv[1], "dce") && (argc == 3 || argc == 4)) {
+		rc = do_ready(c, lun) || do_dce(c, lun, argc == 4 ? atoi(argv[3]) : -1);
+	} else if (!strcmp(argv[1], "unload") && argc == 3) {
+		unsigned char rew[6] = { 0x01, 0, 0, 0, 0, 0 }, unload[6] = { 0x1B, 0, 0, 0, 0, 0 };
+		rc = good(command(c, lun, rew, 6, SCSI_XFER_NONE, 0, NULL, 0), "REWIND") &&
+		     good(command(c, lun, unload, 6, SCSI_XFER_NONE, 0, NULL, 0), "LOAD UNLOAD") ? 0 : 1;
+		if (!rc)
+			printf("unloaded\n");
+	} else {
+		disconnect(c);
+		goto usage;
+	}
+	disconnect(c);
+	return rc;
+usage:
+	fprintf(stderr, "usage: tape-ctl move CHANGER_URL SRC DST | ready DRIVE_URL | dce DRIVE_URL [0|1] | unload DRIVE_URL\n");
+	return 2;
+}

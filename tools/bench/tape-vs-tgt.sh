@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# tape-vs-tgt.sh — streaming tape benchmark: TapeGateway's SSC drives vs tgt's (Linux SCSI target framework) VTL,
+# plus this machine's `dd conv=fdatasync` write rate, all in the same run, on the same file system, alternating.
+# Reports medians and ratios ours/tgt and ours/dd.
+#
+# The load generator is the shared tapeperf (/work/shared/tools/tapeperf/tapeperf.c, built unchanged): it rewinds,
+# writes MIB MiB in variable-length WRITE(6) records (DEPTH in flight), writes one filemark (IMMED=0), rewinds, reads
+# everything back with READ(6) (one command at a time) and verifies every byte. Its data is xorshift output:
+# incompressible. "N drives" = N tapeperf processes started together, one per drive (one iSCSI session each); the
+# aggregate rate is the sum of the per-drive rates.
+#
+# Usage:  tools/bench/tape-vs-tgt.sh                          (builds TapeGateway Release, runs everything)
+#         MIB=128 REPS=1 tools/bench/tape-vs-tgt.sh            (quick smoke run)
+#         TARGETS="tg tgz" DRIVES_LIST=1 tools/bench/tape-vs-tgt.sh   (ours uncompressed vs ours as shipped)
+#
+# Environment knobs (defaults in brackets):
+#   MIB [1024]          MiB written and read back per drive per run
+#   REPS [3]            runs per target per configuration; targets alternate within each configuration
+#   SIZES               record sizes in bytes                                   ["262144 1048576"]
+#   DRIVES_LIST         drive counts (parallel tapeperf processes)              ["1 4"]
+#   DEPTH [4]           WRITE(6) commands in flight per drive (tapeperf -q)
+#   TARGETS             subset/order of: tgt  tg (TapeGateway, DCE=0 set by MODE SELECT after load)
+#                       tgz (TapeGateway as shipped: DCE=1, zstd level 1)  dd (dd conv=fdatasync, write only)
+#                                                                               ["tgt tg dd"]
+#   WORKDIR             scratch dir for both libraries and the dd file (same fs) [mktemp -d /var/tmp/tg-tape.XXXXXX]
+#   RESULTS_DIR         raw.csv / results.md / logs                              [$WORKDIR/results]
+#   KEEP [0]            keep the tape images afterwards
+#   BUILD [1]           dotnet build the server (Release) into ARTIFACTS first
+#   ARTIFACTS           [/tmp/art-tbench]   TG_DLL [$ARTIFACTS/bin/TapeGateway.Server/release/TapeGateway.Server.dll]
+#   TG_PORT [3273] TG_HTTP [8273] TG_LOGLEVEL [Warning] TG_EXTRA (extra server args)
+#   TGT_PORT [3293] (also its control port)   TGT_PARAMS  iSCSI keys set on tgt's target before login, e.g.
+#                       "MaxRecvDataSegmentLength=262144 MaxBurstLength=1048576 FirstBurstLength=262144 InitialR2T=No"
+#   TAPEPERF_SRC        [/work/shared/tools/tapeperf/tapeperf.c]   TGT_VTL [/work/shared/harness/vm/tgt-vtl.sh]
+#
+# Both libraries: drives at LUN 1..D, changer at LUN D+1 of one target, tapes HRN001L4.. in the first slots;
+# tape i is loaded into drive i once at start (tgt: slot 4096+i-1 -> drive 256+i-1; ours: slot i -> drive 10000+i)
+# and every run rewrites it from BOP. Requires: tgt (tgtd, tgtadm, tgtimg), libiscsi-dev + gcc, dotnet SDK.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+
+MIB=${MIB:-1024}
+REPS=${REPS:-3}
+SIZES=${SIZES:-"262144 1048576"}
+DRIVES_LIST=${DRIVES_LIST:-"1 4"}
+DEPTH=${DEPTH:-4}
+TARGETS=${TARGETS:-"tgt tg dd"}
+KEEP=${KEEP:-0}
+BUILD=${BUILD:-1}
+ARTIFACTS=${ARTIFACTS:-/tmp/art-tbench}
+TG_DLL=${TG_DLL:-$ARTIFACTS/bin/TapeGateway.Server/release/TapeGateway.Server.dll}
+TG_PORT=${TG_PORT:-3273}
+TG_HTTP=${TG_HTTP:-8273}
+TG_LOGLEVEL=${TG_LOGLEVEL:-Warning}
+TG_EXTRA=${TG_EXTRA:-}
+TGT_PORT=${TGT_PORT:-3293}
+TGT_PARAMS=${TGT_PARAMS:-}
+TAPEPERF_SRC=${TAPEPERF_SRC:-/work/shared/tools/tapeperf/tapeperf.c}
+TGT_VTL=${TGT_VTL:-/work/shared/harness/vm/tgt-vtl.sh}
+
+NDRIVES=4
+for n in $DRIVES_LIST; do ((n > NDRIVES)) && NDRIVES=$n; done
+NTAPES=$((NDRIVES > 8 ? NDRIVES : 8))
+TG_IQN=iqn.2026-11.org.tapegateway:vtl
+TGT_IQN=iqn.2026-11.org.tapegateway.bench:tgtvtl
+CHANGER_LUN=$((NDRIVES + 1))
+
+WORKDIR=${WORKDIR:-$(mktemp -d /var/tmp/tg-tape.XXXXXX)}
+mkdir -p "$WORKDIR"
+RESULTS_DIR=${RESULTS_DIR:-$WORKDIR/results}
+mkdir -p "$RESULTS_DIR" "$RESULTS_DIR/runs"
+TAPEPERF=$WORKDIR/tapeperf
+TAPECTL=$WORKDIR/tape-ctl
+TG_DATA=$WORKDIR/tg
+TGT_STATE=$WORKDIR/tgt
+DD_FILE=$WORKDIR/dd.img
+TG_BASE=iscsi://127.0.0.1:$TG_PORT/$TG_IQN
+TGT_BASE=iscsi://127.0.0.1:$TGT_PORT/$TGT_IQN
+RAW=$RESULTS_DIR/raw.csv
+MD=$RESULTS_DIR/results.md
+
+TG_PID=
+TGT_STARTED=0
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+tgt_env() { env PORT="$TGT_PORT" CTL="$TGT_PORT" STATE_DIR="$TGT_STATE" BUILD="$WORKDIR" NUM_DRIVES="$NDRIVES" \
+	NUM_SLOTS=$((NTAPES + 2)) NUM_TAPES="$NTAPES" NUM_MAILSLOTS=1 TAPE_SIZE_MB=$((MIB * 2 > 4096 ? MIB * 2 : 4096)) \
+	DISK_MB=0 IQN_VTL="$TGT_IQN" "$@"; }
+tgt_pid() { cat "$TGT_STATE/tgtd.pid" 2>/dev/null || true; }
+
+stop_tg() {
+	[[ -n "$TG_PID" ]] || return 0
+	if kill -0 "$TG_PID" 2>/dev/null; then
+		kill -TERM "$TG_PID" 2>/dev/null || true     # SIGTERM: sessions drain, loaded tapes are sealed
+		for _ in $(seq 75); do kill -0 "$TG_PID" 2>/dev/null || break; sleep 0.2; done
+		kill -0 "$TG_PID" 2>/dev/null && kill -KILL "$TG_PID" 2>/dev/null || true
+	fi
+	wait "$TG_PID" 2>/dev/null || true
+	TG_PID=
+}
+
+stop_tgt() {
+	[[ "$TGT_STARTED" == 1 ]] || return 0
+	# tgt-vtl.sh stops only the tgtd it started (PID file + control port check): tgtadm shutdown, then the PID.
+	tgt_env "$TGT_VTL" stop >&2 || true
+	TGT_STARTED=0
+}
+
+cleanup() {
+	local rc=$?
+	stop_tg
+	stop_tgt
+	rm -f "$DD_FILE"
+	if [[ "$KEEP" != 1 ]]; then rm -rf "$TG_DATA" "$TGT_STATE/media"; fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
+has_tg() { has_target tg || has_target tgz; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# tooling
+gcc -O2 -o "$TAPEPERF" "$TAPEPERF_SRC" -liscsi || die "cannot build tapeperf from $TAPEPERF_SRC (need libiscsi-dev)"
+gcc -O2 -Wall -o "$TAPECTL" "$HERE/tape-ctl.c" -liscsi || die "cannot build tape-ctl"
+if has_target tgt; then
+	command -v tgtd >/dev/null && command -v tgtadm >/dev/null && command -v tgtimg >/dev/null || die "tgt is not installed"
+	[[ -x "$TGT_VTL" ]] || die "$TGT_VTL not found"
+fi
+if has_tg; then
+	command -v dotnet >/dev/null || die "dotnet SDK not found"
+	if [[ "$BUILD" == 1 ]]; then
+		log "building TapeGateway.Server (Release) into $ARTIFACTS"
+		(cd "$REPO" && dotnet build src/TapeGateway.Server -c Release --artifacts-path "$ARTIFACTS" -nologo -v q) \
+			>"$RESULTS_DIR/build.log" 2>&1 || { tail -20 "$RESULTS_DIR/build.log" >&2; die "build failed"; }
+	fi
+	[[ -f "$TG_DLL" ]] || die "TapeGateway.Server.dll not found at $TG_DLL"
+fi
+SRC_DESC="commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
+if has_tg; then
+	SRC_DESC="$SRC_DESC; dll built $(date -u -r "$TG_DLL" '+%Y-%m-%d %H:%M:%S UTC')$([[ "$BUILD" == 1 ]] || echo ' (BUILD=0: prebuilt)')"
+fi
+
+# ---------------------------------------------------------------------------------------------------------------
+# targets
+start_tgt() {
+	log "starting tgt VTL on 127.0.0.1:$TGT_PORT ($NDRIVES drives, $NTAPES tapes) via $TGT_VTL"
+	TGT_STARTED=1
+	tgt_env "$TGT_VTL" start >&2 || die "tgt-vtl.sh start failed (see $TGT_STATE/tgtd.log)"
+	local kv
+	for kv in $TGT_PARAMS; do
+		tgtadm -C "$TGT_PORT" --lld iscsi --mode target --op update --tid 1 --name "${kv%%=*}" --value "${kv#*=}"
+	done
+	for i in $(seq "$NDRIVES"); do
+		"$TAPECTL" move "$TGT_BASE/$CHANGER_LUN" $((4096 + i - 1)) $((256 + i - 1)) >/dev/null || die "tgt: load drive $i failed"
+		"$TAPECTL" ready "$TGT_BASE/$i" >/dev/null || die "tgt: drive $i not ready"
+	done
+	log "tgt drive 1 compression page: $("$TAPECTL" dce "$TGT_BASE/1" | tr '\n' ' ')"
+}
+
+start_tg() {
+	log "starting TapeGateway ($TG_DLL) on 127.0.0.1:$TG_PORT ($NDRIVES drives, $NTAPES tapes)"
+	rm -rf "$TG_DATA"
+	local tapes
+	tapes=$(for i in $(seq "$NTAPES"); do printf 'HRN%03dL4,' "$i"; done)
+	# shellcheck disable=SC2086
+	ASPNETCORE_ENVIRONMENT=Harness dotnet "$TG_DLL" \
+		--TapeGateway:DataDirectory="$TG_DATA" \
+		--TapeGateway:Iscsi:Address=127.0.0.1 \
+		--TapeGateway:Iscsi:Port="$TG_PORT" \
+		--Urls=http://127.0.0.1:"$TG_HTTP" \
+		--TapeGateway:Library:Drives="$NDRIVES" \
+		--TapeGateway:Library:StorageSlots=$((NTAPES + 2)) \
+		--TapeGateway:Library:ChangerLun="$CHANGER_LUN" \
+		--TapeGateway:Library:FirstDriveLun=1 \
+		--TapeGateway:Library:Tapes:0:Barcode="${tapes%,}" \
+		--Logging:LogLevel:Default="$TG_LOGLEVEL" \
+		$TG_EXTRA \
+		>"$RESULTS_DIR/tapegateway.log" 2>&1 &
+	TG_PID=$!
+	local ok=0
+	for _ in $(seq 120); do
+		if "$TAPECTL" move "$TG_BASE/$CHANGER_LUN" 1 10001 >/dev/null 2>&1; then ok=1; break; fi
+		kill -0 "$TG_PID" 2>/dev/null || break
+		sleep 0.5
+	done
+	[[ $ok == 1 ]] || { tail -30 "$RESULTS_DIR/tapegateway.log" >&2; die "TapeGateway not usable at $TG_BASE/$CHANGER_LUN"; }
+	for i in $(seq 2 "$NDRIVES"); do
+		"$TAPECTL" move "$TG_BASE/$CHANGER_LUN" "$i" $((10000 + i)) >/dev/null || die "ours: load drive $i failed"
+	done
+	for i in $(seq "$NDRIVES"); do
+		"$TAPECTL" ready "$TG_BASE/$i" >/dev/null || die "ours: drive $i not ready"
+	done
+	log "ours drive 1 compression page after load: $("$TAPECTL" dce "$TG_BASE/1" | tr '\n' ' ')"
+}
+
+set_dce() { # value drives
+	local i
+	for i in $(seq "$2"); do
+		"$TAPECTL" dce "$TG_BASE/$i" "$1" >/dev/null || die "ours: MODE SELECT DCE=$1 on drive $i failed"
+	done
+}
+
+has_target tgt && start_tgt
+has_tg && start_tg
+
+# ---------------------------------------------------------------------------------------------------------------
+# measurement
+kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+sys_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+HZ=$(getconf CLK_TCK)
+server_pid() { case $1 in tgt) tgt_pid ;; tg | tgz) echo "$TG_PID" ;; *) echo "" ;; esac; }
+base_url() { case $1 in tgt) echo "$TGT_BASE" ;; *) echo "$TG_BASE" ;; esac; }
+
+# N tapeperf processes at once, one per drive; prints "writes reads verified client_cpu_s" (per-drive lists joined by /)
+tapeperf_parallel() { # target block drives mib tag
+	local t=$1 bs=$2 n=$3 mib=$4 tag=$5 base i out w=() r=() v=yes
+	base=$(base_url "$t")
+	(
+		for i in $(seq "$n"); do
+			"$TAPEPERF" -b "$bs" -m "$mib" -q "$DEPTH" "$base/$i" >"$RESULTS_DIR/runs/$tag.d$i.out" 2>&1 &
+		done
+		fail=0
+		for job in $(jobs -p); do wait "$job" || fail=1; done
+		times >"$RESULTS_DIR/runs/$tag.times"     # not in a pipeline: that would be another subshell
+		exit $fail
+	) || { cat "$RESULTS_DIR/runs/$tag".d*.out >&2; die "tapeperf on $t ($tag) failed"; }
+	for i in $(seq "$n"); do
+		out=$(grep write_MBps= "$RESULTS_DIR/runs/$tag.d$i.out")
+		w+=("$(kv write_MBps "$out")")
+		r+=("$(kv read_MBps "$out")")
+		[[ "$(kv verified "$out")" == yes ]] || v=NO
+	done
+	# children's user+sys CPU (bash `times`, second line: "XmY.YYYs XmY.YYYs")
+	local ccpu
+	ccpu=$(awk 'NR == 2 { s = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); s += a[1] * 60 + a[2] } printf "%.2f", s }' "$RESULTS_DIR/runs/$tag.times")
+	echo "$(IFS=/; echo "${w[*]}") $(IFS=/; echo "${r[*]}") $v $ccpu"
+}
+
+sum_list() { tr '/' '\n' <<<"$1" | awk '{ s += $1 } END { printf "%.1f", s }'; }
+
+echo "block,drives,target,rep,write_MBps,read_MBps,write_per_drive,read_per_drive,verified,wall_s,server_cpu_s,server_cpu_pct,client_cpu_s,other_cpu_pct,loadavg1" >"$RAW"
+
+run_one() { # block drives target rep
+	local bs=$1 n=$2 t=$3 rep=$4 tag pid c0=0 c1=0 s0 s1 t0 t1 wall load res wsum rsum wl rl v ccpu scpu other
+	tag="b$bs-d$n-$t-r$rep"
+	pid=$(server_pid "$t")
+	[[ -z "$pid" ]] || kill -0 "$pid" 2>/dev/null || die "$t (pid $pid) is not running"
+	case $t in tg) set_dce 0 "$n" ;; tgz) set_dce 1 "$n" ;; esac
+	sync
+	sleep 1
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	s0=$(sys_busy_ticks)
+	[[ -z "$pid" ]] || c0=$(cpu_ticks "$pid")
+	t0=$(date +%s.%N)
+	if [[ $t == dd ]]; then
+		local ddout bytes secs
+		ddout=$( (time -p dd if=/dev/zero of="$DD_FILE" bs=1M count=$((MIB * n)) conv=fdatasync) 2>&1) || die "dd failed: $ddout"
+		bytes=$(awk '/copied/ { print $1 }' <<<"$ddout")
+		secs=$(sed -n 's/.*copied, \([0-9.e+-]*\) s,.*/\1/p' <<<"$ddout")
+		wl=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.1f", b / s / 1e6 }')
+		rl=""
+		v=n/a
+		ccpu=$(awk '/^(user|sys) / { s += $2 } END { printf "%.2f", s }' <<<"$ddout")
+	else
+		res=$(tapeperf_parallel "$t" "$bs" "$n" "$MIB" "$tag")
+		read -r wl rl v ccpu <<<"$res"
+	fi
+	t1=$(date +%s.%N)
+	[[ -z "$pid" ]] || c1=$(cpu_ticks "$pid")
+	s1=$(sys_busy_ticks)
+	[[ $t == dd ]] && { rm -f "$DD_FILE"; sync; }
+	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	scpu=$(awk -v c="$((c1 - c0))" -v hz="$HZ" 'BEGIN { printf "%.2f", c / hz }')
+	local spct
+	spct=$(awk -v c="$scpu" -v w="$wall" 'BEGIN { printf "%.0f", c / w * 100 }')
+	other=$(awk -v s="$((s1 - s0))" -v c="$scpu" -v cl="$ccpu" -v hz="$HZ" -v w="$wall" \
+		'BEGIN { o = s / hz - c - cl; if (o < 0) o = 0; printf "%.0f", o / w * 100 }')
+	wsum=$(sum_list "$wl")
+	rsum=$([[ -n "$rl" ]] && sum_list "$rl" || echo "")
+	[[ $v == NO ]] && die "$tag: data NOT verified"
+	echo "$bs,$n,$t,$rep,$wsum,$rsum,$wl,$rl,$v,$wall,$scpu,$spct,$ccpu,$other,$load" >>"$RAW"
+	log "$(printf '%7s B x%d %-3s rep %d: write %7s MB/s  read %7s MB/s  (%s | %s) wall %5ss server CPU %4s%%  client %ss  other CPU %3s%%  load %s' \
+		"$bs" "$n" "$t" "$rep" "$wsum" "${rsum:--}" "$wl" "${rl:--}" "$wall" "$spct" "$ccpu" "$other" "$load")"
+}
+
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+T_START=$(date -u '+%Y-%m-%d %H:%M')
+log "warm-up (not recorded): 64 MiB per drive, every record size, on every tape target"
+for t in $TARGETS; do
+	[[ $t == dd ]] && continue
+	case $t in tg) set_dce 0 "$NDRIVES" ;; tgz) set_dce 1 "$NDRIVES" ;; esac
+	for bs in $SIZES; do tapeperf_parallel "$t" "$bs" "$NDRIVES" 64 "warmup-$t-$bs" >/dev/null; done
+done
+
+for bs in $SIZES; do
+	for n in $DRIVES_LIST; do
+		for rep in $(seq "$REPS"); do
+			for t in $TARGETS; do
+				run_one "$bs" "$n" "$t" "$rep"
+			done
+		done
+	done
+done
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------------------------------------------------------
+# report
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+col() { awk -F, -v b="$1" -v n="$2" -v t="$3" -v c="$4" '$1 == b && $2 == n && $3 == t && $c != "" { print $c }' "$RAW"; }
+med() { col "$@" | median; }
+runs() { col "$@" | paste -sd/ | sed 's#/# / #g'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b != "") printf "%.2f", b / a; else print "–" }'; }
+cpu_per_gb() { med "$1" "$2" "$3" 11 | awk -v m="$MIB" -v n="$2" '{ printf "%.2f", $1 / (2 * m * n * 1048576 / 1e9) }'; } # server CPU s / GB written+read
+label() { awk -v b="$1" 'BEGIN { if (b % 1048576 == 0) printf "%d MiB", b / 1048576; else printf "%d KiB", b / 1024 }'; }
+TGN=tg
+has_target tg || TGN=tgz
+has_target tgt && A=tgt || A=$([[ $TGN == tg ]] && has_target tgz && echo tgz || echo "")
+{
+	echo "Measured $T_START–$(date -u '+%H:%M UTC') on $(nproc) vCPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r), dotnet $(dotnet --version 2>/dev/null || echo n/a), tgt $(dpkg-query -W -f '${Version}' tgt 2>/dev/null || echo '?'), $(findmnt -n -o FSTYPE,SOURCE -T "$WORKDIR" 2>/dev/null | tr -s ' ' | sed 's/ / on /')."
+	echo "TapeGateway $SRC_DESC. tapeperf $MIB MiB per drive per run, depth $DEPTH; $REPS runs per target, alternating ($TARGETS); load average $LOAD_START at start, $LOAD_END at end; tgt session keys: ${TGT_PARAMS:-shipped defaults}."
+	echo
+	echo "| Metric (MB/s, sum over drives) | ${A:-–} (median) | ${TGN} (median) | **${TGN}/${A:-–}** | dd fdatasync (median) | **${TGN}/dd** | ${A:-–} runs | ${TGN} runs | dd runs | server CPU s/GB moved ${A:-–} / ${TGN} | other CPU % ${A:-–} / ${TGN} |"
+	echo "|---|---:|---:|---:|---:|---:|---|---|---|---|---|"
+	for bs in $SIZES; do
+		for n in $DRIVES_LIST; do
+			for dir in write read; do
+				c=$([[ $dir == write ]] && echo 5 || echo 6)
+				a=$([[ -n "$A" ]] && med "$bs" "$n" "$A" "$c" || echo "")
+				b=$(med "$bs" "$n" "$TGN" "$c")
+				d=""
+				[[ $dir == write ]] && has_target dd && d=$(med "$bs" "$n" dd 5)
+				echo "| $(label "$bs") records, $n drive$([[ $n == 1 ]] || echo s), $dir | ${a:-–} | $b | **$(ratio "$a" "$b")** | ${d:-–} | $([[ -n "$d" ]] && echo "**$(ratio "$d" "$b")**" || echo –) | $([[ -n "$A" ]] && runs "$bs" "$n" "$A" "$c") | $(runs "$bs" "$n" "$TGN" "$c") | $([[ -n "$d" ]] && runs "$bs" "$n" dd 5) | $([[ -n "$A" ]] && cpu_per_gb "$bs" "$n" "$A") / $(cpu_per_gb "$bs" "$n" "$TGN") | $([[ -n "$A" ]] && med "$bs" "$n" "$A" 14) / $(med "$bs" "$n" "$TGN" 14) |"
+			done
+		done
+	done
+} >"$MD"
+
+cat "$MD"
+log "raw results: $RAW   table: $MD   per-run tapeperf output: $RESULTS_DIR/runs"
