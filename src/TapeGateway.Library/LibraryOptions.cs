@@ -74,6 +74,12 @@ public sealed class LibraryOptions
     /// <summary>Tapes to ensure at startup (demos, the VM harness). A barcode that was ever used is left alone.</summary>
     public List<InitialTapeOptions> Tapes { get; set; } = [];
 
+    /// <summary>
+    /// AWS automatic tape creation policies stored at every start (configuration wins over API changes to the same
+    /// prefix). Policies set through the API live in the catalog and need no entry here.
+    /// </summary>
+    public List<AutoCreatePolicyOptions> AutoCreatePolicies { get; set; } = [];
+
     /// <summary>Resolved from <c>TapeGateway:DataDirectory</c> by <see cref="LibraryServiceCollectionExtensions.AddTapeLibrary"/>.</summary>
     public string DataDirectory { get; set; } = "data";
 
@@ -137,6 +143,31 @@ public sealed class InitialTapeOptions
 
     internal IReadOnlyList<string> SplitBarcodes() =>
         Barcode.Split([',', ' ', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    internal long CapacityBytes => CapacityMiB is int mib ? mib * TapeCapacity.MiB : CapacityGiB * TapeCapacity.GiB;
+}
+
+/// <summary>One automatic tape creation policy (AWS AutomaticTapeCreationRule) from configuration.</summary>
+public sealed class AutoCreatePolicyOptions
+{
+    /// <summary>Barcode prefix, 1–4 letters A–Z; barcodes are allocated sequentially (TST001, TST002…).</summary>
+    public string Prefix { get; set; } = "";
+
+    /// <summary>AVAILABLE tapes with the prefix to keep in the I/E slots: 1–10.</summary>
+    public int MinimumAvailable { get; set; } = 1;
+
+    public int CapacityGiB { get; set; } = 100;
+
+    /// <summary>Overrides <see cref="CapacityGiB"/>; below 100 GiB needs <see cref="LibraryOptions.AllowSmallTapes"/>.</summary>
+    public int? CapacityMiB { get; set; }
+
+    /// <summary>Pool id or name; default GLACIER.</summary>
+    public string Pool { get; set; } = Catalog.Pool.GlacierId;
+
+    public bool Worm { get; set; }
+
+    /// <summary>Optional LTO media ID appended to generated barcodes (L5; LV… for WORM).</summary>
+    public string? MediaSuffix { get; set; }
 
     internal long CapacityBytes => CapacityMiB is int mib ? mib * TapeCapacity.MiB : CapacityGiB * TapeCapacity.GiB;
 }
@@ -281,7 +312,64 @@ internal sealed class LibraryOptionsValidator : IValidateOptions<LibraryOptions>
             }
         }
 
+        if (changer is not null)
+        {
+            ValidatePolicies(o, changer, failures);
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>
+    /// What can be judged without the catalog. The pool's existence and WORM/media-ID agreement are checked when the
+    /// library stores the policies at start, which then fails with the same kind of message.
+    /// </summary>
+    private static void ValidatePolicies(LibraryOptions o, ChangerPersonality changer, List<string> failures)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < o.AutoCreatePolicies.Count; i++)
+        {
+            var p = o.AutoCreatePolicies[i];
+            var key = $"TapeGateway:Library:AutoCreatePolicies:{i.ToString(CultureInfo.InvariantCulture)}";
+            if (!Barcodes.IsValidPrefix(p.Prefix))
+            {
+                failures.Add($"{key}:Prefix '{p.Prefix}' is not a valid barcode prefix (1–4 letters A–Z).");
+            }
+            else
+            {
+                if (!seen.Add(p.Prefix))
+                {
+                    failures.Add($"{key}:Prefix '{p.Prefix}' is listed twice.");
+                }
+
+                var first = Barcodes.Format(p.Prefix, 1, p.MediaSuffix);
+                if (first.Length > changer.MaxBarcodeLength)
+                {
+                    failures.Add($"{key}: generated barcodes such as {first} are longer than the {changer.MaxBarcodeLength} characters the {changer.Name} changer allows.");
+                }
+            }
+
+            if (p.MinimumAvailable is < 1 or > 10)
+            {
+                failures.Add($"{key}:MinimumAvailable must be 1–10 (is {p.MinimumAvailable}).");
+            }
+
+            if (p.MediaSuffix is not null && Barcodes.ClassifyMediaId(p.MediaSuffix).Kind is not (LtoMediaKind.Data or LtoMediaKind.Worm))
+            {
+                failures.Add($"{key}:MediaSuffix '{p.MediaSuffix}' is not an LTO data or WORM media ID (L1–L9, LA, M8, LT–LZ).");
+            }
+
+            if (string.IsNullOrWhiteSpace(p.Pool))
+            {
+                failures.Add($"{key}:Pool is empty; use GLACIER, DEEP_ARCHIVE or a custom pool.");
+            }
+
+            var capacityProblem = TapeCapacity.Validate(p.CapacityBytes, o.AllowSmallTapes);
+            if (capacityProblem is not null)
+            {
+                failures.Add($"{key}: {capacityProblem}");
+            }
+        }
     }
 
     private static void ValidateTapes(LibraryOptions o, ChangerGeometry g, List<string> failures)

@@ -20,7 +20,8 @@ namespace TapeGateway.Library;
 /// deletion) runs under one async lock, so a move's pre-checks (source full, destination empty) cannot be invalidated by
 /// a concurrent creation before the move commits, and two drives never race for one image file.</para>
 /// <para>Life cycle: <see cref="OpenCatalogAsync"/> (library row, drive serials) → <see cref="AttachDrives"/> (the SSC
-/// units built with those serials) → <see cref="StartAsync"/> (startup tapes, reload tapes the catalog says are in drives)
+/// units built with those serials) → <see cref="StartAsync"/> (startup tapes and auto-create policies, reload tapes the
+/// catalog says are in drives)
 /// → … → <see cref="StopAsync"/> (every cartridge made durable and closed; the catalog keeps it in its drive so the
 /// next start reloads it).</para>
 /// </remarks>
@@ -31,6 +32,8 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly TapeRepository _tapes;
     private readonly LibraryRepository _libraries;
+    private readonly AutoCreatePolicyRepository _policies;
+    private readonly PoolRepository _pools;
     private readonly IExportHandler _exportHandler;
     private readonly ILogger<TapeLibrary> _logger;
     private ILibraryDrive[] _drives = [];
@@ -41,6 +44,8 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         IOptions<LibraryOptions> options,
         TapeRepository tapes,
         LibraryRepository libraries,
+        AutoCreatePolicyRepository policies,
+        PoolRepository pools,
         IExportHandler exportHandler,
         ILogger<TapeLibrary> logger)
     {
@@ -48,6 +53,8 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         Options = options.Value;
         _tapes = tapes;
         _libraries = libraries;
+        _policies = policies;
+        _pools = pools;
         _exportHandler = exportHandler;
         _logger = logger;
         Personality = Options.ResolveChanger();
@@ -107,11 +114,17 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         Drives = [.. _drives.Select(d => new DriveDescriptor(d.ElementAddress, d.VendorId, d.ProductId, d.SerialNumber, d.Lun))];
     }
 
-    /// <summary>Ensures the configured startup tapes, then re-loads every tape the catalog says is in a drive.</summary>
+    /// <summary>
+    /// Ensures the configured startup tapes and auto-create policies, tops the I/E slots up to every policy's minimum
+    /// (tapes may have been imported, or policies changed, while the gateway was down), then re-loads every tape the
+    /// catalog says is in a drive.
+    /// </summary>
     public async Task StartAsync(CancellationToken ct)
     {
         Directory.CreateDirectory(Options.TapeDirectoryPath);
         await EnsureStartupTapesAsync(ct).ConfigureAwait(false);
+        await EnsureConfiguredPoliciesAsync(ct).ConfigureAwait(false);
+        await RunAutoCreateAsync("start", ct).ConfigureAwait(false);
 
         await _lock.WaitAsync(ct).ConfigureAwait(false);
         try
@@ -202,6 +215,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
 
     public async ValueTask<ChangerResult> MoveAsync(ushort source, ushort destination, string actor, CancellationToken ct)
     {
+        IReadOnlyList<AutoCreateOutcome>? created = null;
         await _lock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
@@ -209,6 +223,13 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
             if (outcome.Result == ChangerResult.Ok && outcome.Move is { IsExport: true } move)
             {
                 await NotifyExportAsync(move, actor, ct).ConfigureAwait(false);
+            }
+
+            if (outcome.Result == ChangerResult.Ok && outcome.Move is { IsImport: true } import)
+            {
+                // AWS spawns a replacement when a tape is imported from an I/E slot; still under the lock, so the next
+                // MOVE already sees the new tape. Never fails the move (see AutoCreateLockedAsync).
+                created = await AutoCreateLockedAsync("import of " + import.Barcode).ConfigureAwait(false);
             }
 
             return outcome.Result;
@@ -221,6 +242,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         finally
         {
             _lock.Release();
+            RaiseIfCreated(created);
         }
     }
 
@@ -232,10 +254,17 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
     /// </summary>
     public async ValueTask<ChangerResult> ExchangeAsync(ushort source, ushort firstDestination, ushort secondDestination, string actor, CancellationToken ct)
     {
+        IReadOnlyList<AutoCreateOutcome>? created = null;
         await _lock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            return await ExchangeCoreAsync(source, firstDestination, secondDestination, actor, ct).ConfigureAwait(false);
+            var (result, imported) = await ExchangeCoreAsync(source, firstDestination, secondDestination, actor, ct).ConfigureAwait(false);
+            if (result == ChangerResult.Ok && imported is not null)
+            {
+                created = await AutoCreateLockedAsync("import of " + imported).ConfigureAwait(false);
+            }
+
+            return result;
         }
         catch (Exception ex) when (ex is IOException or Microsoft.Data.Sqlite.SqliteException or InvalidDataException or UnauthorizedAccessException)
         {
@@ -245,6 +274,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         finally
         {
             _lock.Release();
+            RaiseIfCreated(created);
         }
     }
 
@@ -254,7 +284,15 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
     // ---- operator API ---------------------------------------------------------------------------------------------
 
     /// <summary>Creates tapes (all or nothing) in this library; the changer then reports a unit attention.</summary>
-    public async Task<CreateTapesResult> CreateTapesAsync(CreateTapesRequest request, CancellationToken ct)
+    public Task<CreateTapesResult> CreateTapesAsync(CreateTapesRequest request, CancellationToken ct) =>
+        CreateTapesCoreAsync(request, runPolicies: true, ct);
+
+    /// <param name="runPolicies">
+    /// False for the startup tapes: they are created one by one and then moved to their configured slots, and a policy
+    /// run in between could take the very I/E slot the next one is meant for; <see cref="StartAsync"/> runs the policies
+    /// once afterwards instead.
+    /// </param>
+    private async Task<CreateTapesResult> CreateTapesCoreAsync(CreateTapesRequest request, bool runPolicies, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(request);
         request = request with { LibraryId = LibraryId };
@@ -277,6 +315,12 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         try
         {
             result = await _tapes.CreateTapesAsync(request, ct).ConfigureAwait(false);
+            if (result.Succeeded && runPolicies)
+            {
+                // Operator-created tapes may carry a policy's prefix or take the I/E slots a policy was short of; the
+                // policies are re-run so the I/E slots match them again.
+                await AutoCreateLockedAsync("tape creation").ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -311,6 +355,9 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
                 }
 
                 await _tapes.TransitionAsync(barcode, TapeState.Deleting, TapeState.Deleted, actor, "image removed", ct).ConfigureAwait(false);
+
+                // Deleting a tape waiting in an I/E slot lowers its policy's count (or frees a slot a policy was short of).
+                await AutoCreateLockedAsync("deletion of " + barcode).ConfigureAwait(false);
             }
         }
         finally
@@ -490,34 +537,35 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         return new(ChangerResult.Ok, move);
     }
 
-    private async Task<ChangerResult> ExchangeCoreAsync(ushort source, ushort first, ushort second, string actor, CancellationToken ct)
+    /// <returns>The result and, when it imported a tape (I/E → storage or drive), that tape's barcode.</returns>
+    private async Task<(ChangerResult Result, string? Imported)> ExchangeCoreAsync(ushort source, ushort first, ushort second, string actor, CancellationToken ct)
     {
         var types = new[] { Geometry.TypeOf(source), Geometry.TypeOf(first), Geometry.TypeOf(second) };
         if (types.Any(t => t is null or SmcElementType.MediumTransport))
         {
-            return ChangerResult.InvalidElement;
+            return (ChangerResult.InvalidElement, null);
         }
 
         var xc = Personality.ExchangeCapabilities;
         if (!xc.Allows(types[0]!.Value, types[1]!.Value) || !xc.Allows(types[1]!.Value, types[2]!.Value))
         {
-            return ChangerResult.InvalidElement;
+            return (ChangerResult.InvalidElement, null);
         }
 
         var inventory = await GetCatalogInventoryAsync(ct).ConfigureAwait(false);
         if (inventory.At(source)?.Barcode is null || inventory.At(first)?.Barcode is null)
         {
-            return ChangerResult.SourceEmpty;
+            return (ChangerResult.SourceEmpty, null);
         }
 
         if (source == first)
         {
-            return ChangerResult.InvalidElement;
+            return (ChangerResult.InvalidElement, null);
         }
 
         if (second != source && inventory.At(second)?.Barcode is not null)
         {
-            return ChangerResult.DestinationFull;
+            return (ChangerResult.DestinationFull, null);
         }
 
         // The exchange's own legality was checked against the exchange capabilities; the steps may go anywhere.
@@ -528,7 +576,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
             var park = inventory.OfType(CatalogElementType.Storage).FirstOrDefault(e => e.Barcode is null);
             if (park is null)
             {
-                return ChangerResult.DestinationFull;
+                return (ChangerResult.DestinationFull, null);
             }
 
             steps.Add((first, (ushort)park.Address));
@@ -557,7 +605,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
                     }
                 }
 
-                return outcome.Result;
+                return (outcome.Result, null);
             }
 
             done.Add(step);
@@ -580,7 +628,11 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
             await NotifyExportAsync(new MoveResult(MoveStatus.Ok, finalFirst.Barcode, first, second, IsExport: true), actor, ct).ConfigureAwait(false);
         }
 
-        return ChangerResult.Ok;
+        // Imports likewise: a tape that started in an I/E slot and ended outside one (the parking step alone is none).
+        var imported = types[0] == SmcElementType.ImportExport && types[1] != SmcElementType.ImportExport ? finalSource.Barcode
+            : types[1] == SmcElementType.ImportExport && types[2] != SmcElementType.ImportExport ? finalFirst.Barcode
+            : null;
+        return (ChangerResult.Ok, imported);
     }
 
     private async Task NotifyExportAsync(MoveResult move, string actor, CancellationToken ct)
@@ -778,7 +830,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
 
                 var slot = spec.Slot is int first ? first + i : (int?)null;
                 var placement = slot is int s && Geometry.TypeOf((ushort)s) == SmcElementType.ImportExport ? TapePlacement.ImportExport : TapePlacement.Storage;
-                var result = await CreateTapesAsync(
+                var result = await CreateTapesCoreAsync(
                     new CreateTapesRequest
                     {
                         LibraryId = LibraryId,
@@ -789,6 +841,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
                         Placement = placement,
                         Actor = "config",
                     },
+                    runPolicies: false,
                     ct).ConfigureAwait(false);
                 if (!result.Succeeded)
                 {

@@ -23,6 +23,9 @@ public abstract partial class LogicalUnit
 {
     private readonly SemaphoreSlim _serial = new(1, 1);
 
+    // One holder at a time (the semaphore's count is 1), so one releaser serves every command: no allocation per call.
+    private readonly Releaser _serialReleaser;
+
     protected LogicalUnit(Lun lun, LogicalUnitIdentity identity, ILogger logger)
     {
         Lun = lun;
@@ -30,6 +33,7 @@ public abstract partial class LogicalUnit
         Logger = logger;
         UnitAttentions = new UnitAttentionQueue();
         Reservations = new ReservationState(this);
+        _serialReleaser = new Releaser(_serial);
     }
 
     public Lun Lun { get; }
@@ -200,7 +204,7 @@ public abstract partial class LogicalUnit
         }
 
         await _serial.WaitAsync(ct).ConfigureAwait(false);
-        return new Releaser(_serial);
+        return _serialReleaser;
     }
 
     private sealed class Releaser(SemaphoreSlim semaphore) : IDisposable

@@ -17,6 +17,9 @@
 #   tape-kernel  guest/tape.sh again, AWS layout (TargetPerDevice: ...:mediachanger, ...:tapedrive-01/02) through
 #                the guest kernel's initiator, with CRC32C digests, InitialR2T=Yes, ImmediateData=No, 4 KiB PDUs
 #   btape        Bacula 9.6 btape "test" + "auto" through mtx-changer, SingleTarget layout (guest/btape.sh)
+#   bacula       a whole Bacula 9.6 cycle in the guest (bacula-dir with SQLite catalog, -fd, -sd, bconsole), the
+#                library as an Autochanger with 2 drives: label barcodes, Full, Incremental appending to the same
+#                tape, restores, a Full on another tape; SingleTarget layout (guest/bacula.sh, image "bacula")
 # Default: $E2E_SCENARIOS if set, else "disk disk-kernel tape btape tape-kernel" when the gateway build contains
 # the tape library (TapeGateway.Library.dll next to the server dll), else "disk disk-kernel".
 # One gateway process per configuration (disk only / SingleTarget / TargetPerDevice), each with a fresh data
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
     --dll) DLL=$2; shift 2 ;;
     --scenarios) SCENARIOS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -69,7 +72,7 @@ HAS_LIBRARY=0; [ -f "$(dirname "$DLL")/TapeGateway.Library.dll" ] && HAS_LIBRARY
 if [ -z "$SCENARIOS" ]; then
   if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape btape tape-kernel"; else SCENARIOS="disk disk-kernel"; fi
 fi
-NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" btape "*|*" tape-kernel "*) NEED_LIBRARY=1 ;; esac
+NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" btape "*|*" tape-kernel "*|*" bacula "*) NEED_LIBRARY=1 ;; esac
 [ $NEED_LIBRARY = 1 ] && [ $HAS_LIBRARY = 0 ] && echo "e2e: WARNING: library scenarios requested but $(dirname "$DLL") has no TapeGateway.Library.dll"
 echo "e2e: gateway $DLL (tape library: $([ $HAS_LIBRARY = 1 ] && echo yes || echo no)); scenarios: $SCENARIOS"
 
@@ -219,6 +222,7 @@ for s in $SCENARIOS; do
     tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" \
                    --env "E2E_NODE_OPTS=$STRICT_NODE_OPTS" --timeout 600 "$HERE/guest/tape.sh" ;;
     btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --timeout 900 "$HERE/guest/btape.sh" ;;
+    bacula)      run_scenario bacula $L1 --mode qemu --image bacula $(lib_devices $L1 qemu) --timeout 900 "$HERE/guest/bacula.sh" ;;
     *) bad "unknown scenario $s" ;;
   esac
 done

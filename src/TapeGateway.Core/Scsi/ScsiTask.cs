@@ -106,7 +106,13 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
     /// A zeroed buffer of exactly <paramref name="length"/> bytes for Data-In; the result stays valid until the task is
     /// recycled. Calling it again replaces the previous buffer.
     /// </summary>
-    public Memory<byte> GetDataInBuffer(int length)
+    public Memory<byte> GetDataInBuffer(int length) => GetDataInBuffer(length, clear: true);
+
+    /// <summary>
+    /// As <see cref="GetDataInBuffer(int)"/>; <paramref name="clear"/> = false skips zeroing for a caller that overwrites
+    /// every byte (a disk READ filling up to 8 MiB from the volume), so the buffer is not written twice.
+    /// </summary>
+    public Memory<byte> GetDataInBuffer(int length, bool clear)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
         if (_dataIn is null || _dataIn.Length < length)
@@ -119,7 +125,11 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
             _dataIn = ArrayPool<byte>.Shared.Rent(Math.Max(length, 256));
         }
 
-        _dataIn.AsSpan(0, length).Clear();
+        if (clear)
+        {
+            _dataIn.AsSpan(0, length).Clear();
+        }
+
         DataInLength = length;
         return _dataIn.AsMemory(0, length);
     }

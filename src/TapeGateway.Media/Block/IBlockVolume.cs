@@ -25,7 +25,10 @@ public interface IBlockVolume : IAsyncDisposable
     /// </summary>
     bool SupportsUnmap { get; }
 
-    /// <summary>Reads whole blocks; <paramref name="destination"/> is a multiple of <see cref="BlockSize"/>.</summary>
+    /// <summary>
+    /// Reads whole blocks; <paramref name="destination"/> is a multiple of <see cref="BlockSize"/> and is filled
+    /// completely (unwritten and unmapped blocks read as zeros), so callers need not clear it first.
+    /// </summary>
     ValueTask ReadAsync(long lba, Memory<byte> destination, CancellationToken ct);
 
     /// <summary>Writes whole blocks. With <paramref name="forceUnitAccess"/> the data is durable before this completes.</summary>

@@ -47,7 +47,8 @@ public sealed partial class DiskLogicalUnit
             return CommandOutcome.Good;
         }
 
-        var buffer = task.GetDataInBuffer(bytes);
+        // IBlockVolume.ReadAsync fills every byte (holes and short files read as zeros), so no need to zero it first.
+        var buffer = task.GetDataInBuffer(bytes, clear: false);
         try
         {
             await unit.Volume.ReadAsync((long)cdb.Lba, buffer, task.Aborted).ConfigureAwait(false);
