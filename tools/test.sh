@@ -274,6 +274,38 @@ if [[ "${TG_SKIP_UNIT:-0}" != 1 ]]; then
 fi
 
 # ----------------------------------------------------------------------------------------------------------------
+# stage 2b: the object store contract against a real Ceph RADOS Gateway (docs/object-storage.md). Stage 2 already ran
+# the in-memory and filesystem stores; here only the S3 class runs, so nothing is counted twice.
+if [[ "${TG_SKIP_S3:-0}" != 1 && "${TG_SKIP_UNIT:-0}" != 1 ]]; then
+  stage_begin "s3: ceph rgw"
+  trap 'stop_gateway; bash tools/rgw/stop.sh >/dev/null 2>&1' EXIT
+  if bash tools/rgw/start.sh >"$LOG_DIR/rgw-start.log" 2>&1; then
+    ok "ceph rgw: $(tail -n 1 "$LOG_DIR/rgw-start.log")"
+    # shellcheck disable=SC1091
+    source "${TMPDIR:-/tmp}/tapegw-rgw/env.sh"
+    dotnet test tests/TapeGateway.Storage.Tests -c Release --no-build "${ART_ARGS[@]}" -nologo \
+      --filter "FullyQualifiedName~S3ObjectStoreContract" >"$LOG_DIR/s3-test.log" 2>&1 || true
+    line="$(grep -E '^(Passed|Failed)! +- Failed: ' "$LOG_DIR/s3-test.log" || true)"
+    if [[ -n "$line" ]]; then
+      f=$(sed -E 's/.*Failed: +([0-9]+),.*/\1/' <<<"$line"); p=$(sed -E 's/.*Passed: +([0-9]+),.*/\1/' <<<"$line")
+      PASSED=$((PASSED + p)); STAGE_PASS=$((STAGE_PASS + p)); FAILED=$((FAILED + f)); STAGE_FAIL=$((STAGE_FAIL + f))
+      grep -E '^ +Failed [^ ]' "$LOG_DIR/s3-test.log" | sed -E 's/^ +Failed /  FAIL  /' || true
+    else
+      bad "S3 contract tests reported nothing (log: $LOG_DIR/s3-test.log)"
+    fi
+    unset TAPEGW_S3_ENDPOINT TAPEGW_S3_ACCESS_KEY TAPEGW_S3_SECRET_KEY
+  else
+    bad "ceph rgw did not start (log: $LOG_DIR/rgw-start.log)"
+    tail -n 20 "$LOG_DIR/rgw-start.log" | indent
+  fi
+  cp -r "${TMPDIR:-/tmp}/tapegw-rgw/log" "$LOG_DIR/rgw-log" 2>/dev/null || true
+  bash tools/rgw/stop.sh >/dev/null 2>&1 || true
+  trap 'stop_gateway' EXIT
+  stage_end "log: $LOG_DIR/s3-test.log"
+fi
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # stage 3: real initiator (libiscsi) against the running gateway
 
 OPEN_IQN="iqn.2026-11.org.tapegateway:volume0"

@@ -36,7 +36,7 @@ public static class TapeGatewayCli
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TAPEGW_URL") ?? DefaultUrl,
             Recursive = true,
         };
-        var root = new RootCommand("TapeGateway operator CLI: virtual tapes, library inventory and drives.");
+        var root = new RootCommand("TapeGateway operator CLI: virtual tapes, auto-create policies, library inventory and drives.");
         root.Options.Add(url);
 
         var tapes = new Command("tapes", "Create, list and delete virtual tapes.");
@@ -69,7 +69,110 @@ public static class TapeGatewayCli
             Table.Write(output, ["DRIVE", "ELEMENT", "TARGET", "LUN", "SERIAL", "TAPE", "POSITION"], rows);
         }));
         root.Subcommands.Add(drives);
+
+        var policies = new Command("policies", "Automatic tape creation policies: keep N new tapes per barcode prefix in the I/E slots (AWS).");
+        policies.Subcommands.Add(PolicyListCommand(url, output, error, httpFactory));
+        policies.Subcommands.Add(PolicySetCommand(url, output, error, httpFactory));
+        policies.Subcommands.Add(PolicyDeleteCommand(url, output, error, httpFactory));
+        root.Subcommands.Add(policies);
         return root;
+    }
+
+    private static Command PolicyListCommand(Option<string> url, TextWriter output, TextWriter error, Func<Uri, HttpClient> httpFactory)
+    {
+        var command = new Command("list", "List the policies with how many of their tapes wait in the I/E slots.");
+        command.SetAction((parse, ct) => Call(parse, url, error, httpFactory, async http =>
+        {
+            var list = (await GetJsonAsync(http, "/api/auto-create-policies", ct)).AsArray();
+            Table.Write(
+                output,
+                ["PREFIX", "MINIMUM", "AVAILABLE", "CAPACITY", "POOL", "WORM", "SUFFIX"],
+                list.Select(p => new[]
+                {
+                    Str(p?["prefix"]), Str(p?["minimumAvailable"]), Str(p?["available"]), Bytes(p?["capacityBytes"]), Str(p?["pool"]),
+                    p?["worm"]?.GetValue<bool>() == true ? "yes" : "no", Str(p?["mediaSuffix"]) is { Length: > 0 } m ? m : "-",
+                }));
+            output.WriteLine($"{list.Count} polic{(list.Count == 1 ? "y" : "ies")}");
+        }));
+        return command;
+    }
+
+    private static Command PolicySetCommand(Option<string> url, TextWriter output, TextWriter error, Func<Uri, HttpClient> httpFactory)
+    {
+        var prefix = new Argument<string>("prefix") { Description = "Barcode prefix, 1–4 letters A–Z (barcodes are allocated sequentially)" };
+        var minimum = new Option<int?>("--minimum", "-n") { Description = "AVAILABLE tapes to keep in the I/E slots (1–10)" };
+        var capacityGiB = new Option<long?>("--capacity-gib") { Description = "Capacity of the created tapes in GiB (100–5120)" };
+        var capacityBytes = new Option<long?>("--capacity-bytes") { Description = "Capacity in bytes instead (small tapes need AllowSmallTapes on the gateway)" };
+        var pool = new Option<string?>("--pool") { Description = "Pool id or name: GLACIER (default), DEEP_ARCHIVE or a custom pool" };
+        var worm = new Option<bool>("--worm") { Description = "Create write-once tapes" };
+        var suffix = new Option<string?>("--media-suffix") { Description = "LTO media ID appended to generated barcodes, e.g. L5 (LV.. for WORM)" };
+        var command = new Command("set", "Create or replace the policy for a prefix; it is applied at once.") { prefix, minimum, capacityGiB, capacityBytes, pool, worm, suffix };
+        command.SetAction((parse, ct) =>
+        {
+            var p = parse.GetValue(prefix)!.ToUpperInvariant();
+            var n = parse.GetValue(minimum);
+            var gib = parse.GetValue(capacityGiB);
+            var bytes = parse.GetValue(capacityBytes);
+            if (n is null)
+            {
+                return Task.FromResult(Usage(error, "--minimum is required (1–10 tapes to keep in the I/E slots)."));
+            }
+
+            if (n is < 1 or > 10)
+            {
+                return Task.FromResult(Usage(error, $"--minimum must be 1–10 (got {n})."));
+            }
+
+            if (gib is not null && bytes is not null)
+            {
+                return Task.FromResult(Usage(error, "give --capacity-gib or --capacity-bytes, not both."));
+            }
+
+            if (gib is null && bytes is null)
+            {
+                return Task.FromResult(Usage(error, "--capacity-gib is required (the size of the tapes the policy creates)."));
+            }
+
+            return Call(parse, url, error, httpFactory, async http =>
+            {
+                var body = new JsonObject
+                {
+                    ["minimumAvailable"] = n,
+                    ["capacityGiB"] = gib,
+                    ["capacityBytes"] = bytes,
+                    ["pool"] = parse.GetValue(pool),
+                    ["worm"] = parse.GetValue(worm),
+                    ["mediaSuffix"] = parse.GetValue(suffix)?.ToUpperInvariant(),
+                };
+                using var response = await http.PutAsJsonAsync("/api/auto-create-policies/" + Uri.EscapeDataString(p), body, ct);
+                var json = await ReadAsync(response, ct);
+                var created = json["created"]?.AsArray().Select(Str).ToList() ?? [];
+                output.WriteLine($"Policy {p}: keep {n} tape(s) in the I/E slots; created {(created.Count == 0 ? "none" : string.Join(" ", created))}");
+                if (json["applied"]?.GetValue<bool>() == false)
+                {
+                    output.WriteLine("warning: the policy is stored but applying it failed (see the gateway log); the next import retries.");
+                }
+                else if (json["shortfall"] is JsonValue v && v.TryGetValue<int>(out var shortfall) && shortfall > 0)
+                {
+                    output.WriteLine($"warning: {shortfall} tape(s) short of the minimum: no free I/E slot; the next import retries.");
+                }
+            });
+        });
+        return command;
+    }
+
+    private static Command PolicyDeleteCommand(Option<string> url, TextWriter output, TextWriter error, Func<Uri, HttpClient> httpFactory)
+    {
+        var prefix = new Argument<string>("prefix") { Description = "The policy's barcode prefix" };
+        var command = new Command("delete", "Delete a policy; the tapes it created stay.") { prefix };
+        command.SetAction((parse, ct) => Call(parse, url, error, httpFactory, async http =>
+        {
+            var p = parse.GetValue(prefix)!.ToUpperInvariant();
+            using var response = await http.DeleteAsync("/api/auto-create-policies/" + Uri.EscapeDataString(p), ct);
+            await ReadAsync(response, ct);
+            output.WriteLine($"Deleted policy {p}");
+        }));
+        return command;
     }
 
     private static Command CreateCommand(Option<string> url, TextWriter output, TextWriter error, Func<Uri, HttpClient> httpFactory)

@@ -30,7 +30,30 @@ public sealed record CreateTapesBody
 }
 
 /// <summary>
-/// The library part of the management API: tapes (create, list, delete), the inventory and the drives. User errors are
+/// Body of PUT /api/auto-create-policies/{prefix} (AWS AutomaticTapeCreationRule): <see cref="MinimumAvailable"/> and one
+/// of <see cref="CapacityGiB"/> / <see cref="CapacityBytes"/> are required.
+/// </summary>
+public sealed record AutoCreatePolicyBody
+{
+    /// <summary>AVAILABLE tapes with the prefix to keep in the I/E slots: 1–10.</summary>
+    public int? MinimumAvailable { get; init; }
+
+    public long? CapacityGiB { get; init; }
+
+    public long? CapacityBytes { get; init; }
+
+    /// <summary>Pool id or name; default GLACIER.</summary>
+    public string? Pool { get; init; }
+
+    public bool Worm { get; init; }
+
+    /// <summary>Optional LTO media ID appended to generated barcodes (L5; LV… for WORM).</summary>
+    public string? MediaSuffix { get; init; }
+}
+
+/// <summary>
+/// The library part of the management API: tapes (create, list, delete), automatic tape creation policies, the
+/// inventory and the drives. User errors are
 /// problem+json responses (RFC 9457) with a message that says what to change: 400 bad input, 404 unknown tape or pool,
 /// 409 the catalog's rules refuse (state, retention, barcode already used, no free slot).
 /// </summary>
@@ -46,6 +69,9 @@ internal static class LibraryEndpoints
         app.MapDelete("/api/tapes/{barcode}", DeleteAsync);
         app.MapGet("/api/library", InventoryAsync);
         app.MapGet("/api/drives", DrivesAsync);
+        app.MapGet("/api/auto-create-policies", ListPoliciesAsync);
+        app.MapPut("/api/auto-create-policies/{prefix}", SetPolicyAsync);
+        app.MapDelete("/api/auto-create-policies/{prefix}", DeletePolicyAsync);
     }
 
     private static IResult Disabled() =>
@@ -121,14 +147,10 @@ internal static class LibraryEndpoints
                 return Bad($"into must be \"import-export\" or \"storage\", not \"{body.Into}\".");
         }
 
-        var pools = services.GetRequiredService<PoolRepository>();
         var poolId = Pool.GlacierId;
         if (!string.IsNullOrWhiteSpace(body.Pool))
         {
-            var pool = await pools.GetPoolAsync(body.Pool, ct)
-                ?? await pools.GetPoolAsync(body.Pool.ToUpperInvariant().Replace(' ', '_'), ct)
-                ?? (await pools.ListPoolsAsync(ct)).FirstOrDefault(p => string.Equals(p.Name, body.Pool, StringComparison.OrdinalIgnoreCase));
-            if (pool is null)
+            if (await library.FindPoolAsync(body.Pool, ct) is not { } pool)
             {
                 return Bad($"Pool '{body.Pool}' does not exist (standard pools: GLACIER, DEEP_ARCHIVE).", StatusCodes.Status404NotFound);
             }
@@ -296,6 +318,128 @@ internal static class LibraryEndpoints
             };
         }));
     }
+
+    internal static async Task<IResult> ListPoliciesAsync(IServiceProvider services, CancellationToken ct)
+    {
+        if (services.GetService<TapeLibrary>() is not { } library)
+        {
+            return Disabled();
+        }
+
+        var policies = await library.ListAutoCreatePoliciesAsync(ct);
+        return Results.Ok(policies.Select(p => Describe(p.Policy, p.AvailableInImportExport)));
+    }
+
+    /// <summary>
+    /// Creates or replaces the policy of <paramref name="prefix"/> and applies it at once: the response lists the tapes
+    /// it created and how many are still missing because no I/E slot was free (the policy is stored all the same).
+    /// </summary>
+    internal static async Task<IResult> SetPolicyAsync(HttpRequest request, IServiceProvider services, string prefix, CancellationToken ct)
+    {
+        if (services.GetService<TapeLibrary>() is not { } library)
+        {
+            return Disabled();
+        }
+
+        AutoCreatePolicyBody? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync<AutoCreatePolicyBody>(request.Body, s_json, ct);
+        }
+        catch (JsonException ex)
+        {
+            return Bad($"The request body is not valid JSON for an auto-create policy: {ex.Message}");
+        }
+
+        if (body is null)
+        {
+            return Bad("A JSON body is required, e.g. {\"minimumAvailable\": 2, \"capacityGiB\": 100, \"pool\": \"GLACIER\"}.");
+        }
+
+        if (body.MinimumAvailable is not int minimum)
+        {
+            return Bad("minimumAvailable (1–10) is required: the number of AVAILABLE tapes to keep in the I/E slots.");
+        }
+
+        if (minimum is < 1 or > 10)
+        {
+            return Bad($"minimumAvailable must be 1–10 (got {minimum}).");
+        }
+
+        if (body.CapacityGiB is not null && body.CapacityBytes is not null)
+        {
+            return Bad("Give capacityGiB or capacityBytes, not both.");
+        }
+
+        if (body.CapacityGiB is null && body.CapacityBytes is null)
+        {
+            return Bad("capacityGiB (or capacityBytes) is required: the size of the tapes the policy creates.");
+        }
+
+        if (body.CapacityGiB is < 1 or > 5 * 1024)
+        {
+            return Bad($"capacityGiB {body.CapacityGiB} is outside 1–5120.");
+        }
+
+        var poolId = Pool.GlacierId;
+        if (!string.IsNullOrWhiteSpace(body.Pool))
+        {
+            if (await library.FindPoolAsync(body.Pool, ct) is not { } pool)
+            {
+                return Bad($"Pool '{body.Pool}' does not exist (standard pools: GLACIER, DEEP_ARCHIVE).", StatusCodes.Status404NotFound);
+            }
+
+            poolId = pool.Id;
+        }
+
+        var capacity = body.CapacityBytes ?? body.CapacityGiB!.Value * TapeCapacity.GiB;
+        var result = await library.SetAutoCreatePolicyAsync(
+            new AutoCreatePolicyRequest(prefix, minimum, capacity, poolId, body.Worm, string.IsNullOrEmpty(body.MediaSuffix) ? null : body.MediaSuffix),
+            ct);
+        if (!result.Succeeded)
+        {
+            return Bad(result.Message ?? result.Error.ToString(), result.Error == AutoCreatePolicyError.PoolNotFound ? StatusCodes.Status404NotFound : StatusCodes.Status400BadRequest);
+        }
+
+        var outcome = result.Outcome;
+        return Results.Ok(new
+        {
+            policy = Describe(result.Policy!, outcome is null ? null : outcome.AvailableBefore + outcome.Created.Count),
+
+            // False when running the policy failed (logged by the gateway); the policy is stored and runs at the next import.
+            applied = outcome is not null,
+            created = outcome?.Created ?? [],
+            shortfall = outcome?.Shortfall ?? 0,
+        });
+    }
+
+    internal static async Task<IResult> DeletePolicyAsync(IServiceProvider services, string prefix, CancellationToken ct)
+    {
+        if (services.GetService<TapeLibrary>() is not { } library)
+        {
+            return Disabled();
+        }
+
+        if (!Barcodes.IsValidPrefix(prefix))
+        {
+            return Bad($"'{prefix}' is not a valid barcode prefix: 1–4 letters A–Z.");
+        }
+
+        return await library.DeleteAutoCreatePolicyAsync(prefix, ct)
+            ? Results.Ok(new { prefix, deleted = true })
+            : Bad($"There is no auto-create policy for prefix {prefix}.", StatusCodes.Status404NotFound);
+    }
+
+    private static object Describe(AutoCreatePolicy p, int? available) => new
+    {
+        prefix = p.BarcodePrefix,
+        minimumAvailable = p.MinimumAvailable,
+        capacityBytes = p.CapacityBytes,
+        pool = p.PoolId,
+        worm = p.Worm,
+        mediaSuffix = p.MediaSuffix,
+        available,
+    };
 
     private static object Describe(TapeLibrary library, Tape t) => new
     {

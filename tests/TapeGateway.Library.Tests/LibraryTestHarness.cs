@@ -110,6 +110,8 @@ public sealed class LibraryTestHarness : IAsyncDisposable
 
     public TapeRepository Tapes => _services.GetRequiredService<TapeRepository>();
 
+    public IServiceProvider Services => _services;
+
     public RecordingExportHandler Exports => (RecordingExportHandler)_services.GetRequiredService<IExportHandler>();
 
     public static IReadOnlyDictionary<string, string?> SmallLibrary(string directory) => new Dictionary<string, string?>
@@ -121,7 +123,9 @@ public sealed class LibraryTestHarness : IAsyncDisposable
         ["TapeGateway:Library:AllowSmallTapes"] = "true",
     };
 
-    public static async Task<LibraryTestHarness> StartAsync(string? directory = null, IReadOnlyDictionary<string, string?>? extra = null)
+    /// <param name="configure">Runs after the harness's registrations, so it can replace them (e.g. a recording logger).</param>
+    public static async Task<LibraryTestHarness> StartAsync(
+        string? directory = null, IReadOnlyDictionary<string, string?>? extra = null, Action<IServiceCollection>? configure = null)
     {
         directory ??= System.IO.Directory.CreateTempSubdirectory("tg-library-").FullName;
         var settings = new Dictionary<string, string?>(SmallLibrary(directory));
@@ -137,6 +141,7 @@ public sealed class LibraryTestHarness : IAsyncDisposable
         services.AddSingleton<IExportHandler, RecordingExportHandler>();
         services.AddSingleton(new Scsi.ScsiTargetRegistry());
         Assert.True(services.AddTapeLibrary(configuration));
+        configure?.Invoke(services);
         var provider = services.BuildServiceProvider();
 
         // Only the catalog's migration service: the library service would build SCSI units; tests attach fakes instead.
@@ -202,5 +207,36 @@ public sealed class RecordingExportHandler : IExportHandler
     {
         Exported.Add(tape);
         return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Keeps what was logged through it, for tests that assert a condition is reported.</summary>
+public sealed class RecordingLogger<T> : ILogger<T>
+{
+    private readonly List<(LogLevel Level, EventId Id, string Message, Exception? Exception)> _entries = [];
+
+    public IReadOnlyList<(LogLevel Level, EventId Id, string Message, Exception? Exception)> Entries
+    {
+        get
+        {
+            lock (_entries)
+            {
+                return [.. _entries];
+            }
+        }
+    }
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        ArgumentNullException.ThrowIfNull(formatter);
+        lock (_entries)
+        {
+            _entries.Add((logLevel, eventId, formatter(state, exception), exception));
+        }
     }
 }

@@ -339,6 +339,24 @@ has_target tgt && A=tgt || A=$([[ $TGN == tg ]] && has_target tgz && echo tgz ||
 			done
 		done
 	done
+	echo
+	echo "Medians of every target (MB/s; server CPU s per GB moved in brackets):"
+	echo
+	echo "| Metric |$(for t in $TARGETS; do printf ' %s |' "$t"; done)"
+	echo "|---|$(for t in $TARGETS; do printf -- '---:|'; done)"
+	for bs in $SIZES; do
+		for n in $DRIVES_LIST; do
+			for dir in write read; do
+				c=$([[ $dir == write ]] && echo 5 || echo 6)
+				printf '| %s records, %s drive%s, %s |' "$(label "$bs")" "$n" "$([[ $n == 1 ]] || echo s)" "$dir"
+				for t in $TARGETS; do
+					v=$(med "$bs" "$n" "$t" "$c")
+					if [[ -z "$v" ]]; then printf ' – |'; elif [[ $t == dd ]]; then printf ' %s |' "$v"; else printf ' %s (%s) |' "$v" "$(cpu_per_gb "$bs" "$n" "$t")"; fi
+				done
+				echo
+			done
+		done
+	done
 } >"$MD"
 
 cat "$MD"

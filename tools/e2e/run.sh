@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/e2e/run.sh - TapeGateway end-to-end test with real Linux initiators in a VM.
 #
-#   tools/e2e/run.sh [--dll PATH] [--scenarios "disk disk-kernel tape btape"] [--keep]
+#   tools/e2e/run.sh [--dll PATH] [--scenarios "disk disk-kernel tape btape bacula"] [--keep]
 #
 # Builds the gateway (or takes --dll), starts it on free loopback ports with a fresh data directory, boots one
 # throw-away QEMU guest per scenario (tools/e2e/vm.sh), stops the gateway by its PID, prints one line per scenario
@@ -20,7 +20,7 @@
 #   bacula       a whole Bacula 9.6 cycle in the guest (bacula-dir with SQLite catalog, -fd, -sd, bconsole), the
 #                library as an Autochanger with 2 drives: label barcodes, Full, Incremental appending to the same
 #                tape, restores, a Full on another tape; SingleTarget layout (guest/bacula.sh, image "bacula")
-# Default: $E2E_SCENARIOS if set, else "disk disk-kernel tape btape tape-kernel" when the gateway build contains
+# Default: $E2E_SCENARIOS if set, else "disk disk-kernel tape btape bacula tape-kernel" when the gateway build contains
 # the tape library (TapeGateway.Library.dll next to the server dll), else "disk disk-kernel".
 # One gateway process per configuration (disk only / SingleTarget / TargetPerDevice), each with a fresh data
 # directory; it is restarted only when the next scenario needs another configuration.
@@ -70,7 +70,7 @@ fi
 [ -f "$DLL" ] || { bad "no gateway at $DLL"; final; exit 1; }
 HAS_LIBRARY=0; [ -f "$(dirname "$DLL")/TapeGateway.Library.dll" ] && HAS_LIBRARY=1
 if [ -z "$SCENARIOS" ]; then
-  if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape btape tape-kernel"; else SCENARIOS="disk disk-kernel"; fi
+  if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape btape bacula tape-kernel"; else SCENARIOS="disk disk-kernel"; fi
 fi
 NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" btape "*|*" tape-kernel "*|*" bacula "*) NEED_LIBRARY=1 ;; esac
 [ $NEED_LIBRARY = 1 ] && [ $HAS_LIBRARY = 0 ] && echo "e2e: WARNING: library scenarios requested but $(dirname "$DLL") has no TapeGateway.Library.dll"
@@ -222,7 +222,7 @@ for s in $SCENARIOS; do
     tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" \
                    --env "E2E_NODE_OPTS=$STRICT_NODE_OPTS" --timeout 600 "$HERE/guest/tape.sh" ;;
     btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --timeout 900 "$HERE/guest/btape.sh" ;;
-    bacula)      run_scenario bacula $L1 --mode qemu --image bacula $(lib_devices $L1 qemu) --timeout 900 "$HERE/guest/bacula.sh" ;;
+    bacula)      run_scenario bacula $L1 --mode qemu --image bacula $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --timeout 900 "$HERE/guest/bacula.sh" ;;
     *) bad "unknown scenario $s" ;;
   esac
 done

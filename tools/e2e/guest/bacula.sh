@@ -2,7 +2,8 @@
 # Guest scenario "bacula": a whole Bacula 9.6 backup cycle as an admin runs it, through the changer. bacula-dir
 # (SQLite catalog), bacula-fd and bacula-sd all run in the guest on 127.0.0.1; the library is an Autochanger with
 # both drives (mtx-changer, Archive Device = /dev/nstN, Drive Index N, Maximum Block Size = 256 KiB):
-#   label barcodes: slots 1-2 -> pool Weekly, slots 3-4 -> pool Offsite
+#   label barcodes: the slots of the 5th and 6th tape of E2E_BARCODES -> pool Weekly, 7th and 8th -> pool Offsite
+#   (HRN005L4..HRN008L4: tape and btape, which may run before on the same gateway, use HRN001L4..HRN004L4)
 #   Full (Weekly, tape A) -> umount (the changer unloads) -> files changed and added -> Incremental: must APPEND to
 #   tape A after the Full -> restore "current" (Full + Incremental, both from tape A) -> Full with pool=Offsite
 #   (tape B, loaded through the changer) -> files changed and added -> Incremental (Weekly: appends to tape A
@@ -256,8 +257,13 @@ check "bconsole: status of the director, the client and the storage" \
   'printf "status dir\nstatus client=e2e-fd\nstatus storage=Library\n" | bcon /tmp/bcon-status.log && grep -q "Daemon started" /tmp/bcon-status.log && grep -q "e2e-fd Version" /tmp/bcon-status.log && grep -q "e2e-sd Version" /tmp/bcon-status.log'
 
 # ---- label barcodes ---------------------------------------------------------------------------------------------
-check "label barcodes slots=1-2 pool=Weekly" 'printf "label storage=Library pool=Weekly slots=1-2 barcodes drive=0\nyes\n" | bcon /tmp/bcon-label1.log; [ "$(grep -c "^3000 OK label" /tmp/bcon-label1.log)" = 2 ]'
-check "label barcodes slots=3-4 pool=Offsite" 'printf "label storage=Library pool=Offsite slots=3-4 barcodes drive=0\nyes\n" | bcon /tmp/bcon-label2.log; [ "$(grep -c "^3000 OK label" /tmp/bcon-label2.log)" = 2 ]'
+set -- ${E2E_BARCODES:-HRN001L4 HRN002L4 HRN003L4 HRN004L4 HRN005L4 HRN006L4 HRN007L4 HRN008L4}; shift 4
+slot_of() { mtx -f $CH status | sed -nE "s/^ *Storage Element ([0-9]+):Full *:VolumeTag=$1 *\$/\1/p"; }
+WEEKLY_SLOTS="$(slot_of $1),$(slot_of $2)"; OFFSITE_SLOTS="$(slot_of $3),$(slot_of $4)"; BACULA_TAPES="$1 $2 $3 $4"
+check "inventory: the drives are empty; $1 $2 (Weekly) in slots $WEEKLY_SLOTS, $3 $4 (Offsite) in slots $OFFSITE_SLOTS" \
+  'drives_empty && [[ "$WEEKLY_SLOTS,$OFFSITE_SLOTS" =~ ^[0-9]+,[0-9]+,[0-9]+,[0-9]+$ ]]'
+check "label barcodes slots=$WEEKLY_SLOTS pool=Weekly" 'printf "label storage=Library pool=Weekly slots=$WEEKLY_SLOTS barcodes drive=0\nyes\n" | bcon /tmp/bcon-label1.log; [ "$(grep -c "^3000 OK label" /tmp/bcon-label1.log)" = 2 ]'
+check "label barcodes slots=$OFFSITE_SLOTS pool=Offsite" 'printf "label storage=Library pool=Offsite slots=$OFFSITE_SLOTS barcodes drive=0\nyes\n" | bcon /tmp/bcon-label2.log; [ "$(grep -c "^3000 OK label" /tmp/bcon-label2.log)" = 2 ]'
 check "catalog: 4 volumes in the changer with their slots and pools" \
   'q "SELECT m.VolumeName, p.Name, m.Slot, m.InChanger, m.VolStatus FROM Media m JOIN Pool p ON p.PoolId = m.PoolId ORDER BY m.Slot" | tee /tmp/media.txt; [ "$(grep -c "|1|Append$" /tmp/media.txt)" = 4 ] && [ "$(grep -c "|Weekly|" /tmp/media.txt)" = 2 ] && [ "$(grep -c "|Offsite|" /tmp/media.txt)" = 2 ]'
 unload_both
@@ -266,7 +272,9 @@ unload_both
 check "Full backup (pool Weekly): Backup OK" 'run_job /tmp/job-full1.log "run job=BackupData level=Full yes" && echo $JOBID > /tmp/full1.id && job_ok $JOBID /tmp/job-full1.log "Backup OK"'
 FULL1=$(cat /tmp/full1.id 2>/dev/null); VOLA=$(job_volumes "${FULL1:-0}")
 check "Full backup wrote one Weekly volume (tape A = $VOLA)" 'echo "$VOLA"; q "SELECT p.Name FROM Media m JOIN Pool p ON p.PoolId = m.PoolId WHERE m.VolumeName = '\''$VOLA'\''" | grep -qx Weekly'
-check "umount: Bacula unloads tape A through the changer (both drives empty)" 'unload_both; drives_empty'
+check "umount: Bacula unloads tape A through the changer (both drives empty)" 'unload_both >/dev/null; grep "Issuing autochanger" /tmp/bcon-umount.log; grep -q "Issuing autochanger \"unload Volume $VOLA" /tmp/bcon-umount.log && drives_empty'
+check "Maximum Block Size = 256 KiB is used: tape A holds blocks of more than 192 KiB on average" \
+  'q "SELECT VolumeName, VolBlocks, VolBytes FROM Media WHERE VolumeName='\''$VOLA'\''"; [ "$(q "SELECT VolBytes / VolBlocks FROM Media WHERE VolumeName='\''$VOLA'\''")" -gt 196608 ]'
 
 # ---- changes, Incremental appends to tape A ---------------------------------------------------------------------
 sleep 1
@@ -276,7 +284,8 @@ mkdir -p $DATA/new; for i in 1 2 3 4 5; do mkfile $DATA/new/added$i.bin $((20000
 snapshot /tmp/state2.sha
 check "Incremental backup: Backup OK" 'run_job /tmp/job-inc1.log "run job=BackupData level=Incremental yes" && echo $JOBID > /tmp/inc1.id && job_ok $JOBID /tmp/job-inc1.log "Backup OK" && grep -E "^ *Backup Level: +Incremental" /tmp/job-inc1.log'
 INC1=$(cat /tmp/inc1.id 2>/dev/null)
-check "Incremental saved exactly the 10 changed and added files" '[ "$(q "SELECT JobFiles FROM Job WHERE JobId=${INC1:-0}")" -ge 10 ] && q "SELECT JobFiles FROM Job WHERE JobId=${INC1:-0}"'
+check "Incremental saved only the changes: the 10 changed and added files and their directories (not all 64)" 'n=$(q "SELECT JobFiles FROM Job WHERE JobId=${INC1:-0}"); echo "JobFiles=$n"; [ "$n" -ge 10 ] && [ "$n" -le 14 ]'
+check "Incremental: the SD mounted tape A and positioned at its end of data" 'grep -E "previously written, moving to end of data|Ready to append to end of Volume" /tmp/job-inc1.log; grep -q "Volume \"$VOLA\" previously written, moving to end of data" /tmp/job-inc1.log && grep -q "Ready to append to end of Volume \"$VOLA\" at file=1" /tmp/job-inc1.log'
 check "Incremental appended to tape A ($VOLA) after the Full (JobMedia: later file on the same volume)" \
   'q "SELECT j.JobId, m.VolumeName, j.StartFile, j.EndFile, j.StartBlock, j.EndBlock FROM JobMedia j JOIN Media m ON m.MediaId = j.MediaId ORDER BY j.JobMediaId"; [ "$(job_volumes ${INC1:-0})" = "$VOLA" ] && [ "$(q "SELECT min(StartFile) FROM JobMedia WHERE JobId=${INC1:-0}")" -gt "$(q "SELECT max(EndFile) FROM JobMedia WHERE JobId=${FULL1:-0}")" ]'
 check "catalog: tape A holds 2 jobs" 'q "SELECT VolumeName, VolJobs, VolFiles, VolBlocks, VolBytes FROM Media WHERE VolumeName='\''$VOLA'\''"; [ "$(q "SELECT VolJobs FROM Media WHERE VolumeName='\''$VOLA'\''")" = 2 ]'
@@ -308,6 +317,8 @@ check "umount (both drives empty)" 'unload_both; drives_empty'
 check "restore current (Full from tape B + Incremental from tape A): Restore OK" 'run_job /tmp/job-restore2.log "restore client=e2e-fd fileset=DataSet where=/tmp/restore2 select current all done yes" && job_ok $JOBID /tmp/job-restore2.log "Restore OK"'
 check "restore 2: every file identical to the newest source state" 'same_tree /tmp/state3.sha /tmp/restore2$DATA'
 check "restore 2 read both tapes ($VOLB and $VOLA)" 'grep -E "Ready to read from volume|Forward spacing Volume" /tmp/job-restore2.log; grep -q "\"$VOLB\"" /tmp/job-restore2.log && grep -q "\"$VOLA\"" /tmp/job-restore2.log'
+
+check "end state: umount, both drives empty, every tape back in its slot" 'unload_both >/dev/null; drives_empty && for t in $BACULA_TAPES; do mtx -f $CH status | grep -Eq "^ *Storage Element [0-9]+:Full *:VolumeTag=$t *\$" || exit 1; done'
 
 # ---- the logs ---------------------------------------------------------------------------------------------------
 check "Bacula log: no errors, fatal errors or warnings" '! grep -E "(ERR=|Fatal error|Error:|Warning:|Termination:.*(warning|Error|Fatal))" /var/lib/bacula/bacula.log'

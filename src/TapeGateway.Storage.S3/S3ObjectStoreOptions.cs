@@ -1,0 +1,75 @@
+namespace TapeGateway.Storage.S3;
+
+/// <summary>
+/// Where and how to reach the bucket. Bindable from configuration (section "TapeGateway:ObjectStore:S3" by convention).
+/// </summary>
+public sealed class S3ObjectStoreOptions
+{
+    public const long MiB = 1024 * 1024;
+    public const long GiB = 1024 * MiB;
+
+    public string Bucket { get; set; } = string.Empty;
+
+    /// <summary>An S3-compatible endpoint (e.g. http://127.0.0.1:7480 for the test RGW); null means AWS.</summary>
+    public string? ServiceUrl { get; set; }
+
+    /// <summary>
+    /// AWS region. With <see cref="ServiceUrl"/> it only pins the SigV4 signing region (default us-east-1), so an
+    /// AWS_REGION or profile in the environment cannot change what we sign; without it, it selects the AWS endpoint.
+    /// </summary>
+    public string? Region { get; set; }
+
+    /// <summary>Path-style URLs (http://host/bucket/key). Needed for most self-hosted stores: bucket.host rarely resolves.</summary>
+    public bool ForcePathStyle { get; set; }
+
+    /// <summary>Static credentials; when both are null the SDK's standard chain is used (env, profile, IMDS, ...).</summary>
+    public string? AccessKey { get; set; }
+
+    public string? SecretKey { get; set; }
+
+    /// <summary>Objects up to this size go in one PutObject; larger ones are multipart uploads of parts this size.</summary>
+    public long PartSize { get; set; } = 8 * MiB;
+
+    /// <summary>Parts (upload or copy) in flight at once per object; also bounds the memory a put holds (N parts).</summary>
+    public int MaxParallelParts { get; set; } = 4;
+
+    /// <summary>CopyObject limit: S3 (and RGW's rgw_max_put_size) refuse single copies above 5 GiB.</summary>
+    public long MaxSingleCopySize { get; set; } = 5 * GiB;
+
+    /// <summary>Range per UploadPartCopy when copying beyond <see cref="MaxSingleCopySize"/> (S3: 5 MiB to 5 GiB).</summary>
+    public long CopyPartSize { get; set; } = 512 * MiB;
+
+    /// <summary>
+    /// The SDK's own retries. 0 by default because <see cref="Retry"/> already retries with jitter, per part;
+    /// stacking both would multiply attempts and hide how often a store misbehaves.
+    /// </summary>
+    public int SdkMaxErrorRetry { get; set; }
+
+    /// <summary>Per-request HTTP timeout (null: SDK default).</summary>
+    public TimeSpan? Timeout { get; set; }
+
+    public RetryPolicy Retry { get; set; } = RetryPolicy.Default;
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Bucket))
+        {
+            throw new ArgumentException("S3ObjectStoreOptions.Bucket is required");
+        }
+
+        if (PartSize < 5 * MiB || CopyPartSize < 5 * MiB || CopyPartSize > 5 * GiB)
+        {
+            throw new ArgumentException("S3 parts must be between 5 MiB and 5 GiB");
+        }
+
+        if (MaxParallelParts < 1)
+        {
+            throw new ArgumentException("MaxParallelParts must be at least 1");
+        }
+
+        if ((AccessKey is null) != (SecretKey is null))
+        {
+            throw new ArgumentException("give both AccessKey and SecretKey, or neither to use the AWS credential chain");
+        }
+    }
+}
