@@ -22,6 +22,7 @@ public sealed partial class TapeDriveLogicalUnit
     private const byte WriteErrorCountersPage = 0x02;
     private const byte ReadErrorCountersPage = 0x03;
     private const byte SequentialAccessDevicePage = 0x0C;
+    private const byte VolumeStatisticsPage = 0x17;
     private const byte TapeAlertPage = 0x2E;
     private const byte TapeCapacityPage = 0x31;
     private const long MiB = 1024 * 1024;
@@ -30,7 +31,7 @@ public sealed partial class TapeDriveLogicalUnit
     private ulong _tapeAlerts;
 
     public override IReadOnlyList<byte> ExtraLogPages { get; } =
-        [WriteErrorCountersPage, ReadErrorCountersPage, SequentialAccessDevicePage, TapeAlertPage, TapeCapacityPage];
+        [WriteErrorCountersPage, ReadErrorCountersPage, SequentialAccessDevicePage, VolumeStatisticsPage, TapeAlertPage, TapeCapacityPage];
 
     /// <summary>TapeAlert flags currently set (bit n-1 = flag n), for tests and the library's health view.</summary>
     public ulong TapeAlertFlags
@@ -75,6 +76,9 @@ public sealed partial class TapeDriveLogicalUnit
                 break;
             case SequentialAccessDevicePage:
                 WriteSequentialAccessPage(ref w);
+                break;
+            case VolumeStatisticsPage:
+                WriteVolumeStatisticsPage(ref w);
                 break;
             case TapeAlertPage:
                 WriteTapeAlertPage(ref w);
@@ -138,6 +142,52 @@ public sealed partial class TapeDriveLogicalUnit
         }
 
         w.Counter(0x0100, 0);
+    }
+
+    /// <summary>
+    /// SSC-4 Volume Statistics page (17h), what LTFS and backup software read about the mounted volume: 0000h page
+    /// valid, 0001h thread (load) count, 0002h/0007h data sets written/read this mount, 0004h/0009h unrecovered write
+    /// /read errors, 000Eh/000Fh megabytes written/read this mount, 0016h/0017h total and used native capacity (MB),
+    /// 0040h volume serial number and 0042h barcode (ASCII, space padded to a multiple of 4), 0080h write protect,
+    /// 0081h WORM. Values we cannot know for a virtual cartridge (retries, head passes) are left out rather than faked.
+    /// </summary>
+    private void WriteVolumeStatisticsPage(ref LogWriter w)
+    {
+        var medium = CurrentMedium;
+        var stats = (medium as TapeImage)?.Statistics;
+        var p = SafePosition(medium);
+        LoadedCartridge? cartridge;
+        bool protectedNow;
+        lock (_lock)
+        {
+            cartridge = _medium is null ? null : _cartridge;
+            protectedNow = medium is not null && IsWriteProtected;
+        }
+
+        ulong loads = 0;
+        if (medium is not null && medium.TryGetAttribute(MamAttributeId.LoadCount, out var raw) && raw.Length is > 0 and <= 8)
+        {
+            foreach (var octet in raw.Span)
+            {
+                loads = (loads << 8) | octet;
+            }
+        }
+
+        const ulong Mb = 1_000_000;
+        w.Counter(0x0000, medium is null ? 0UL : 1UL, 1);
+        w.Counter(0x0001, loads, 4);
+        w.Counter(0x0002, (ulong)(stats?.BlocksWritten ?? 0), 4);
+        w.Counter(0x0004, (ulong)_counters.WriteUncorrected, 4);
+        w.Counter(0x0007, (ulong)(stats?.BlocksRead ?? 0), 4);
+        w.Counter(0x0009, (ulong)_counters.ReadUncorrected, 4);
+        w.Counter(0x000E, (ulong)(stats?.HostBytesWritten ?? 0) / Mb, 4);
+        w.Counter(0x000F, (ulong)(stats?.HostBytesRead ?? 0) / Mb, 4);
+        w.Counter(0x0016, p is { } a ? (ulong)a.CapacityBytes / Mb : 0, 4);
+        w.Counter(0x0017, p is { } b ? (ulong)b.BytesUsed / Mb : 0, 4);
+        w.Ascii(0x0040, cartridge?.MediumSerialNumber ?? "");
+        w.Ascii(0x0042, cartridge?.Barcode ?? "");
+        w.Counter(0x0080, protectedNow ? 1UL : 0UL, 1);
+        w.Counter(0x0081, cartridge is { Worm: true } ? 1UL : 0UL, 1);
     }
 
     /// <summary>
@@ -265,6 +315,28 @@ public sealed partial class TapeDriveLogicalUnit
             {
                 v[i] = (byte)value;
                 value >>= 8;
+            }
+
+            _at += 4 + length;
+        }
+
+        /// <summary>An ASCII list parameter (control byte 01h: FORMAT AND LINKING 01b), space padded to a multiple of 4.</summary>
+        public void Ascii(ushort code, string text)
+        {
+            if (code < _pointer)
+            {
+                return;
+            }
+
+            var length = Math.Max(4, (text.Length + 3) / 4 * 4);
+            BinaryPrimitives.WriteUInt16BigEndian(_d[_at..], code);
+            _d[_at + 2] = 0x01;
+            _d[_at + 3] = (byte)length;
+            var v = _d.Slice(_at + 4, length);
+            v.Fill((byte)' ');
+            for (var i = 0; i < text.Length && i < length; i++)
+            {
+                v[i] = text[i] is >= ' ' and <= '~' ? (byte)text[i] : (byte)'?';
             }
 
             _at += 4 + length;

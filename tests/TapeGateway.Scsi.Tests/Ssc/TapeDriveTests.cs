@@ -363,7 +363,7 @@ public sealed class TapeDriveTests
 
         var supported = await h.Run(SpcCdb.LogSense(0x00));
         supported.AssertGood();
-        Assert.Equal(new byte[] { 0x00, 0x02, 0x03, 0x0C, 0x2E, 0x31 }, supported.Data()[4..]);
+        Assert.Equal(new byte[] { 0x00, 0x02, 0x03, 0x0C, 0x17, 0x2E, 0x31 }, supported.Data()[4..]);
 
         var cap = await h.Run(SpcCdb.LogSense(0x31));
         cap.AssertGood();
@@ -397,8 +397,36 @@ public sealed class TapeDriveTests
         var sp = await h.Run([0x4C, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]);
         sp.AssertInvalidCdbField(1, 0);
 
-        var unknown = await h.Run(SpcCdb.LogSense(0x17));
+        var unknown = await h.Run(SpcCdb.LogSense(0x18));
         unknown.AssertInvalidCdbField(2, 5);
+    }
+
+    [Fact]
+    public async Task VolumeStatisticsPage_ReportsTheMountedVolume()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync(capacity: 64 * TapeHarness.MiB);
+        await h.WriteRecordAsync(TapeHarness.Block(2 * 1024 * 1024, 3));
+        await h.WriteRecordAsync(TapeHarness.Block(1024 * 1024, 4));
+
+        var page = await h.Run(SpcCdb.LogSense(0x17, allocation: 1024));
+        page.AssertGood();
+        var d = page.Data();
+        Assert.Equal(0x17, d[0]);
+        Assert.Equal(d.Length - 4, BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(2)));
+        var parameters = new Dictionary<ushort, byte[]>();
+        for (var at = 4; at < d.Length; at += 4 + d[at + 3])
+        {
+            parameters[BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(at))] = d.AsSpan(at + 4, d[at + 3]).ToArray();
+        }
+
+        Assert.Equal(new byte[] { 1 }, parameters[0x0000]); // page valid
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x0002])); // data sets written this mount
+        Assert.Equal(3u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x000E])); // MB written (3 MiB = 3.1 MB)
+        Assert.Equal(67u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x0016])); // 64 MiB native = 67 MB
+        Assert.Equal(h.Drive.LoadedBarcode, System.Text.Encoding.ASCII.GetString(parameters[0x0042]).TrimEnd());
+        Assert.Equal(0, parameters[0x0042].Length % 4);
+        Assert.Equal(new byte[] { 0 }, parameters[0x0081]); // not WORM
     }
 
     [Fact]
