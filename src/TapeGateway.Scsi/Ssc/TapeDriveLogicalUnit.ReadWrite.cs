@@ -78,7 +78,8 @@ public sealed partial class TapeDriveLogicalUnit
 
     private static async ValueTask<CommandOutcome> ReadVariableAsync(TapeDriveLogicalUnit unit, ScsiTask task, ITapeMedium medium, int length, bool sili, uint modeBlockLength)
     {
-        var buffer = task.GetDataInBuffer(length);
+        // Not zeroed first: Ok means the record filled it exactly, anything else trims Data-In to what was read.
+        var buffer = task.GetDataInBuffer(length, clear: false);
         var r = await medium.ReadBlockAsync(buffer, task.Aborted).ConfigureAwait(false);
         switch (r.Condition)
         {
@@ -104,7 +105,7 @@ public sealed partial class TapeDriveLogicalUnit
 
     private static async ValueTask<CommandOutcome> ReadFixedAsync(TapeDriveLogicalUnit unit, ScsiTask task, ITapeMedium medium, int blocks, int blockLength)
     {
-        var buffer = task.GetDataInBuffer(blocks * blockLength);
+        var buffer = task.GetDataInBuffer(blocks * blockLength, clear: false);
         for (var i = 0; i < blocks; i++)
         {
             var r = await medium.ReadBlockAsync(buffer.Slice(i * blockLength, blockLength), task.Aborted).ConfigureAwait(false);
