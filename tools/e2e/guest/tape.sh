@@ -62,6 +62,13 @@ tur_settled() {   # tur_settled /dev/sgX: TEST UNIT READY until no UNIT ATTENTIO
 check "empty drive: TEST UNIT READY says NOT READY, medium not present (after the power-on UNIT ATTENTION)" '
   tur_settled $D0SG && grep -qi "not present" /tmp/tur'
 check_fails "mtx load from an empty slot is refused" 'mtx -f $CH load $EMPTY_SLOT 0'
+check "mtx inventory (INITIALIZE ELEMENT STATUS) and mtx position $S1 (POSITION TO ELEMENT)" '
+  mtx -f $CH inventory && mtx -f $CH position $S1'
+check "mtx exchange $S1 $S2 swaps $T1 and $T2 (EXCHANGE MEDIUM), a second exchange swaps them back" '
+  mtx -f $CH exchange $S1 $S2 && mtx -f $CH status | tee /tmp/invx &&
+  grep -Eq "^ *Storage Element $S1:Full *:VolumeTag=$T2 *\$" /tmp/invx && grep -Eq "^ *Storage Element $S2:Full *:VolumeTag=$T1 *\$" /tmp/invx &&
+  mtx -f $CH exchange $S1 $S2 && mtx -f $CH status | tee /tmp/invy &&
+  grep -Eq "^ *Storage Element $S1:Full *:VolumeTag=$T1 *\$" /tmp/invy && grep -Eq "^ *Storage Element $S2:Full *:VolumeTag=$T2 *\$" /tmp/invy'
 
 echo "=== load"
 check "mtx load $S1 0: drive 0 holds $T1, slot $S1 is empty" '
