@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using TapeGateway.Core.Scsi;
 using TapeGateway.Scsi.Commands;
@@ -241,6 +242,8 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
     /// SPC-4 order of checks (as LIO's target_setup_cmd_from_cdb): unit attention, reservation, then the handler's own
     /// parse-and-execute. Unexpected exceptions become HARDWARE ERROR / INTERNAL TARGET FAILURE, never a dropped session.
     /// </summary>
+    // Pooled state machine: a command that completes asynchronously (every disk and tape I/O) allocates nothing here.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask ExecuteAsync(ScsiTask task)
     {
         var descriptor = Commands.Find(task.Cdb, out var invalidServiceAction);

@@ -376,7 +376,9 @@ public sealed class TapeReadWriteTests
         var cdb = new byte[16];
         Cdb.Write(data.Length).CopyTo(cdb, 0);
 
-        async Task OneAsync()
+        // Pooled like the product's own command path, so the measurement sees the drive, not the test's state machine.
+        [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+        async ValueTask OneAsync()
         {
             task.SetCdb(cdb);
             task.Nexus = h.A;
