@@ -71,6 +71,30 @@ public sealed partial class DiskLogicalUnit
     private int WholeBlocks(int received, int wanted) => Math.Min(received, wanted) / BlockSize * BlockSize;
 
     /// <summary>
+    /// The part WRITE and WRITE AND VERIFY share: range/protection checks, the command's transfer length for the
+    /// transport's residual, and the Data-Out clipped to whole blocks (<see cref="WholeBlocks"/>). An empty result
+    /// with a GOOD outcome means there is nothing to write.
+    /// </summary>
+    private async ValueTask<(CommandOutcome Outcome, ReadOnlyMemory<byte> Data)> ReceiveWriteDataAsync(ScsiTask task, BlockCdb cdb, uint blocks)
+    {
+        var check = CheckWrite(cdb, blocks);
+        if (!check.IsGood)
+        {
+            return (check, default);
+        }
+
+        var bytes = (int)blocks * BlockSize;
+        task.CommandTransferLength = bytes;
+        if (bytes == 0)
+        {
+            return (CommandOutcome.Good, default);
+        }
+
+        var data = await task.ReceiveDataOutAsync().ConfigureAwait(false);
+        return (CommandOutcome.Good, data[..WholeBlocks(data.Length, bytes)]);
+    }
+
+    /// <summary>
     /// SBC-3 §5.33-5.36 WRITE(6/10/12/16). FUA=1 (or WCE=0) makes the data durable before GOOD; DPO is a cache
     /// retention hint we accept and ignore. Byte 1 bit 1 (FUA_NV, obsolete) is ignored.
     /// </summary>
@@ -78,29 +102,15 @@ public sealed partial class DiskLogicalUnit
     {
         var cdb = BlockCdb.Parse(task.Cdb);
         var blocks = task.OperationCode == Write6 && cdb.Blocks == 0 ? 256u : cdb.Blocks;
-        var check = unit.CheckWrite(cdb, blocks);
-        if (!check.IsGood)
+        var (outcome, data) = await unit.ReceiveWriteDataAsync(task, cdb, blocks).ConfigureAwait(false);
+        if (!outcome.IsGood || data.IsEmpty)
         {
-            return check;
-        }
-
-        var bytes = (int)blocks * unit.BlockSize;
-        task.CommandTransferLength = bytes;
-        if (bytes == 0)
-        {
-            return CommandOutcome.Good;
-        }
-
-        var data = await task.ReceiveDataOutAsync().ConfigureAwait(false);
-        var whole = unit.WholeBlocks(data.Length, bytes);
-        if (whole == 0)
-        {
-            return CommandOutcome.Good;
+            return outcome;
         }
 
         using (await unit._writes.EnterSharedAsync(task.Aborted).ConfigureAwait(false))
         {
-            return await unit.WriteBlocksAsync(cdb.Lba, data[..whole], cdb.Fua, task.Aborted).ConfigureAwait(false);
+            return await unit.WriteBlocksAsync(cdb.Lba, data, cdb.Fua, task.Aborted).ConfigureAwait(false);
         }
     }
 
@@ -118,27 +128,12 @@ public sealed partial class DiskLogicalUnit
             return CommandOutcome.InvalidCdbField(1, 2);
         }
 
-        var check = unit.CheckWrite(cdb, cdb.Blocks);
-        if (!check.IsGood)
+        var (outcome, data) = await unit.ReceiveWriteDataAsync(task, cdb, cdb.Blocks).ConfigureAwait(false);
+        if (!outcome.IsGood || data.IsEmpty)
         {
-            return check;
+            return outcome;
         }
 
-        var bytes = (int)cdb.Blocks * unit.BlockSize;
-        task.CommandTransferLength = bytes;
-        if (bytes == 0)
-        {
-            return CommandOutcome.Good;
-        }
-
-        var data = await task.ReceiveDataOutAsync().ConfigureAwait(false);
-        var whole = unit.WholeBlocks(data.Length, bytes);
-        if (whole == 0)
-        {
-            return CommandOutcome.Good;
-        }
-
-        data = data[..whole];
         using (await unit._writes.EnterSharedAsync(task.Aborted).ConfigureAwait(false))
         {
             var written = await unit.WriteBlocksAsync(cdb.Lba, data, forceUnitAccess: true, task.Aborted).ConfigureAwait(false);
