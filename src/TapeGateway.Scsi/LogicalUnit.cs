@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using TapeGateway.Core.Scsi;
+using TapeGateway.Media.Tape;
 using TapeGateway.Scsi.Commands;
 using TapeGateway.Scsi.Sense;
 using TapeGateway.Scsi.Spc;
@@ -304,6 +305,16 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
         {
             task.TrimDataIn(0);
             SetSense(task, SenseReason.DataPhaseError);
+        }
+        catch (TapeStoreException ex)
+        {
+            // The medium's byte store (the object-store tier) failed. SPC-4 §4.5.6: unreadable bytes are a MEDIUM
+            // ERROR (11/00), as on a real drive; a store that is only temporarily unable to serve (bucket unreachable,
+            // upload buffer full past its timeout) changed nothing, so ABORTED COMMAND / SYSTEM RESOURCE FAILURE
+            // tells the initiator to retry.
+            LogCommandFailed(Logger, ex, Lun, task.OperationCode);
+            task.TrimDataIn(0);
+            SetSense(task, ex.Failure == TapeStoreFailure.MediumError ? SenseReason.UnrecoveredReadError : SenseReason.SystemResourceFailure);
         }
         catch (Exception ex)
         {

@@ -32,3 +32,13 @@ public interface ITapeStore : IAsyncDisposable
     /// </summary>
     ValueTask FlushAsync(CancellationToken ct);
 }
+
+/// <summary>What a store implementation may rely on about the image layout.</summary>
+public static class TapeStoreLayout
+{
+    /// <summary>
+    /// Bytes at the start of every image that are rewritten in place (superblock, durable-end mark, attribute area);
+    /// everything after them is the append-only record stream.
+    /// </summary>
+    public const long MetadataLength = TapeFormat.DataStart;
+}

@@ -1,0 +1,557 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Win32.SafeHandles;
+using TapeGateway.Media.Tape;
+
+namespace TapeGateway.Storage.Tapes;
+
+public sealed partial class TapeDataTier
+{
+    // ---- the background uploader ----------------------------------------------------------------------------------
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            Task signal;
+            lock (_signalGate)
+            {
+                signal = _workSignal.Task;
+            }
+
+            var wait = TimeSpan.FromSeconds(1);
+            try
+            {
+                var now = _time.GetTimestamp();
+                foreach (var tape in _tapes.Values)
+                {
+                    var retryIn = _time.GetElapsedTime(now, Volatile.Read(ref tape.RetryAtField));
+                    if (retryIn > TimeSpan.Zero && retryIn < wait)
+                    {
+                        wait = retryIn; // wake up when a backed-off tape may retry, not a whole tick later
+                    }
+
+                    ScheduleUploads(tape, now, stopping);
+                    if (ShouldPublish(tape, now))
+                    {
+                        _ = PublishInBackgroundAsync(tape, stopping);
+                    }
+                }
+
+                EvictIfNeeded();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
+            {
+                LogUploadFailed(_logger, "*", ex.Message);
+            }
+
+            try
+            {
+                await signal.WaitAsync(wait, _time, stopping).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>Starts uploads of the tape's eligible dirty segments: full ones always, the tail once the tape is idle.</summary>
+    private void ScheduleUploads(CachedTape tape, long now, CancellationToken stopping)
+    {
+        lock (tape.Gate)
+        {
+            if (tape.Creating || now < tape.RetryAt)
+            {
+                return;
+            }
+
+            var idle = tape.OpenStore is null || _time.GetElapsedTime(tape.LastWriteTicks, now) >= _options.PublishInterval;
+            foreach (var s in tape.Segments)
+            {
+                if (s.Dirty && s.Upload is null && s.Present && s.Length > 0 && (s.Length == tape.SegmentSize || (idle && s.Index == tape.Segments.Count - 1)))
+                {
+                    s.Upload = UploadSegmentAsync(tape, s, stopping);
+                }
+            }
+        }
+    }
+
+    private bool ShouldPublish(CachedTape tape, long now)
+    {
+        lock (tape.Gate)
+        {
+            if (tape.Creating || tape.Publishing || now < tape.RetryAt || tape.Segments.Any(s => s.Upload is not null))
+            {
+                return false;
+            }
+
+            if (tape.OpenStore is null)
+            {
+                // Closed: publish the final, complete manifest once every segment is clean.
+                return !tape.PublishedComplete && tape.Segments.All(s => !s.Dirty);
+            }
+
+            // Mounted: a snapshot now and then (for disaster recovery), when something new was uploaded.
+            var uploadedSince = tape.Segments.Any(s => s.Uploaded is { } u && !s.Dirty && ExtractGeneration(u.Key) > tape.PublishedGeneration);
+            return uploadedSince && _time.GetElapsedTime(tape.LastPublish, now) >= _options.PublishInterval;
+        }
+    }
+
+    private static long ExtractGeneration(string key) =>
+        long.TryParse(key.AsSpan(key.LastIndexOf('.') + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var g) ? g : 0;
+
+    private async Task PublishInBackgroundAsync(CachedTape tape, CancellationToken stopping)
+    {
+        try
+        {
+            await PublishAsync(tape, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is ObjectStoreException or IOException)
+        {
+            Backoff(tape);
+            LogUploadFailed(_logger, tape.Barcode, ex.Message);
+        }
+    }
+
+    /// <summary>Uploads every dirty segment of a tape that is not mounted (the tail too) and waits for them.</summary>
+    private async Task UploadTapeAsync(CachedTape tape, bool includeTail, CancellationToken ct)
+    {
+        while (true)
+        {
+            var pending = new List<Task>();
+            lock (tape.Gate)
+            {
+                foreach (var s in tape.Segments)
+                {
+                    if (s.Upload is not null)
+                    {
+                        pending.Add(s.Upload);
+                    }
+                    else if (s.Dirty && s.Length > 0 && (includeTail || s.Length == tape.SegmentSize))
+                    {
+                        if (!s.Present)
+                        {
+                            throw new InvalidOperationException($"Tape {tape.Barcode}: dirty segment {s.Index} has no local file.");
+                        }
+
+                        s.Upload = UploadSegmentAsync(tape, s, _stopping.Token);
+                        pending.Add(s.Upload);
+                    }
+                }
+            }
+
+            if (pending.Count == 0)
+            {
+                return;
+            }
+
+            await Task.WhenAll(pending).WaitAsync(ct).ConfigureAwait(false);
+            lock (tape.Gate)
+            {
+                if (now() < tape.RetryAt && tape.Segments.Any(s => s.Dirty))
+                {
+                    throw new IOException($"Tape {tape.Barcode}: uploads are failing; retrying later.");
+                }
+            }
+        }
+
+        long now() => _time.GetTimestamp();
+    }
+
+    private async Task UploadSegmentAsync(CachedTape tape, SegmentState s, CancellationToken stopping)
+    {
+        await Task.Yield(); // started under the tape's gate: do the work elsewhere
+        var slot = false;
+        string? key = null;
+        try
+        {
+            await _uploadSlots.WaitAsync(stopping).ConfigureAwait(false);
+            slot = true;
+            long length;
+            long version;
+            long generation;
+            lock (tape.Gate)
+            {
+                length = s.Length;
+                version = s.Version;
+                generation = tape.NextGeneration++;
+            }
+
+            key = Layout.SegmentKey(TapeTier.Library, tape.Barcode, s.Index, generation);
+            using var handle = File.OpenHandle(tape.SegmentPath(s.Index), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+
+            // Clean means "the local file equals the object", which must hold after a crash too: fsync first.
+            RandomAccess.FlushToDisk(handle);
+            var sha = await HashAsync(handle, length, stopping).ConfigureAwait(false);
+            await using (var file = new FileStream(handle, FileAccess.Read, 0, isAsync: true))
+            {
+                using var body = new BoundedReadStream(file, length);
+                await ObjectStore.PutAsync(
+                    key,
+                    body,
+                    new PutOptions
+                    {
+                        ExpectedSha256 = sha,
+                        Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["tapegw-barcode"] = tape.Barcode },
+                    },
+                    stopping).ConfigureAwait(false);
+            }
+
+            lock (tape.Gate)
+            {
+                var current = s.Index < tape.Segments.Count && ReferenceEquals(tape.Segments[s.Index], s);
+                if (current && s.Dirty && s.Version == version && s.Length == length)
+                {
+                    if (s.Uploaded is not null)
+                    {
+                        tape.Garbage.Add(s.Uploaded.Key);
+                    }
+
+                    s.Uploaded = new TapeSegmentRef { Index = s.Index, Key = key, Length = length, Sha256 = sha };
+                    s.Dirty = false;
+                    Interlocked.Add(ref _dirtyBytes, -length);
+                    Interlocked.Add(ref _cleanPresentBytes, length);
+                }
+                else
+                {
+                    tape.Garbage.Add(key); // the segment changed while it was uploading: that object is stale
+                }
+
+                tape.RetryDelay = TimeSpan.Zero;
+                tape.PersistLocked();
+            }
+
+            SignalSpace();
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is ObjectStoreException or IOException)
+        {
+            Interlocked.Increment(ref _uploadFailures);
+            Backoff(tape);
+            LogUploadFailed(_logger, tape.Barcode, ex.Message);
+            if (key is not null)
+            {
+                lock (tape.Gate)
+                {
+                    tape.Garbage.Add(key); // a failed multipart put stores nothing, but a lost response may have
+                }
+            }
+        }
+        finally
+        {
+            if (slot)
+            {
+                _uploadSlots.Release();
+            }
+
+            lock (tape.Gate)
+            {
+                s.Upload = null;
+            }
+
+            Signal();
+        }
+    }
+
+    private void Backoff(CachedTape tape)
+    {
+        lock (tape.Gate)
+        {
+            var delay = tape.RetryDelay == TimeSpan.Zero ? _options.UploadRetryDelay : TimeSpan.FromTicks(Math.Min(tape.RetryDelay.Ticks * 2, _options.MaxUploadRetryDelay.Ticks));
+            tape.RetryDelay = delay;
+            tape.RetryAt = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
+        }
+    }
+
+    private static async Task<string> HashAsync(SafeFileHandle handle, long length, CancellationToken ct)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            for (long offset = 0; offset < length;)
+            {
+                var n = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - offset)), offset, ct).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    throw new IOException($"Segment file shorter than {length} bytes.");
+                }
+
+                sha.AppendData(buffer, 0, n);
+                offset += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>
+    /// Publishes the tape's manifest: uploads the head if it changed, names the contiguous clean prefix of segments,
+    /// writes the manifest (the commit point), then deletes objects no manifest names any more.
+    /// </summary>
+    private async Task<TapeManifest> PublishAsync(CachedTape tape, CancellationToken ct)
+    {
+        await tape.PublishLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            lock (tape.Gate)
+            {
+                tape.Publishing = true;
+            }
+
+            bool headDirty;
+            long headVersion;
+            long generation;
+            lock (tape.Gate)
+            {
+                headDirty = tape.HeadDirty || tape.Head is null;
+                headVersion = tape.HeadVersion;
+                generation = tape.NextGeneration++;
+            }
+
+            if (headDirty)
+            {
+                var head = new byte[tape.DataStart];
+                using (var handle = File.OpenHandle(tape.HeadPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+                {
+                    RandomAccess.FlushToDisk(handle);
+                    var n = RandomAccess.Read(handle, head, 0);
+                    if (n != head.Length)
+                    {
+                        throw new IOException($"Tape {tape.Barcode}: the head file is short ({n} bytes).");
+                    }
+                }
+
+                var sha = TapeManifest.Sha256Hex(head);
+                var key = Layout.HeadKey(TapeTier.Library, tape.Barcode, generation);
+                await ObjectStore.PutAsync(key, new MemoryStream(head, writable: false), new PutOptions { ExpectedSha256 = sha }, ct).ConfigureAwait(false);
+                lock (tape.Gate)
+                {
+                    if (tape.Head is not null)
+                    {
+                        tape.Garbage.Add(tape.Head.Key);
+                    }
+
+                    // A mark written while the head uploaded leaves it dirty; the uploaded snapshot is still a valid head
+                    // (both slots are CRC-protected and alternate), so the manifest may name it.
+                    tape.Head = new TapeObjectRef { Key = key, Length = head.Length, Sha256 = sha };
+                    tape.HeadDirty = tape.HeadVersion != headVersion;
+                    tape.PersistLocked();
+                }
+            }
+
+            TapeManifest manifest;
+            List<string> garbage;
+            lock (tape.Gate)
+            {
+                var segments = new List<TapeSegmentRef>();
+                foreach (var s in tape.Segments)
+                {
+                    if (s.Dirty || s.Uploaded is null)
+                    {
+                        break;
+                    }
+
+                    segments.Add(s.Uploaded);
+                }
+
+                var complete = tape.OpenStore is null && !tape.HeadDirty && segments.Count == tape.Segments.Count;
+                manifest = new TapeManifest
+                {
+                    Barcode = tape.Barcode,
+                    GatewayId = Layout.GatewayId,
+                    Generation = tape.NextGeneration++,
+                    SegmentSize = tape.SegmentSize,
+                    DataStart = tape.DataStart,
+                    Length = tape.DataStart + segments.Sum(s => s.Length),
+                    Complete = complete,
+                    CapacityBytes = tape.CapacityBytes,
+                    Worm = tape.Worm,
+                    UsedBytes = segments.Sum(s => s.Length),
+                    Head = tape.Head!,
+                    Segments = segments,
+                    Written = _time.GetUtcNow(),
+                };
+                garbage = [.. tape.Garbage];
+                tape.PersistLocked();
+            }
+
+            var json = manifest.ToJsonBytes();
+            await ObjectStore.PutAsync(Layout.ManifestKey(TapeTier.Library, tape.Barcode), new MemoryStream(json, writable: false), new PutOptions(), ct).ConfigureAwait(false);
+            foreach (var key in garbage)
+            {
+                await ObjectStore.DeleteAsync(key, ct).ConfigureAwait(false);
+            }
+
+            lock (tape.Gate)
+            {
+                tape.PublishedGeneration = manifest.Generation;
+                tape.PublishedComplete = manifest.Complete && tape.OpenStore is null && !tape.HeadDirty && tape.Segments.All(s => !s.Dirty);
+                tape.LastPublish = _time.GetTimestamp();
+                tape.Garbage.RemoveAll(garbage.Contains);
+                tape.RetryDelay = TimeSpan.Zero;
+                tape.PersistLocked();
+            }
+
+            return manifest;
+        }
+        finally
+        {
+            lock (tape.Gate)
+            {
+                tape.Publishing = false;
+            }
+
+            tape.PublishLock.Release();
+        }
+    }
+
+    // ---- fetching and eviction ------------------------------------------------------------------------------------
+
+    /// <summary>Brings an evicted segment back from its object (started under the gate: the work runs on the pool).</summary>
+    private Task FetchAsync(CachedTape tape, SegmentState s) => Task.Run(() => FetchCoreAsync(tape, s));
+
+    private async Task FetchCoreAsync(CachedTape tape, SegmentState s)
+    {
+        TapeSegmentRef? source;
+        lock (tape.Gate)
+        {
+            source = s.Uploaded;
+        }
+
+        try
+        {
+            if (source is null)
+            {
+                throw new TapeStoreException(TapeStoreFailure.MediumError, $"Tape {tape.Barcode}: segment {s.Index} is neither local nor uploaded.");
+            }
+
+            var path = tape.SegmentPath(s.Index);
+            await DownloadAsync(source, path, _stopping.Token).ConfigureAwait(false);
+            lock (tape.Gate)
+            {
+                s.Present = true;
+                s.LastAccess = _time.GetTimestamp();
+                Interlocked.Add(ref _cleanPresentBytes, s.Length);
+            }
+        }
+        catch (Exception ex) when (ex is ObjectStoreException or IOException and not TapeStoreException)
+        {
+            LogFetchFailed(_logger, tape.Barcode, s.Index, ex.Message);
+            var failure = ex is ObjectCorruptedException or ObjectNotFoundException or InvalidObjectStateException or InvalidDataException
+                ? TapeStoreFailure.MediumError
+                : TapeStoreFailure.Unavailable;
+            throw new TapeStoreException(failure, $"Tape {tape.Barcode}: segment {s.Index} could not be read from the object store: {ex.Message}", ex);
+        }
+        finally
+        {
+            lock (tape.Gate)
+            {
+                s.Fetch = null;
+            }
+
+            Signal();
+        }
+    }
+
+    /// <summary>
+    /// Downloads one object to <paramref name="path"/> (through a temporary file, fsynced before the rename so a crash
+    /// never leaves a right-sized file of wrong bytes), checking length and the SHA-256 the manifest recorded.
+    /// </summary>
+    private async Task DownloadAsync(TapeObjectRef source, string path, CancellationToken ct)
+    {
+        var temporary = path + ".part";
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long total = 0;
+        await using (var read = await ObjectStore.GetAsync(source.Key, null, ct).ConfigureAwait(false))
+        {
+            using var handle = File.OpenHandle(temporary, FileMode.Create, FileAccess.Write, FileShare.None, FileOptions.Asynchronous);
+            var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
+            try
+            {
+                int n;
+                while ((n = await read.Content.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+                {
+                    sha.AppendData(buffer, 0, n);
+                    await RandomAccess.WriteAsync(handle, buffer.AsMemory(0, n), total, ct).ConfigureAwait(false);
+                    total += n;
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+
+            RandomAccess.FlushToDisk(handle);
+        }
+
+        var actual = Convert.ToHexStringLower(sha.GetHashAndReset());
+        if (total != source.Length || !string.Equals(actual, source.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            File.Delete(temporary);
+            throw new ObjectCorruptedException($"'{source.Key}' has {total} bytes with SHA-256 {actual}; the manifest says {source.Length} bytes, {source.Sha256}.") { Key = source.Key };
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Evicts least recently used clean segments until the read cache is within its limit.</summary>
+    private void EvictIfNeeded()
+    {
+        if (CachedBytes <= _options.CacheBytes)
+        {
+            return;
+        }
+
+        var candidates = new List<(long LastAccess, CachedTape Tape, SegmentState Segment)>();
+        foreach (var tape in _tapes.Values)
+        {
+            lock (tape.Gate)
+            {
+                foreach (var s in tape.Segments)
+                {
+                    if (s.Present && !s.Dirty && s.Leases == 0 && s.Fetch is null && s.Upload is null)
+                    {
+                        candidates.Add((s.LastAccess, tape, s));
+                    }
+                }
+            }
+        }
+
+        foreach (var (_, tape, s) in candidates.OrderBy(c => c.LastAccess))
+        {
+            if (CachedBytes <= _options.CacheBytes)
+            {
+                break;
+            }
+
+            lock (tape.Gate)
+            {
+                if (!s.Present || s.Dirty || s.Leases != 0 || s.Fetch is not null || s.Upload is not null)
+                {
+                    continue;
+                }
+
+                s.Handle?.Dispose();
+                s.Handle = null;
+                File.Delete(tape.SegmentPath(s.Index));
+                s.Present = false;
+                Interlocked.Add(ref _cleanPresentBytes, -s.Length);
+            }
+        }
+    }
+}

@@ -1,0 +1,316 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using TapeGateway.Media.Tape;
+using TapeGateway.Storage.Tapes;
+
+namespace TapeGateway.Storage.Tests.Tapes;
+
+public sealed class TapeDataTierTests : IAsyncLifetime
+{
+    private const long SegmentSize = 64 * 1024;
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "tapegw-tier-" + Guid.NewGuid().ToString("N"));
+    private readonly InMemoryObjectStore _objects = new();
+    private readonly FaultyObjectStore _store;
+    private readonly TapeObjectLayout _layout = new("gw1");
+    private readonly List<TapeDataTier> _tiers = [];
+
+    public TapeDataTierTests() => _store = new FaultyObjectStore(_objects);
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var t in _tiers)
+        {
+            await t.DisposeAsync();
+        }
+
+        if (Directory.Exists(_dir))
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+    }
+
+    private async Task<TapeDataTier> StartTierAsync(Func<TapeCacheOptions, TapeCacheOptions>? tweak = null)
+    {
+        var options = new TapeCacheOptions
+        {
+            Directory = _dir,
+            SegmentSize = SegmentSize,
+            CacheBytes = 64 * SegmentSize,
+            UploadBufferBytes = 64 * SegmentSize,
+            PublishInterval = TimeSpan.FromMilliseconds(200),
+            UploadRetryDelay = TimeSpan.FromMilliseconds(20),
+            MaxUploadRetryDelay = TimeSpan.FromMilliseconds(100),
+            BackpressureTimeout = TimeSpan.FromSeconds(2),
+        };
+        var tier = new TapeDataTier(_store, _layout, tweak?.Invoke(options) ?? options, NullLogger<TapeDataTier>.Instance);
+        _tiers.Add(tier);
+        await tier.StartAsync(default);
+        return tier;
+    }
+
+    private static async Task CreateTapeAsync(TapeDataTier tier, string barcode) =>
+        await tier.CreateAsync(barcode, 16 << 20, worm: false, async store =>
+        {
+            var image = await TapeImage.CreateAsync(store, new TapeImageOptions { CapacityBytes = 16 << 20 });
+            await image.UnloadAsync();
+        }, default);
+
+    private static byte[] Block(int seed, int length)
+    {
+        var data = new byte[length];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    /// <summary>Writes <paramref name="blocks"/> blocks of 40 000 bytes (so records straddle 64 KiB segments) and a filemark.</summary>
+    private static async Task WriteBlocksAsync(TapeImage image, int blocks, int seedBase = 0)
+    {
+        for (var i = 0; i < blocks; i++)
+        {
+            var r = await image.WriteBlockAsync(Block(seedBase + i, 40_000), compress: false);
+            Assert.Equal(TapeCondition.Ok, r.Condition);
+        }
+
+        Assert.Equal(TapeCondition.Ok, (await image.WriteFilemarksAsync(1, immediate: false)).Condition);
+    }
+
+    private static async Task AssertBlocksAsync(TapeImage image, int blocks, int seedBase = 0)
+    {
+        var buffer = new byte[40_000];
+        for (var i = 0; i < blocks; i++)
+        {
+            var r = await image.ReadBlockAsync(buffer);
+            Assert.True(r.Condition == TapeCondition.Ok, $"block {i}: {r.Condition}");
+            Assert.Equal(Block(seedBase + i, 40_000), buffer.AsSpan(0, r.BytesTransferred).ToArray());
+        }
+
+        Assert.Equal(TapeCondition.FilemarkDetected, (await image.ReadBlockAsync(buffer)).Condition);
+    }
+
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> done, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            var value = await probe();
+            if (done(value))
+            {
+                return value;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("Timed out waiting for " + what);
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    [Fact]
+    public async Task Unloaded_tape_is_uploaded_as_segments_with_a_complete_manifest()
+    {
+        var tier = await StartTierAsync();
+        await CreateTapeAsync(tier, "TST001");
+        var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST001", default));
+        await WriteBlocksAsync(image, 10);
+        await image.UnloadAsync();
+
+        var manifest = await EventuallyAsync(
+            () => tier.GetManifestAsync(TapeTier.Library, "TST001", default), m => m is { Complete: true }, "a complete manifest");
+        Assert.Equal(0, tier.PendingUploadBytes("TST001"));
+        Assert.Null(manifest!.Validate());
+        Assert.Equal("gw1", manifest.GatewayId);
+        Assert.True(manifest.Segments.Count >= 6, "400 000 bytes of records span at least 6 segments of 64 KiB");
+        foreach (var o in manifest.Objects())
+        {
+            var info = await _objects.HeadAsync(o.Key);
+            Assert.Equal(o.Length, info.Size);
+            Assert.Equal(o.Sha256, info.Sha256);
+        }
+
+        // Nothing but the manifest and the objects it names is left in the tape's prefix (old generations were collected).
+        var keys = new List<string>();
+        await foreach (var o in _objects.ListAsync(_layout.TapePrefix(TapeTier.Library, "TST001")))
+        {
+            keys.Add(o.Key);
+        }
+
+        Assert.Equal(manifest.Objects().Select(o => o.Key).Append(_layout.ManifestKey(TapeTier.Library, "TST001")).Order(StringComparer.Ordinal), keys);
+    }
+
+    [Fact]
+    public async Task A_purged_tape_is_rebuilt_from_the_bucket_and_reads_back_identically()
+    {
+        var tier = await StartTierAsync();
+        await CreateTapeAsync(tier, "TST002");
+        var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST002", default));
+        await WriteBlocksAsync(image, 12);
+        await image.UnloadAsync();
+        var manifest = await tier.EnsureUploadedAsync("TST002", default);
+        Assert.True(manifest.Complete);
+
+        await tier.PurgeLocalAsync("TST002", default);
+        Assert.False(tier.IsCachedLocally("TST002"));
+        Assert.Equal(0, tier.CachedBytes);
+
+        image = await TapeImage.OpenAsync(await tier.OpenAsync("TST002", default));
+        await AssertBlocksAsync(image, 12);
+        Assert.True(tier.CachedBytes > 0, "segments were fetched into the cache");
+        await image.UnloadAsync();
+    }
+
+    [Fact]
+    public async Task Reads_stream_through_a_cache_smaller_than_the_tape()
+    {
+        var tier = await StartTierAsync(o => o with { CacheBytes = 2 * SegmentSize, ReadAheadSegments = 1 });
+        await CreateTapeAsync(tier, "TST003");
+        var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST003", default));
+        await WriteBlocksAsync(image, 30);
+        await image.UnloadAsync();
+        await tier.EnsureUploadedAsync("TST003", default);
+        await EventuallyAsync(() => Task.FromResult(tier.CachedBytes), b => b <= 2 * SegmentSize, "eviction to the cache limit");
+
+        image = await TapeImage.OpenAsync(await tier.OpenAsync("TST003", default));
+        await AssertBlocksAsync(image, 30);
+        await image.UnloadAsync();
+        await EventuallyAsync(() => Task.FromResult(tier.CachedBytes), b => b <= 2 * SegmentSize, "eviction after reading");
+    }
+
+    [Fact]
+    public async Task A_corrupted_segment_object_is_a_medium_error_never_data()
+    {
+        var tier = await StartTierAsync();
+        await CreateTapeAsync(tier, "TST004");
+        var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST004", default));
+        await WriteBlocksAsync(image, 8);
+        await image.UnloadAsync();
+        var manifest = await tier.EnsureUploadedAsync("TST004", default);
+        await tier.PurgeLocalAsync("TST004", default);
+
+        // Rewrite segment 2 in the bucket with other bytes of the same length (its own metadata SHA-256 then matches,
+        // so only the manifest's hash can tell).
+        var victim = manifest.Segments[2];
+        await _objects.PutAsync(victim.Key, new MemoryStream(Block(999, (int)victim.Length)));
+
+        var store = await tier.OpenAsync("TST004", default);
+        var failure = await Assert.ThrowsAsync<TapeStoreException>(async () =>
+        {
+            var mounted = await TapeImage.OpenAsync(store);
+            await AssertBlocksAsync(mounted, 8);
+        });
+        Assert.Equal(TapeStoreFailure.MediumError, failure.Failure);
+    }
+
+    [Fact]
+    public async Task Writes_wait_for_a_full_upload_buffer_then_fail_retryably_and_nothing_is_lost()
+    {
+        var tier = await StartTierAsync(o => o with { UploadBufferBytes = 4 * SegmentSize, BackpressureTimeout = TimeSpan.FromMilliseconds(500) });
+        await CreateTapeAsync(tier, "TST005");
+        await tier.EnsureUploadedAsync("TST005", default);
+        _store.FailPuts = true; // the bucket went away
+
+        var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST005", default));
+        var written = 0;
+        var failure = await Assert.ThrowsAsync<TapeStoreException>(async () =>
+        {
+            for (; written < 100; written++)
+            {
+                await image.WriteBlockAsync(Block(written, 40_000), compress: false);
+            }
+        });
+        Assert.Equal(TapeStoreFailure.Unavailable, failure.Failure);
+        Assert.InRange(written, 5, 9); // about 4 segments' worth went into the buffer
+        Assert.True(tier.UploadFailures > 0);
+
+        // The bucket is back: uploads resume and the same write now succeeds where it failed.
+        _store.FailPuts = false;
+        for (var i = written; i < written + 10; i++)
+        {
+            Assert.Equal(TapeCondition.Ok, (await image.WriteBlockAsync(Block(i, 40_000), compress: false)).Condition);
+        }
+
+        Assert.Equal(TapeCondition.Ok, (await image.WriteFilemarksAsync(1, immediate: false)).Condition);
+        await image.UnloadAsync();
+        await tier.EnsureUploadedAsync("TST005", default);
+        await tier.PurgeLocalAsync("TST005", default);
+        image = await TapeImage.OpenAsync(await tier.OpenAsync("TST005", default));
+        await AssertBlocksAsync(image, written + 10);
+        await image.UnloadAsync();
+    }
+
+    [Fact]
+    public async Task Pending_uploads_survive_a_restart_and_complete()
+    {
+        var tier = await StartTierAsync();
+        await CreateTapeAsync(tier, "TST006");
+        _store.FailPuts = true;
+        var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST006", default));
+        await WriteBlocksAsync(image, 10);
+        await image.UnloadAsync();
+        Assert.True(tier.PendingUploadBytes("TST006") > 0);
+        await tier.DisposeAsync();
+        _tiers.Remove(tier);
+
+        _store.FailPuts = false;
+        var restarted = await StartTierAsync();
+        var manifest = await EventuallyAsync(
+            () => restarted.GetManifestAsync(TapeTier.Library, "TST006", default), m => m is { Complete: true }, "the resumed upload");
+        await restarted.PurgeLocalAsync("TST006", default);
+        image = await TapeImage.OpenAsync(await restarted.OpenAsync("TST006", default));
+        await AssertBlocksAsync(image, 10);
+        await image.UnloadAsync();
+        Assert.True(manifest!.Complete);
+    }
+
+    [Fact]
+    public async Task Overwriting_the_middle_of_an_uploaded_tape_replaces_its_tail_in_the_bucket()
+    {
+        var tier = await StartTierAsync();
+        await CreateTapeAsync(tier, "TST007");
+        var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST007", default));
+        await WriteBlocksAsync(image, 10);
+        await image.UnloadAsync();
+        var first = await tier.EnsureUploadedAsync("TST007", default);
+
+        image = await TapeImage.OpenAsync(await tier.OpenAsync("TST007", default));
+        Assert.Equal(TapeCondition.Ok, (await image.LocateAsync(3)).Condition);
+        await WriteBlocksAsync(image, 2, seedBase: 500); // tape semantics: everything after block 3 is gone
+        await image.UnloadAsync();
+        var second = await tier.EnsureUploadedAsync("TST007", default);
+        Assert.True(second.Generation > first.Generation);
+        Assert.True(second.Length < first.Length);
+        foreach (var stale in first.Segments.Select(s => s.Key).Except(second.Segments.Select(s => s.Key)))
+        {
+            await Assert.ThrowsAsync<ObjectNotFoundException>(() => _objects.HeadAsync(stale));
+        }
+
+        await tier.PurgeLocalAsync("TST007", default);
+        image = await TapeImage.OpenAsync(await tier.OpenAsync("TST007", default));
+        var buffer = new byte[40_000];
+        for (var i = 0; i < 3; i++)
+        {
+            var r = await image.ReadBlockAsync(buffer);
+            Assert.Equal(Block(i, 40_000), buffer.AsSpan(0, r.BytesTransferred).ToArray());
+        }
+
+        await AssertBlocksAsync(image, 2, seedBase: 500);
+        Assert.Equal(TapeCondition.EndOfData, (await image.ReadBlockAsync(buffer)).Condition);
+        await image.UnloadAsync();
+    }
+
+    [Fact]
+    public async Task A_tape_is_mounted_once_and_a_mounted_tape_cannot_be_purged_or_archived()
+    {
+        var tier = await StartTierAsync();
+        await CreateTapeAsync(tier, "TST008");
+        var store = await tier.OpenAsync("TST008", default);
+        await Assert.ThrowsAsync<IOException>(() => tier.OpenAsync("TST008", default));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => tier.PurgeLocalAsync("TST008", default));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => tier.EnsureUploadedAsync("TST008", default));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => CreateTapeAsync(tier, "TST008"));
+        await store.DisposeAsync();
+        await Assert.ThrowsAsync<FileNotFoundException>(() => tier.OpenAsync("NOSUCH", default));
+    }
+}
