@@ -4,6 +4,7 @@ using TapeGateway.Catalog;
 using TapeGateway.Media.Tape;
 using TapeGateway.Scsi.Smc;
 using TapeGateway.Scsi.Ssc;
+using TapeGateway.Storage.Tapes;
 using CatalogElementType = TapeGateway.Catalog.ElementType;
 using SmcElementStatus = TapeGateway.Scsi.Smc.ElementStatus;
 using SmcElementType = TapeGateway.Scsi.Smc.ElementType;
@@ -36,6 +37,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
     private readonly PoolRepository _pools;
     private readonly IExportHandler _exportHandler;
     private readonly ILogger<TapeLibrary> _logger;
+    private readonly TapeDataTier? _tier;
     private ILibraryDrive[] _drives = [];
     private ITapeMedium?[] _media = [];
     private long? _libraryId;
@@ -47,7 +49,8 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         AutoCreatePolicyRepository policies,
         PoolRepository pools,
         IExportHandler exportHandler,
-        ILogger<TapeLibrary> logger)
+        ILogger<TapeLibrary> logger,
+        TapeDataTier? tier = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         Options = options.Value;
@@ -57,6 +60,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         _pools = pools;
         _exportHandler = exportHandler;
         _logger = logger;
+        _tier = tier;
         Personality = Options.ResolveChanger();
         DrivePersonality = Options.ResolveDrive();
         Geometry = Options.ResolveGeometry();
@@ -352,6 +356,13 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
                 if (File.Exists(path))
                 {
                     File.Delete(path);
+                }
+
+                if (_tier is not null)
+                {
+                    // AWS: deleting a tape deletes its data. The catalog already refused a tape in a drive or in the archive.
+                    await _tier.PurgeLocalAsync(barcode, ct).ConfigureAwait(false);
+                    await _tier.DeleteLibraryObjectsAsync(barcode, ct).ConfigureAwait(false);
                 }
 
                 await _tapes.TransitionAsync(barcode, TapeState.Deleting, TapeState.Deleted, actor, "image removed", ct).ConfigureAwait(false);
@@ -744,6 +755,11 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
     {
         var path = ImagePath(tape.Barcode);
         var mount = new TapeMountOptions { ReadOnly = readOnly };
+        if (_tier is not null)
+        {
+            return await OpenOrCreateTieredAsync(tape, path, mount, ct).ConfigureAwait(false);
+        }
+
         if (!File.Exists(path))
         {
             Directory.CreateDirectory(Options.TapeDirectoryPath);
@@ -756,6 +772,45 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         }
 
         return await TapeImage.OpenFileAsync(path, mount, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The object-store tier: the tape is in the local cache or in the bucket (AWS: an AVAILABLE tape is in S3). A tape
+    /// that still has an image file from before the tier was enabled is copied into the tier once (the file is renamed
+    /// to <c>.imported</c>, never deleted, so no data can be lost by the migration).
+    /// </summary>
+    private async Task<ITapeMedium> OpenOrCreateTieredAsync(Tape tape, string legacyPath, TapeMountOptions mount, CancellationToken ct)
+    {
+        var tier = _tier!;
+        if (!await tier.ExistsAsync(tape.Barcode, ct).ConfigureAwait(false))
+        {
+            if (File.Exists(legacyPath))
+            {
+                await tier.ImportImageFileAsync(tape.Barcode, legacyPath, tape.CapacityBytes, tape.Worm, ct).ConfigureAwait(false);
+                File.Move(legacyPath, legacyPath + ".imported", overwrite: true);
+            }
+            else
+            {
+                var options = new TapeImageOptions { CapacityBytes = tape.CapacityBytes, Worm = tape.Worm };
+                await tier.CreateAsync(tape.Barcode, tape.CapacityBytes, tape.Worm, async store =>
+                {
+                    var created = await TapeImage.CreateAsync(store, options, ct: ct).ConfigureAwait(false);
+                    await created.DisposeAsync().ConfigureAwait(false);
+                }, ct).ConfigureAwait(false);
+                LogImageCreated(_logger, tape.Barcode, "object store", tape.CapacityBytes);
+            }
+        }
+
+        var opened = await tier.OpenAsync(tape.Barcode, ct).ConfigureAwait(false);
+        try
+        {
+            return await TapeImage.OpenAsync(opened, mount, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await opened.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>

@@ -1,0 +1,88 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using TapeGateway.Storage;
+using TapeGateway.Storage.Tapes;
+
+namespace TapeGateway.Server;
+
+/// <summary>Settings of the tape data tier (section <c>TapeGateway:TapeCache</c>); sizes in MiB as an admin sizes disks.</summary>
+public sealed class TapeCacheSettings
+{
+    public const string SectionName = "TapeGateway:TapeCache";
+
+    /// <summary>Off: tapes stay local image files under the library's tape directory (no object store).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Cache directory; relative paths are under <c>TapeGateway:DataDirectory</c>.</summary>
+    public string Directory { get; set; } = "cache";
+
+    public long CacheSizeMiB { get; set; } = 16 * 1024;
+
+    public long UploadBufferMiB { get; set; } = 8 * 1024;
+
+    public long SegmentSizeMiB { get; set; } = 64;
+
+    public int MaxParallelUploads { get; set; } = 2;
+
+    public int ReadAheadSegments { get; set; } = 2;
+
+    public int BackpressureTimeoutSeconds { get; set; } = 120;
+
+    public int PublishIntervalSeconds { get; set; } = 30;
+
+    internal TapeCacheOptions ToOptions(string dataDirectory) => new()
+    {
+        Directory = Path.IsPathRooted(Directory) ? Directory : Path.GetFullPath(Path.Combine(dataDirectory, Directory)),
+        CacheBytes = CacheSizeMiB << 20,
+        UploadBufferBytes = UploadBufferMiB << 20,
+        SegmentSize = SegmentSizeMiB << 20,
+        MaxParallelUploads = MaxParallelUploads,
+        ReadAheadSegments = ReadAheadSegments,
+        BackpressureTimeout = TimeSpan.FromSeconds(BackpressureTimeoutSeconds),
+        PublishInterval = TimeSpan.FromSeconds(PublishIntervalSeconds),
+    };
+}
+
+public static class TapeTierRegistration
+{
+    /// <summary>
+    /// Adds the tape data tier (cache + upload buffer in front of the registered <see cref="IObjectStore"/>) and the
+    /// hosted service that starts its uploader. Register it before the library, so the tier starts first and stops
+    /// last (after every tape was sealed). Without an object store registration, tapes go to a filesystem object store
+    /// under <c>{DataDirectory}/objects</c>, the embedded default.
+    /// </summary>
+    public static IServiceCollection AddTapeDataTier(this IServiceCollection services, IConfiguration configuration)
+    {
+        var settings = configuration.GetSection(TapeCacheSettings.SectionName).Get<TapeCacheSettings>() ?? new TapeCacheSettings();
+        if (!settings.Enabled)
+        {
+            return services;
+        }
+
+        var dataDirectory = Path.GetFullPath(configuration["TapeGateway:DataDirectory"] is { Length: > 0 } d ? d : "data");
+        var options = settings.ToOptions(dataDirectory);
+        if (options.Validate() is { } error)
+        {
+            throw new InvalidOperationException($"{TapeCacheSettings.SectionName}: {error}");
+        }
+
+        services.TryAddSingleton<IObjectStore>(_ => new FileSystemObjectStore(Path.Combine(dataDirectory, "objects")));
+        services.TryAddSingleton(_ => new TapeObjectLayout(configuration["TapeGateway:Library:Name"] is { Length: > 0 } n ? n : "vtl"));
+        services.AddSingleton(sp => new TapeDataTier(
+            sp.GetRequiredService<IObjectStore>(),
+            sp.GetRequiredService<TapeObjectLayout>(),
+            options,
+            sp.GetRequiredService<ILogger<TapeDataTier>>(),
+            sp.GetService<TimeProvider>()));
+        services.AddSingleton<ITapeDataTier>(sp => sp.GetRequiredService<TapeDataTier>());
+        services.AddHostedService<TapeDataTierService>();
+        return services;
+    }
+}
+
+/// <summary>Starts the tier's uploader (pending uploads resume) and stops it after the library has sealed its tapes.</summary>
+internal sealed class TapeDataTierService(TapeDataTier tier) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => tier.StartAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => tier.StopAsync(cancellationToken);
+}
