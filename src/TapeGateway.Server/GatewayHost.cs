@@ -46,6 +46,7 @@ public static class GatewayHost
         var app = builder.Build();
         ManagementEndpoints.Map(app);
         LibraryEndpoints.Map(app);
+        TierEndpoints.Map(app);
         return app;
     }
 }

@@ -19,9 +19,16 @@ public sealed class LibraryGateway : IAsyncDisposable
     public const string Drive1 = Prefix + "tapedrive-01";
     public const string Drive2 = Prefix + "tapedrive-02";
 
+    private readonly IReadOnlyDictionary<string, string?> _extra;
     private WebApplication? _app;
 
-    public string DataDirectory { get; } = Directory.CreateTempSubdirectory("tapegateway-lib-it-").FullName;
+    public LibraryGateway(IReadOnlyDictionary<string, string?>? extra = null, string? dataDirectory = null)
+    {
+        _extra = extra ?? new Dictionary<string, string?>();
+        DataDirectory = dataDirectory ?? Directory.CreateTempSubdirectory("tapegateway-lib-it-").FullName;
+    }
+
+    public string DataDirectory { get; }
 
     public IPEndPoint Endpoint { get; private set; } = null!;
 
@@ -29,7 +36,7 @@ public sealed class LibraryGateway : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        _app = GatewayHost.Build([], new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["TapeGateway:DataDirectory"] = DataDirectory,
             ["TapeGateway:Iscsi:Port"] = "0",
@@ -44,7 +51,13 @@ public sealed class LibraryGateway : IAsyncDisposable
             ["TapeGateway:Library:Tapes:0:CapacityMiB"] = "64",
             ["Urls"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
-        });
+        };
+        foreach (var (key, value) in _extra)
+        {
+            settings[key] = value;
+        }
+
+        _app = GatewayHost.Build([], settings);
         await _app.StartAsync();
         Endpoint = await _app.Services.GetRequiredService<IscsiListener>().BoundEndpoint.WaitAsync(TimeSpan.FromSeconds(10));
     }
