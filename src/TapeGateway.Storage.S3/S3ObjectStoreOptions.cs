@@ -1,7 +1,8 @@
 namespace TapeGateway.Storage.S3;
 
 /// <summary>
-/// Where and how to reach the bucket. Bindable from configuration (section "TapeGateway:ObjectStore:S3" by convention).
+/// Where and how to reach the bucket. The server binds its own TapeGateway:ObjectStore options and maps them onto this
+/// (TapeGateway.Server's ObjectStoreOptions.ToS3Options).
 /// </summary>
 public sealed class S3ObjectStoreOptions
 {
