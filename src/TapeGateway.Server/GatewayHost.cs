@@ -38,6 +38,7 @@ public static class GatewayHost
         // last registered first). So: catalog migration, then the library (its targets join the registry before the
         // listener accepts logins), then the disk volumes, then the iSCSI listener. On shutdown the listener drains its
         // sessions first, then disks flush, then the library seals every loaded tape image, then the catalog closes.
+        builder.Services.AddObjectStore(builder.Configuration);
         builder.Services.AddTapeDataTier(builder.Configuration);
         builder.Services.AddTapeLibrary(builder.Configuration);
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScsiTargetFactory>());

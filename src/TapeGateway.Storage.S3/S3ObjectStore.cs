@@ -8,6 +8,7 @@ using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using TapeGateway.Storage.S3.GlacierEmulation;
 
 namespace TapeGateway.Storage.S3;
 
@@ -57,6 +58,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     public static AmazonS3Client CreateClient(S3ObjectStoreOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
         var config = new AmazonS3Config
         {
             ForcePathStyle = options.ForcePathStyle,
@@ -85,9 +87,19 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             config.Timeout = timeout;
         }
 
-        return options.AccessKey is { } ak && options.SecretKey is { } sk
+        GlacierEmulationHttpClientFactory? glacier = null;
+        if (options.EmulateGlacier)
+        {
+            glacier = new GlacierEmulationHttpClientFactory(
+                new GlacierRestoreLedger(options.GlacierRestoreDelay, options.TimeProvider), options.Bucket, options.GlacierTransport);
+            config.HttpClientFactory = glacier;
+        }
+
+        var client = options.AccessKey is { } ak && options.SecretKey is { } sk
             ? new AmazonS3Client(new BasicAWSCredentials(ak, sk), config)
             : new AmazonS3Client(config); // the standard AWS credential chain
+        glacier?.LookUpThrough(client);
+        return client;
     }
 
     /// <summary>The raw client, for tests that must reach past the port (e.g. to damage an object in the bucket).</summary>
@@ -588,7 +600,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         {
             (_, "NoSuchKey") or (404, "NotFound") or (404, null) or (404, "") => new ObjectNotFoundException(message, ex) { Key = key },
             (412, _) or (_, "PreconditionFailed") => new PreconditionFailedException(message, ex) { Key = key },
-            (_, "InvalidObjectState") => new InvalidObjectStateException(message, ex) { Key = key },
+            (_, "InvalidObjectState") => new InvalidObjectStateException(message, ex) { Key = key, StorageClass = ArchiveClassOf(ex) },
             (416, _) or (_, "InvalidRange") => new RangeNotSatisfiableException(message, ex) { Key = key },
             (501, _) or (_, "NotImplemented") => new ObjectStoreNotSupportedException(message, ex) { Key = key },
             (_, "SlowDown" or "Throttling" or "ThrottlingException" or "RequestLimitExceeded" or "TooManyRequestsException") or (429, _) or (503, _) =>
@@ -600,6 +612,10 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             _ => new ObjectStoreException(message, ex) { Key = key },
         };
     }
+
+    /// <summary>The class S3 names in an InvalidObjectState error body (&lt;StorageClass&gt;), which the SDK models for GetObject.</summary>
+    private static StorageClass? ArchiveClassOf(AmazonServiceException ex) =>
+        ex is Amazon.S3.Model.InvalidObjectStateException { StorageClass.Value: { Length: > 0 } name } ? StorageClassNames.FromS3Name(name) : null;
 
     private static S3StorageClass ToS3(StorageClass storageClass) => S3StorageClass.FindValue(storageClass.ToS3Name());
 

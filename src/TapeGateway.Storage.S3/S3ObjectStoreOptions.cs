@@ -1,7 +1,8 @@
 namespace TapeGateway.Storage.S3;
 
 /// <summary>
-/// Where and how to reach the bucket. Bindable from configuration (section "TapeGateway:ObjectStore:S3" by convention).
+/// Where and how to reach the bucket. The server binds its own TapeGateway:ObjectStore options and maps them onto this
+/// (TapeGateway.Server's ObjectStoreOptions.ToS3Options).
 /// </summary>
 public sealed class S3ObjectStoreOptions
 {
@@ -50,6 +51,25 @@ public sealed class S3ObjectStoreOptions
 
     public RetryPolicy Retry { get; set; } = RetryPolicy.Default;
 
+    /// <summary>
+    /// Emulate AWS's archive tier in the client, for S3-compatible stores that keep GLACIER / DEEP_ARCHIVE objects
+    /// readable and have no RestoreObject (Ceph RGW 16): reads of archived objects are refused with InvalidObjectState
+    /// until a restore, and RestoreObject is answered by the client (see docs/object-storage.md). Restore state is
+    /// in memory: a restart forgets it, and callers simply request the restore again. Requires <see cref="ServiceUrl"/>
+    /// (AWS has the real thing) and applies to clients made by <see cref="S3ObjectStore.Create"/> /
+    /// <see cref="S3ObjectStore.CreateClient"/>. Off by default.
+    /// </summary>
+    public bool EmulateGlacier { get; set; }
+
+    /// <summary>With <see cref="EmulateGlacier"/>: how long an emulated restore runs before the object is readable (0: at once).</summary>
+    public TimeSpan GlacierRestoreDelay { get; set; } = TimeSpan.Zero;
+
+    /// <summary>The emulated restores' clock (tests move it instead of waiting hours).</summary>
+    internal TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>With <see cref="EmulateGlacier"/>: the handler under the emulation (tests put a fake store there).</summary>
+    internal Func<HttpMessageHandler>? GlacierTransport { get; set; }
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Bucket))
@@ -70,6 +90,17 @@ public sealed class S3ObjectStoreOptions
         if ((AccessKey is null) != (SecretKey is null))
         {
             throw new ArgumentException("give both AccessKey and SecretKey, or neither to use the AWS credential chain");
+        }
+
+        if (EmulateGlacier && ServiceUrl is null)
+        {
+            // On AWS the emulation would swallow RestoreObject, so nothing would ever really be restored.
+            throw new ArgumentException("EmulateGlacier is for S3-compatible stores (set ServiceUrl); AWS S3 has the real archive tier");
+        }
+
+        if (GlacierRestoreDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentException("GlacierRestoreDelay cannot be negative");
         }
     }
 }

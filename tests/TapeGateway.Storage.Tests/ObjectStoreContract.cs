@@ -4,9 +4,10 @@ using System.Text;
 namespace TapeGateway.Storage.Tests;
 
 /// <summary>
-/// The behaviour every <see cref="IObjectStore"/> must have. Each implementation runs all of it through a subclass;
-/// only the two places where Ceph RGW knowingly differs from AWS (archived objects stay readable, no RestoreObject)
-/// are switched off by capability flags, and those tests then report skipped with the reason.
+/// The behaviour every <see cref="IObjectStore"/> must have. Each implementation runs all of it through a subclass.
+/// The two places where a store may knowingly differ from AWS (archived objects stay readable, no RestoreObject: Ceph
+/// RGW without S3ObjectStoreOptions.EmulateGlacier) have capability flags; a store that turns them off reports those
+/// tests skipped with the reason. The S3 subclass runs with the emulation, so every store runs everything.
 /// </summary>
 public abstract class ObjectStoreContract
 {
