@@ -122,19 +122,12 @@ internal sealed class CachedTape
     /// <summary>Bytes of the metadata region written so far (less than <see cref="DataStart"/> only while formatting).</summary>
     public long HeadLength { get; set; }
 
-    public long Length
-    {
-        get
-        {
-            var length = HeadLength;
-            foreach (var s in Segments)
-            {
-                length += s.Length;
-            }
+    /// <summary>Sum of the segment lengths, kept up to date by every change (read on every write, so not summed each time).</summary>
+    public long StreamLength { get; set; }
 
-            return length;
-        }
-    }
+    public long Length => HeadLength + StreamLength;
+
+    public void RecomputeStreamLength() => StreamLength = Segments.Sum(s => s.Length);
 
     public string SegmentPath(int index) => Path.Combine(Directory, "seg." + index.ToString("D8", CultureInfo.InvariantCulture));
 
@@ -298,6 +291,7 @@ internal sealed class CachedTape
             tape.Segments.RemoveAt(tape.Segments.Count - 1);
         }
 
+        tape.RecomputeStreamLength();
         foreach (var file in System.IO.Directory.EnumerateFiles(directory, "*.part"))
         {
             File.Delete(file);

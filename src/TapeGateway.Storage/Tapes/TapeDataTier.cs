@@ -564,6 +564,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                     if (end > s.Length)
                     {
                         Interlocked.Add(ref _dirtyBytes, end - s.Length);
+                        tape.StreamLength += end - s.Length;
                         s.Length = end;
                     }
 
@@ -654,6 +655,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                         }
                     }
 
+                    tape.RecomputeStreamLength();
                     if (wait is null)
                     {
                         tape.PublishedComplete = false;

@@ -46,7 +46,9 @@ public sealed class DisasterRecoveryTests
         var snapshot = await WaitAsync(async () =>
         {
             var m = await tier.GetManifestAsync(TapeTier.Library, "ITT003L5", CancellationToken.None);
-            return m is { Complete: false } && m.UsedBytes >= records.Sum(r => r.Length) && tier.PendingUploadBytes("ITT003L5") == 0 ? m : null;
+            // Every record (32-byte header + payload) and the filemark must be in the snapshot before the bucket is copied.
+            var written = records.Sum(r => r.Length + 32L) + 32;
+            return m is { Complete: false } && m.UsedBytes >= written ? m : null;
         });
         Assert.False(snapshot.Complete);
 
