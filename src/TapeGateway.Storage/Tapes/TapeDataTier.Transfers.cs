@@ -35,7 +35,7 @@ public sealed partial class TapeDataTier
                     ScheduleUploads(tape, now, stopping);
                     if (ShouldPublish(tape, now))
                     {
-                        _ = PublishInBackgroundAsync(tape, stopping);
+                        _ = Track(PublishInBackgroundAsync(tape, stopping));
                     }
                 }
 
@@ -75,7 +75,7 @@ public sealed partial class TapeDataTier
             {
                 if (s.Dirty && s.Upload is null && s.Present && s.Length > 0 && (s.Length == tape.SegmentSize || (idle && s.Index == tape.Segments.Count - 1)))
                 {
-                    s.Upload = UploadSegmentAsync(tape, s, stopping);
+                    s.Upload = Track(UploadSegmentAsync(tape, s, stopping));
                 }
             }
         }
@@ -142,7 +142,7 @@ public sealed partial class TapeDataTier
                             throw new InvalidOperationException($"Tape {tape.Barcode}: dirty segment {s.Index} has no local file.");
                         }
 
-                        s.Upload = UploadSegmentAsync(tape, s, _stopping.Token);
+                        s.Upload = Track(UploadSegmentAsync(tape, s, _stopping.Token));
                         pending.Add(s.Upload);
                     }
                 }
@@ -423,7 +423,7 @@ public sealed partial class TapeDataTier
     // ---- fetching and eviction ------------------------------------------------------------------------------------
 
     /// <summary>Brings an evicted segment back from its object (started under the gate: the work runs on the pool).</summary>
-    private Task FetchAsync(CachedTape tape, SegmentState s) => Task.Run(() => FetchCoreAsync(tape, s));
+    private Task FetchAsync(CachedTape tape, SegmentState s) => Track(Task.Run(() => FetchCoreAsync(tape, s)));
 
     private async Task FetchCoreAsync(CachedTape tape, SegmentState s)
     {

@@ -31,6 +31,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
     private TaskCompletionSource _workSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _spaceSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _worker;
+    private readonly HashSet<Task> _transfers = [];
     private long _dirtyBytes;
     private long _cleanPresentBytes;
 
@@ -116,15 +117,19 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
     public async Task StopAsync(CancellationToken ct)
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_worker is not null)
+        Task[] running;
+        lock (_signalGate)
         {
-            try
-            {
-                await _worker.WaitAsync(ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
+            running = [.. _transfers, .. _worker is null ? Array.Empty<Task>() : [_worker]];
+        }
+
+        // Transfers in flight see the cancellation and end; wait for them so no state write happens after the stop.
+        try
+        {
+            await Task.WhenAll(running).WaitAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectStoreException or IOException)
+        {
         }
     }
 
@@ -770,6 +775,30 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
             {
             }
         }
+    }
+
+    /// <summary>Remembers a background transfer so <see cref="StopAsync"/> can wait for it.</summary>
+    private Task Track(Task task)
+    {
+        lock (_signalGate)
+        {
+            _transfers.Add(task);
+        }
+
+        _ = task.ContinueWith(
+            static (t, state) =>
+            {
+                var tier = (TapeDataTier)state!;
+                lock (tier._signalGate)
+                {
+                    tier._transfers.Remove(t);
+                }
+            },
+            this,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        return task;
     }
 
     private void SignalSpace()

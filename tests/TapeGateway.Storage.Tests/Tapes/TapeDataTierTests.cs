@@ -118,7 +118,7 @@ public sealed class TapeDataTierTests : IAsyncLifetime
         await image.UnloadAsync();
 
         var manifest = await EventuallyAsync(
-            () => tier.GetManifestAsync(TapeTier.Library, "TST001", default), m => m is { Complete: true }, "a complete manifest");
+            () => tier.GetManifestAsync(TapeTier.Library, "TST001", default), m => m is { Complete: true, UsedBytes: >= 10 * 40_032 }, "a complete manifest");
         Assert.Equal(0, tier.PendingUploadBytes("TST001"));
         Assert.Null(manifest!.Validate());
         Assert.Equal("gw1", manifest.GatewayId);
@@ -256,7 +256,7 @@ public sealed class TapeDataTierTests : IAsyncLifetime
         _store.FailPuts = false;
         var restarted = await StartTierAsync();
         var manifest = await EventuallyAsync(
-            () => restarted.GetManifestAsync(TapeTier.Library, "TST006", default), m => m is { Complete: true }, "the resumed upload");
+            () => restarted.GetManifestAsync(TapeTier.Library, "TST006", default), m => m is { Complete: true, UsedBytes: >= 10 * 40_032 }, "the resumed upload");
         await restarted.PurgeLocalAsync("TST006", default);
         image = await TapeImage.OpenAsync(await restarted.OpenAsync("TST006", default));
         await AssertBlocksAsync(image, 10);
