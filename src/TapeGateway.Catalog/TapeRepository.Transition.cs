@@ -168,10 +168,8 @@ public sealed partial class TapeRepository
         // copy back while RETRIEVING; each phase reports its own percentage.
         double? progress = to switch
         {
-            TapeState.InTransitToVts => 0,
-            TapeState.Archiving => tape.ArchiveProgress ?? 0,
+            TapeState.InTransitToVts or TapeState.Archiving or TapeState.Retrieving => 0,
             TapeState.Archived or TapeState.Retrieved => 100,
-            TapeState.Retrieving => 0,
             _ => null,
         };
 

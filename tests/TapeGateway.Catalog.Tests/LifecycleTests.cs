@@ -142,7 +142,10 @@ public sealed class LifecycleTests
         // Exported from a storage slot (not through the changer): nothing to show it in, so it leaves at once.
         Assert.True((await ctx.Tapes.CreateTapesAsync(new CreateTapesRequest
         {
-            LibraryId = library.Id, Barcodes = ["BACK01"], CapacityBytes = TapeCapacity.MinimumBytes, Placement = TapePlacement.Storage,
+            LibraryId = library.Id,
+            Barcodes = ["BACK01"],
+            CapacityBytes = TapeCapacity.MinimumBytes,
+            Placement = TapePlacement.Storage,
         })).Succeeded);
         await ctx.Tapes.TransitionAsync("BACK01", TapeState.Available, TapeState.InTransitToVts, "api");
         Assert.Equal(TapeLocationKind.Archive, (await ctx.Tapes.GetTapeAsync("BACK01"))!.LocationKind);
