@@ -27,6 +27,9 @@ public sealed class TestObjectStore(TimeProvider time) : IObjectStore
 
     public List<string> RestoreRequests { get; } = [];
 
+    /// <summary>RestoreObject answers 501 (Ceph RGW), and archived objects stay readable.</summary>
+    public bool RestoreNotSupported { get; set; }
+
     public Func<string, Task>? BeforeCopy { get; set; }
 
     public Task<PutResult> PutAsync(string key, Stream content, PutOptions? options = null, CancellationToken cancellationToken = default) =>
@@ -76,6 +79,11 @@ public sealed class TestObjectStore(TimeProvider time) : IObjectStore
         lock (RestoreRequests)
         {
             RestoreRequests.Add(key);
+        }
+
+        if (RestoreNotSupported)
+        {
+            throw new ObjectStoreNotSupportedException("RestoreObject: 501 Not Implemented") { Key = key };
         }
 
         var result = await _inner.RequestRestoreAsync(key, options, cancellationToken);
