@@ -242,6 +242,12 @@ public sealed class ArchiveOperations
                     : $"retentionDays must be 1–36500 with a {parsedLock.ToDb()} lock (got {days}).");
         }
 
+        // Names must not differ by case alone: the API and CLI find pools by name ignoring case.
+        if ((await _pools.ListPoolsAsync(ct).ConfigureAwait(false)).FirstOrDefault(p => string.Equals(p.Name, name.Trim(), StringComparison.OrdinalIgnoreCase)) is { } same)
+        {
+            return ArchiveRequestResult.Fail(ArchiveRequestStatus.Conflict, $"A pool named '{same.Name}' already exists ({same.Id}).");
+        }
+
         try
         {
             var pool = await _pools.CreatePoolAsync(name.Trim(), parsedClass, parsedLock, days, ct).ConfigureAwait(false);

@@ -32,6 +32,9 @@ public sealed class TestObjectStore(TimeProvider time) : IObjectStore
 
     public Func<string, Task>? BeforeCopy { get; set; }
 
+    /// <summary>AWS: CopyObject from a GLACIER / DEEP_ARCHIVE source needs a restore first (403 InvalidObjectState).</summary>
+    public bool RefuseArchivedCopySource { get; set; }
+
     public Task<PutResult> PutAsync(string key, Stream content, PutOptions? options = null, CancellationToken cancellationToken = default) =>
         _inner.PutAsync(key, content, options, cancellationToken);
 
@@ -63,6 +66,15 @@ public sealed class TestObjectStore(TimeProvider time) : IObjectStore
         if (BeforeCopy is { } hook)
         {
             await hook(destinationKey);
+        }
+
+        if (RefuseArchivedCopySource)
+        {
+            var source = await _inner.HeadAsync(sourceKey, cancellationToken);
+            if (source.StorageClass.IsArchive() && source.Restore.State != RestoreState.Restored)
+            {
+                throw new InvalidObjectStateException($"'{sourceKey}' must be restored before it can be copied") { Key = sourceKey };
+            }
         }
 
         if (Interlocked.Increment(ref _copies) == FailCopyNumber)
