@@ -22,6 +22,11 @@ public static class ArchiveServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
+        if (!configuration.GetValue(LibraryOptions.SectionName + ":Enabled", true))
+        {
+            // No library, no catalog: nothing to archive.
+            return services;
+        }
 
         var section = configuration.GetSection(ArchiveOptions.SectionName);
         services.AddOptions<ArchiveOptions>().Bind(section).ValidateOnStart();

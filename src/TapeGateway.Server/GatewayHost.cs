@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using TapeGateway.Archive;
 using TapeGateway.Core.Scsi;
 using TapeGateway.Iscsi.Hosting;
 using TapeGateway.Library;
@@ -39,12 +40,14 @@ public static class GatewayHost
         // listener accepts logins), then the disk volumes, then the iSCSI listener. On shutdown the listener drains its
         // sessions first, then disks flush, then the library seals every loaded tape image, then the catalog closes.
         builder.Services.AddTapeLibrary(builder.Configuration);
+        builder.Services.AddTapeArchive(builder.Configuration);
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScsiTargetFactory>());
         builder.Services.AddIscsiTarget(builder.Configuration);
 
         var app = builder.Build();
         ManagementEndpoints.Map(app);
         LibraryEndpoints.Map(app);
+        ArchiveEndpoints.Map(app);
         return app;
     }
 }
