@@ -48,6 +48,9 @@ public enum TapeEventKind
     Loaded,
     Unloaded,
     Deleted,
+
+    /// <summary>An archived tape was assigned to another pool (AWS AssignTapePool).</summary>
+    PoolAssigned,
 }
 
 /// <summary>The text stored for each enum value; one place so SQL literals and C# cannot drift apart.</summary>
@@ -125,6 +128,7 @@ public static class CatalogNames
         TapeEventKind.Loaded => "loaded",
         TapeEventKind.Unloaded => "unloaded",
         TapeEventKind.Deleted => "deleted",
+        TapeEventKind.PoolAssigned => "pool-assigned",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 
@@ -136,6 +140,7 @@ public static class CatalogNames
         "loaded" => TapeEventKind.Loaded,
         "unloaded" => TapeEventKind.Unloaded,
         "deleted" => TapeEventKind.Deleted,
+        "pool-assigned" => TapeEventKind.PoolAssigned,
         _ => throw new FormatException($"Unknown event kind '{value}'."),
     };
 }

@@ -151,7 +151,20 @@ public sealed record Tape(
     DateTimeOffset? PoolEntry,
     double? ArchiveProgress,
     DateTimeOffset Created,
-    DateTimeOffset Updated);
+    DateTimeOffset Updated,
+    StorageClass? ArchiveClass = null,
+    bool PurgeLibraryCopy = false)
+{
+    /// <summary>
+    /// AWS ArchivedTape.RetentionStartDate + the pool's retention days: until when a retention-locked archived tape
+    /// cannot be deleted (or moved out of its pool). Null when the tape is not under retention.
+    /// </summary>
+    public DateTimeOffset? RetainUntil(Pool pool)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        return RetentionStart is { } start && pool.RetentionLock != RetentionLockType.None ? start.AddDays(pool.RetentionDays) : null;
+    }
+}
 
 public sealed record TapeEvent(
     long Id,

@@ -129,3 +129,33 @@ public sealed class CatalogValidationException : Exception
     {
     }
 }
+
+public enum AssignPoolStatus
+{
+    Ok,
+    TapeNotFound,
+    PoolNotFound,
+
+    /// <summary>Only AVAILABLE tapes (not archived yet) and ARCHIVED tapes can change pool.</summary>
+    NotAllowedInState,
+
+    /// <summary>The tape is already in that pool.</summary>
+    SamePool,
+
+    /// <summary>An archived tape can move from Glacier to Deep Archive, never back (AWS).</summary>
+    StorageClassDowngrade,
+
+    /// <summary>Compliance retention of the current pool still holds the archived tape.</summary>
+    RetentionLocked,
+
+    /// <summary>Governance retention of the current pool still holds it; the bypass flag is needed.</summary>
+    GovernanceBypassRequired,
+
+    /// <summary>Someone else changed the tape between our read and our guarded update.</summary>
+    StateMismatch,
+}
+
+public sealed record AssignPoolResult(AssignPoolStatus Status, Tape? Tape = null, string? Message = null)
+{
+    public bool Succeeded => Status == AssignPoolStatus.Ok;
+}

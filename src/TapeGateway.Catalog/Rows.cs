@@ -11,7 +11,8 @@ internal sealed class TapeRow
         "barcode AS Barcode, library_id AS LibraryId, capacity_bytes AS CapacityBytes, used_bytes AS UsedBytes, " +
         "state AS State, pool_id AS PoolId, worm AS Worm, read_only AS ReadOnly, location_kind AS LocationKind, " +
         "element_address AS ElementAddress, source_address AS SourceAddress, retention_start AS RetentionStart, " +
-        "pool_entry AS PoolEntry, archive_progress AS ArchiveProgress, created AS Created, updated AS Updated";
+        "pool_entry AS PoolEntry, archive_progress AS ArchiveProgress, created AS Created, updated AS Updated, " +
+        "archive_class AS ArchiveClass, purge_library_copy AS PurgeLibraryCopy";
 
     public string Barcode { get; set; } = "";
     public long? LibraryId { get; set; }
@@ -29,13 +30,16 @@ internal sealed class TapeRow
     public double? ArchiveProgress { get; set; }
     public DateTimeOffset Created { get; set; }
     public DateTimeOffset Updated { get; set; }
+    public string? ArchiveClass { get; set; }
+    public long PurgeLibraryCopy { get; set; }
 
     public TapeState ParsedState => TapeStates.ParseAws(State);
 
     public Tape ToModel() => new(
         Barcode, LibraryId, CapacityBytes, UsedBytes, ParsedState, PoolId, Worm != 0, ReadOnly != 0,
         CatalogNames.ParseLocationKind(LocationKind), (int?)ElementAddress, (int?)SourceAddress, RetentionStart, PoolEntry,
-        ArchiveProgress, Created, Updated);
+        ArchiveProgress, Created, Updated,
+        ArchiveClass is null ? null : CatalogNames.ParseStorageClass(ArchiveClass), PurgeLibraryCopy != 0);
 }
 
 internal sealed class ElementRow

@@ -16,7 +16,8 @@ public sealed partial class TapeRepository
     private const string UpdateAfterTransitionSql = """
         UPDATE tapes
         SET location_kind = @LocationKind, element_address = @ElementAddress, read_only = @ReadOnly,
-            archive_progress = @ArchiveProgress, pool_entry = @PoolEntry, retention_start = @RetentionStart
+            archive_progress = @ArchiveProgress, pool_entry = @PoolEntry, retention_start = @RetentionStart,
+            purge_library_copy = @PurgeLibraryCopy
         WHERE barcode = @Barcode;
         """;
 
@@ -25,9 +26,11 @@ public sealed partial class TapeRepository
     /// <summary>
     /// Moves a tape from <paramref name="from"/> to <paramref name="to"/> if the lifecycle allows it and the tape is still
     /// in <paramref name="from"/>. Side effects, in the same transaction as the state change and its event:
-    /// leaving the library (IN TRANSIT TO VTS, ARCHIVING, ARCHIVED, RETRIEVING, DELETED) frees the tape's element;
-    /// coming back (AVAILABLE after a cancelled archival, RETRIEVED, RECOVERED) places it in the first free I/E slot;
-    /// RETRIEVED and RECOVERED make it read-only; ARCHIVED records the pool entry and retention start dates.
+    /// leaving the library (ARCHIVING, ARCHIVED, RETRIEVING, DELETED; IN TRANSIT TO VTS unless the tape sits in an I/E
+    /// slot, where AWS keeps it visible until archiving starts) frees the tape's element;
+    /// coming back (AVAILABLE after a cancelled archival, RETRIEVED, RECOVERED) places it in the first free I/E slot
+    /// unless it is still in one; RETRIEVED and RECOVERED make it read-only; ARCHIVED records the pool entry and
+    /// retention start dates, and flags a library-tier copy left by a retrieval for the archive mover to delete.
     /// Deletion goes through <see cref="DeleteTapeAsync"/> because it has retention rules.
     /// </summary>
     public async Task<TransitionResult> TransitionAsync(
@@ -102,7 +105,7 @@ public sealed partial class TapeRepository
         var locationKind = CatalogNames.ParseLocationKind(tape.LocationKind);
         var elementAddress = (int?)tape.ElementAddress;
         var fromElement = elementAddress;
-        var leaves = TapeStates.IsOutsideLibrary(to) || to is TapeState.Deleting or TapeState.Deleted;
+        var leaves = TapeStates.IsOutsideLibrary(to) || to is TapeState.InTransitToVts or TapeState.Deleting or TapeState.Deleted;
 
         if (leaves && elementAddress is int address)
         {
@@ -112,12 +115,19 @@ public sealed partial class TapeRepository
                 return new TransitionResult(TransitionStatus.TapeInDrive, null, $"Tape {tape.Barcode} is loaded in drive element {address}; unload it first.");
             }
 
-            if (!await CatalogCommands.VacateAsync(c, tx, tape.LibraryId.Value, address, tape.Barcode, ct))
+            if (element is not null && TapeStates.StaysInElement(to, element.Type))
             {
-                throw new InvalidOperationException($"Catalog inconsistency: element {address} does not hold {tape.Barcode}.");
+                leaves = false;
             }
+            else
+            {
+                if (!await CatalogCommands.VacateAsync(c, tx, tape.LibraryId.Value, address, tape.Barcode, ct))
+                {
+                    throw new InvalidOperationException($"Catalog inconsistency: element {address} does not hold {tape.Barcode}.");
+                }
 
-            elementAddress = null;
+                elementAddress = null;
+            }
         }
 
         if (leaves)
@@ -154,14 +164,18 @@ public sealed partial class TapeRepository
             }
         }
 
+        // AWS Tape.Progress: the upload while IN TRANSIT, the copy to the archive class while ARCHIVING, the restore and
+        // copy back while RETRIEVING; each phase reports its own percentage.
         double? progress = to switch
         {
-            TapeState.InTransitToVts => 0,
-            TapeState.Archiving => tape.ArchiveProgress ?? 0,
-            TapeState.Archived => 100,
-            TapeState.Retrieving or TapeState.Retrieved => tape.ArchiveProgress,
+            TapeState.InTransitToVts or TapeState.Archiving or TapeState.Retrieving => 0,
+            TapeState.Archived or TapeState.Retrieved => 100,
             _ => null,
         };
+
+        // A retrieval copied the tape back to the library tier (or began to); once the tape is only archived again that
+        // copy must go, and the flag is how a restarted gateway still knows.
+        var purgeLibraryCopy = tape.PurgeLibraryCopy != 0 || (to == TapeState.Archived && from is TapeState.Retrieved or TapeState.Retrieving);
 
         await c.ExecuteAsync(new CommandDefinition(
             UpdateAfterTransitionSql,
@@ -174,6 +188,7 @@ public sealed partial class TapeRepository
                 ArchiveProgress = progress,
                 PoolEntry = poolEntry,
                 RetentionStart = retentionStart,
+                PurgeLibraryCopy = purgeLibraryCopy ? 1 : 0,
             },
             tx,
             cancellationToken: ct));

@@ -107,10 +107,13 @@ public sealed partial class TapeRepository
 
     private const string SetArchiveProgressSql = """
         UPDATE tapes SET archive_progress = @Progress, updated = @Now
-        WHERE barcode = @Barcode AND state IN ('IN TRANSIT TO VTS', 'ARCHIVING');
+        WHERE barcode = @Barcode AND state IN ('IN TRANSIT TO VTS', 'ARCHIVING', 'RETRIEVING');
         """;
 
-    /// <summary>Records archive upload progress (AWS Tape.Progress, 0–100). False unless the tape is being archived.</summary>
+    /// <summary>
+    /// Records archive or retrieval progress (AWS Tape.Progress, 0–100). False unless the tape is being archived or
+    /// retrieved, so a late progress report never overwrites the state that followed.
+    /// </summary>
     public async Task<bool> SetArchiveProgressAsync(string barcode, double percent, CancellationToken cancellationToken = default)
     {
         if (double.IsNaN(percent) || percent is < 0 or > 100)

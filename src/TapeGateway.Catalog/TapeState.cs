@@ -103,9 +103,21 @@ public static class TapeStates
     /// <summary>States whose tapes are write-protected (AWS: retrieved and recovered tapes are read-only).</summary>
     public static bool IsReadOnlyState(TapeState state) => state is TapeState.Retrieved or TapeState.Recovered;
 
-    /// <summary>States in which the tape has left the library for the archive (VTS) side.</summary>
+    /// <summary>
+    /// States in which the tape has left the library for the archive (VTS) side. IN TRANSIT TO VTS is not one of them:
+    /// AWS keeps an ejected tape visible in its I/E slot while the upload finishes (the backup application can still
+    /// take it back, which cancels the archive); it leaves when ARCHIVING starts. See <see cref="StaysInElement"/>.
+    /// </summary>
     internal static bool IsOutsideLibrary(TapeState state) =>
-        state is TapeState.InTransitToVts or TapeState.Archiving or TapeState.Archived or TapeState.Retrieving;
+        state is TapeState.Archiving or TapeState.Archived or TapeState.Retrieving;
+
+    /// <summary>
+    /// Whether a tape entering IN TRANSIT TO VTS from <paramref name="element"/> keeps it: only an import/export slot,
+    /// where the backup application put it by ejecting. A tape in a storage slot (an export made without the changer)
+    /// has no place to be seen in and leaves at once, as before archiving existed; one in a drive is refused.
+    /// </summary>
+    internal static bool StaysInElement(TapeState to, ElementType element) =>
+        to == TapeState.InTransitToVts && element == ElementType.ImportExport;
 
     /// <summary>States that need an element in the library; entering one from outside places the tape in an I/E slot.</summary>
     internal static bool NeedsElement(TapeState state) =>

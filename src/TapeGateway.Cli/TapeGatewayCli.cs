@@ -12,7 +12,7 @@ namespace TapeGateway.Cli;
 /// Exit codes: 0 success; 1 bad command line (System.CommandLine's own parse errors are 1 too); 2 the gateway refused
 /// the request (HTTP 4xx, its problem message is printed); 3 the gateway could not be reached or failed (HTTP 5xx).
 /// </summary>
-public static class TapeGatewayCli
+public static partial class TapeGatewayCli
 {
     public const string DefaultUrl = "http://127.0.0.1:8260";
 
@@ -36,13 +36,14 @@ public static class TapeGatewayCli
             DefaultValueFactory = _ => Environment.GetEnvironmentVariable("TAPEGW_URL") ?? DefaultUrl,
             Recursive = true,
         };
-        var root = new RootCommand("TapeGateway operator CLI: virtual tapes, auto-create policies, library inventory and drives.");
+        var root = new RootCommand("TapeGateway operator CLI: virtual tapes, archive pools and retrieval, auto-create policies, library inventory and drives.");
         root.Options.Add(url);
 
         var tapes = new Command("tapes", "Create, list and delete virtual tapes.");
         tapes.Subcommands.Add(CreateCommand(url, output, error, httpFactory));
         tapes.Subcommands.Add(ListCommand(url, output, error, httpFactory));
         tapes.Subcommands.Add(DeleteCommand(url, output, error, httpFactory));
+        AddArchiveCommands(root, tapes, url, output, error, httpFactory);
         root.Subcommands.Add(tapes);
 
         var library = new Command("library", "The tape library.");

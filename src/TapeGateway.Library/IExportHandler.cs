@@ -8,11 +8,12 @@ namespace TapeGateway.Library;
 public sealed record ExportedTape(string Barcode, int From, int To, string Actor);
 
 /// <summary>
-/// The seam where AWS's archive-on-export will hook (a later issue). On AWS, ejecting a tape to an I/E slot starts its
-/// archival: AVAILABLE → IN TRANSIT TO VTS → ARCHIVING → ARCHIVED, and the tape leaves the library. Today
-/// <see cref="TapeLibrary"/> performs the move only and then calls this handler, after the catalog committed the move
+/// The seam where AWS's archive-on-export hooks (TapeGateway.Archive's ArchiveExportHandler). On AWS, ejecting a tape to
+/// an I/E slot starts its archival: AVAILABLE → IN TRANSIT TO VTS → ARCHIVING → ARCHIVED, and the tape leaves the
+/// library. <see cref="TapeLibrary"/> performs the move and then calls this handler, after the catalog committed the move
 /// and outside any drive I/O; the default <see cref="NoExportHandler"/> does nothing, so exported tapes simply sit in the
-/// I/E slot (which is also what the VM harness's "transfer to the mailslot and back" expects).
+/// I/E slot (which is also what the VM harness's "transfer to the mailslot and back" expects). Taking a tape that is
+/// still IN TRANSIT TO VTS back out of its I/E slot cancels its export in <see cref="TapeLibrary"/>'s move path.
 /// </summary>
 /// <remarks>
 /// The handler runs while the library's move lock is held, so it must only record/schedule work (e.g. transition the

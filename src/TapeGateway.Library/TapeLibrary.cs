@@ -82,6 +82,12 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
 
     public event Action? InventoryChangedExternally;
 
+    /// <summary>
+    /// For work outside the changer that changes what READ ELEMENT STATUS shows (a tape leaving its I/E slot for the
+    /// archive, a retrieved tape appearing): the changer queues a UNIT ATTENTION so initiators re-read the inventory.
+    /// </summary>
+    public void NotifyInventoryChanged() => InventoryChangedExternally?.Invoke();
+
     // ---- life cycle -----------------------------------------------------------------------------------------------
 
     /// <summary>Creates (or finds) the library in the catalog and returns its drives, whose serials the SSC units must use.</summary>
@@ -462,6 +468,14 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
             return new(ChangerResult.InternalError);
         }
 
+        // AWS: an ejected tape still IN TRANSIT TO VTS sits in its I/E slot, and taking it back into the library cancels
+        // the archive. Judged as the AVAILABLE tape it becomes; the cancellation itself waits for the checks below.
+        var cancelsExport = tape.State == TapeState.InTransitToVts && sourceType == SmcElementType.ImportExport && destinationType != SmcElementType.ImportExport;
+        if (cancelsExport)
+        {
+            tape = tape with { State = TapeState.Available };
+        }
+
         if (!TapeStates.IsMovable(tape.State))
         {
             return new(ChangerResult.NotAllowed);
@@ -502,7 +516,13 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
             }
         }
 
-        // 2. The catalog move (the commit point).
+        // 2. The catalog move (the commit point). A guarded transition first: if the archive mover started ARCHIVING
+        // meanwhile, the tape is no longer the initiator's to take.
+        if (cancelsExport && !(await _tapes.TransitionAsync(tape.Barcode, TapeState.InTransitToVts, TapeState.Available, actor, "archive cancelled: taken back from the I/E slot", ct).ConfigureAwait(false)).Succeeded)
+        {
+            return new(ChangerResult.NotAllowed);
+        }
+
         var move = await _tapes.MoveAsync(LibraryId, source, destination, actor, ct).ConfigureAwait(false);
         if (!move.Succeeded)
         {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using TapeGateway.Archive;
 using TapeGateway.Core.Scsi;
 using TapeGateway.Iscsi.Hosting;
 using TapeGateway.Library;
@@ -41,6 +42,7 @@ public static class GatewayHost
         builder.Services.AddObjectStore(builder.Configuration);
         builder.Services.AddTapeDataTier(builder.Configuration);
         builder.Services.AddTapeLibrary(builder.Configuration);
+        builder.Services.AddTapeArchive(builder.Configuration);
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ScsiTargetFactory>());
         builder.Services.AddIscsiTarget(builder.Configuration);
 
@@ -48,6 +50,7 @@ public static class GatewayHost
         ManagementEndpoints.Map(app);
         LibraryEndpoints.Map(app);
         TierEndpoints.Map(app);
+        ArchiveEndpoints.Map(app);
         return app;
     }
 }

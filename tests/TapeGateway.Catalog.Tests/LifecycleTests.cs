@@ -75,14 +75,19 @@ public sealed class LifecycleTests
         await using var _ = ctx;
         await ctx.CreateAsync(library.Id, "ARCH01");
 
+        // AWS keeps an ejected tape visible in its I/E slot while it is IN TRANSIT TO VTS; it leaves when ARCHIVING starts.
         Assert.True((await ctx.Tapes.TransitionAsync("ARCH01", TapeState.Available, TapeState.InTransitToVts, "scsi:iqn.test")).Succeeded);
         var inTransit = (await ctx.Tapes.GetTapeAsync("ARCH01"))!;
-        Assert.Equal(TapeLocationKind.Archive, inTransit.LocationKind);
-        Assert.Null(inTransit.ElementAddress);
-        Assert.Null((await ctx.Libraries.GetInventoryAsync(library.Id))!.At(10)!.Barcode);
+        Assert.Equal(TapeLocationKind.Element, inTransit.LocationKind);
+        Assert.Equal(10, inTransit.ElementAddress);
+        Assert.Equal("ARCH01", (await ctx.Libraries.GetInventoryAsync(library.Id))!.At(10)!.Barcode);
 
         Assert.True(await ctx.Tapes.SetArchiveProgressAsync("ARCH01", 40));
         Assert.True((await ctx.Tapes.TransitionAsync("ARCH01", TapeState.InTransitToVts, TapeState.Archiving, "job:archive")).Succeeded);
+        var archiving = (await ctx.Tapes.GetTapeAsync("ARCH01"))!;
+        Assert.Equal(TapeLocationKind.Archive, archiving.LocationKind);
+        Assert.Null(archiving.ElementAddress);
+        Assert.Null((await ctx.Libraries.GetInventoryAsync(library.Id))!.At(10)!.Barcode);
         ctx.Time.Advance(TimeSpan.FromHours(1));
         Assert.True((await ctx.Tapes.TransitionAsync("ARCH01", TapeState.Archiving, TapeState.Archived, "job:archive")).Succeeded);
         var archived = (await ctx.Tapes.GetTapeAsync("ARCH01"))!;
@@ -112,12 +117,38 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task Cancelling_archival_in_the_IE_slot_keeps_the_tape_there()
+    {
+        var (ctx, library) = await CatalogTestContext.CreateWithLibraryAsync();
+        await using var _ = ctx;
+        await ctx.CreateAsync(library.Id, "STAY01");
+        Assert.True((await ctx.Tapes.TransitionAsync("STAY01", TapeState.Available, TapeState.InTransitToVts, "scsi:iqn.test")).Succeeded);
+
+        var cancel = await ctx.Tapes.TransitionAsync("STAY01", TapeState.InTransitToVts, TapeState.Available, "api");
+
+        Assert.True(cancel.Succeeded, cancel.Message);
+        var tape = (await ctx.Tapes.GetTapeAsync("STAY01"))!;
+        Assert.Equal((TapeState.Available, TapeLocationKind.Element, (int?)10), (tape.State, tape.LocationKind, tape.ElementAddress));
+        Assert.All((await ctx.Tapes.GetEventsAsync("STAY01")).Skip(1), e => Assert.Null(e.ToElement)); // only the creation placed it
+        Assert.Empty(await ctx.Libraries.FindInconsistenciesAsync());
+    }
+
+    [Fact]
     public async Task Cancelling_archival_needs_a_free_import_export_slot()
     {
         var (ctx, library) = await CatalogTestContext.CreateWithLibraryAsync();
         await using var _ = ctx;
-        await ctx.CreateAsync(library.Id, "BACK01");
+
+        // Exported from a storage slot (not through the changer): nothing to show it in, so it leaves at once.
+        Assert.True((await ctx.Tapes.CreateTapesAsync(new CreateTapesRequest
+        {
+            LibraryId = library.Id,
+            Barcodes = ["BACK01"],
+            CapacityBytes = TapeCapacity.MinimumBytes,
+            Placement = TapePlacement.Storage,
+        })).Succeeded);
         await ctx.Tapes.TransitionAsync("BACK01", TapeState.Available, TapeState.InTransitToVts, "api");
+        Assert.Equal(TapeLocationKind.Archive, (await ctx.Tapes.GetTapeAsync("BACK01"))!.LocationKind);
         await ctx.CreateAsync(library.Id, "FILL01", "FILL02", "FILL03", "FILL04"); // fills all 4 I/E slots
 
         var cancel = await ctx.Tapes.TransitionAsync("BACK01", TapeState.InTransitToVts, TapeState.Available, "api");

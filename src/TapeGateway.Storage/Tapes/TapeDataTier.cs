@@ -144,8 +144,8 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
             }
         }
 
-        _stopping.Dispose();
-        _uploadSlots.Dispose();
+        // _stopping and _uploadSlots are not disposed: a host may still call StopAsync after disposing its container,
+        // and transfers that ended with the stop may release a slot late. Both hold no unmanaged resources here.
     }
 
     // ---- opening and creating -------------------------------------------------------------------------------------
