@@ -87,6 +87,17 @@ public sealed class ArchiveTests
         Assert.Equal((TapeState.InTransitToVts, (int?)ArchiveHarness.FirstImportExport + 1), (pending.State, pending.ElementAddress));
         Assert.Equal(0, pending.ArchiveProgress); // nothing of it uploaded yet
 
+        // The tier uploads in the background; the archiver samples its progress while it waits.
+        h.Tier.PendingOverride = (pending.UsedBytes / 4) + 1;
+        h.Time.Advance(TapeArchiver.UploadProgressInterval);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await h.TapeAsync("ARC002")).ArchiveProgress is not > 70 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(75, (await h.TapeAsync("ARC002")).ArchiveProgress!.Value, 0);
+        h.Tier.PendingOverride = null;
         h.Tier.UploadGate.SetResult();
         Assert.Equal(ArchiveOutcome.Archived, (await run)["ARC002"]);
     }
