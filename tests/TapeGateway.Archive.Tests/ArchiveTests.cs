@@ -128,6 +128,22 @@ public sealed class ArchiveTests
     }
 
     [Fact]
+    public async Task Ejecting_straight_from_a_drive_into_the_IE_slot_exports_too()
+    {
+        await using var h = await ArchiveHarness.StartAsync();
+        await h.CreateTapeAsync("DRV001", slot: 2);
+        var drive = h.Drive(0).ElementAddress;
+        Assert.Equal(ChangerResult.Ok, await h.Library.MoveAsync(2, drive, "scsi:iqn.test", None));
+
+        await h.ExportAsync(drive, ArchiveHarness.FirstImportExport + 3);
+
+        Assert.Null(h.Drive(0).LoadedBarcode);
+        var tape = await h.TapeAsync("DRV001");
+        Assert.Equal((TapeState.InTransitToVts, (int?)ArchiveHarness.FirstImportExport + 3), (tape.State, tape.ElementAddress));
+        Assert.Equal(ArchiveOutcome.Archived, await h.Archiver.RunAsync("DRV001", None));
+    }
+
+    [Fact]
     public async Task Operator_cancel_works_only_while_in_transit()
     {
         await using var h = await ArchiveHarness.StartAsync();
