@@ -54,6 +54,15 @@ public static class ArchiveServiceCollectionExtensions
 
         services.AddQuartz(q =>
         {
+            q.ConfigureScheduler(o =>
+            {
+                // Quartz keeps started schedulers in a process-wide repository by name; a unique name keeps two hosts
+                // in one process (the in-process tests) from sharing one scheduler and each other's DI container.
+                o.InstanceName = "TapeGateway-" + Guid.NewGuid().ToString("N")[..8];
+
+                // Every pass is restart-safe, so a shutdown may cancel a long upload or copy instead of waiting it out.
+                o.ShutdownJobInterruption = ShutdownJobInterruption.Always;
+            });
             q.AddJob<ArchiveJob>(j => j.WithIdentity(ArchiveJob.Key).StoreDurably());
             q.AddTrigger(t => t.ForJob(ArchiveJob.Key).WithIdentity("archive-schedule", ArchiveJob.Key.Group)
                 .WithCronSchedule(options.Schedule));

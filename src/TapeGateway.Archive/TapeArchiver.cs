@@ -57,6 +57,9 @@ public sealed partial class TapeArchiver
 {
     public const string Actor = "job:archive";
 
+    /// <summary>How often Tape.Progress is refreshed while the data tier uploads an ejected tape.</summary>
+    public static readonly TimeSpan UploadProgressInterval = TimeSpan.FromSeconds(5);
+
     private readonly TapeRepository _tapes;
     private readonly PoolRepository _pools;
     private readonly ITapeDataTier _tier;
@@ -137,7 +140,7 @@ public sealed partial class TapeArchiver
         {
             throw;
         }
-        catch (Exception ex) when (ex is ObjectStoreException or IOException or InvalidDataException or InvalidOperationException or TimeoutException)
+        catch (Exception ex) when (ex is ObjectStoreException or IOException or InvalidDataException or InvalidOperationException or TimeoutException or Microsoft.Data.Sqlite.SqliteException)
         {
             LogStepFailed(_logger, barcode, ex.Message, ex);
             return ArchiveOutcome.Failed;
@@ -154,14 +157,23 @@ public sealed partial class TapeArchiver
             return ArchiveOutcome.Waiting;
         }
 
-        // AWS Tape.Progress while IN TRANSIT is the share uploaded; one sample before the (possibly long) upload.
-        if (tape.UsedBytes > 0)
+        // AWS Tape.Progress while IN TRANSIT is the share uploaded, sampled while the (possibly long) upload runs.
+        await ReportUploadProgressAsync(tape, ct).ConfigureAwait(false);
+        TapeManifest manifest;
+        using (var reporting = CancellationTokenSource.CreateLinkedTokenSource(ct))
         {
-            var pending = Math.Clamp(_tier.PendingUploadBytes(tape.Barcode), 0, tape.UsedBytes);
-            await _tapes.SetArchiveProgressAsync(tape.Barcode, Percent(tape.UsedBytes - pending, tape.UsedBytes), ct).ConfigureAwait(false);
+            var reporter = ReportUploadProgressUntilCancelledAsync(tape, reporting.Token);
+            try
+            {
+                manifest = await _tier.EnsureUploadedAsync(tape.Barcode, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                await reporting.CancelAsync().ConfigureAwait(false);
+                await reporter.ConfigureAwait(false);
+            }
         }
 
-        var manifest = await _tier.EnsureUploadedAsync(tape.Barcode, ct).ConfigureAwait(false);
         var problem = manifest.Complete ? manifest.Validate() : "it is not complete";
         if (problem is not null)
         {
@@ -187,6 +199,36 @@ public sealed partial class TapeArchiver
         LogArchivingStarted(_logger, tape.Barcode, pool.Name, pool.StorageClass.ToDb());
         var archiving = (await _tapes.GetTapeAsync(tape.Barcode, ct).ConfigureAwait(false))!;
         return await CopyToArchiveAsync(archiving, pool, ct).ConfigureAwait(false);
+    }
+
+    private async Task ReportUploadProgressAsync(Tape tape, CancellationToken ct)
+    {
+        if (tape.UsedBytes > 0)
+        {
+            var pending = Math.Clamp(_tier.PendingUploadBytes(tape.Barcode), 0, tape.UsedBytes);
+            await _tapes.SetArchiveProgressAsync(tape.Barcode, Percent(tape.UsedBytes - pending, tape.UsedBytes), ct).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReportUploadProgressUntilCancelledAsync(Tape tape, CancellationToken ct)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(UploadProgressInterval, _time, ct).ConfigureAwait(false);
+                await ReportUploadProgressAsync(tape, ct).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The upload finished (or the pass is stopping): the next progress comes from the copy.
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+        {
+            // Progress is informational; losing it must not fail the upload.
+            LogProgressFailed(_logger, tape.Barcode, ex.Message);
+        }
     }
 
     // ---- ARCHIVING ---------------------------------------------------------------------------------------------------
@@ -396,6 +438,9 @@ public sealed partial class TapeArchiver
 
     [LoggerMessage(EventId = 507, Level = LogLevel.Information, Message = "Tape {Barcode}: archive copy moved to {StorageClass} (pool {Pool})")]
     private static partial void LogReclassed(ILogger logger, string barcode, string storageClass, string pool);
+
+    [LoggerMessage(EventId = 509, Level = LogLevel.Debug, Message = "Recording upload progress of tape {Barcode} failed: {Reason}")]
+    private static partial void LogProgressFailed(ILogger logger, string barcode, string reason);
 
     [LoggerMessage(EventId = 508, Level = LogLevel.Information, Message = "Deleted tape {Barcode}: {Archive} archive and {Library} library-tier object(s) removed")]
     private static partial void LogObjectsDeleted(ILogger logger, string barcode, int archive, int library);

@@ -105,7 +105,7 @@ public sealed partial class TapeRetriever
         {
             throw;
         }
-        catch (Exception ex) when (ex is ObjectStoreException or IOException or InvalidDataException or InvalidOperationException or TimeoutException)
+        catch (Exception ex) when (ex is ObjectStoreException or IOException or InvalidDataException or InvalidOperationException or TimeoutException or Microsoft.Data.Sqlite.SqliteException)
         {
             LogStepFailed(_logger, barcode, ex.Message, ex);
             return RetrievalOutcome.Failed;

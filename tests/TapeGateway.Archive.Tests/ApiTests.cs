@@ -71,6 +71,7 @@ public sealed class ArchiveHostFixture : IAsyncLifetime
     }
 }
 
+[Collection(QuartzCollection.Name)]
 public sealed class ApiTests(ArchiveHostFixture fixture) : IClassFixture<ArchiveHostFixture>
 {
     private HttpClient Http => fixture.Client;

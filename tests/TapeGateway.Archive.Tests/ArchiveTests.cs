@@ -87,6 +87,17 @@ public sealed class ArchiveTests
         Assert.Equal((TapeState.InTransitToVts, (int?)ArchiveHarness.FirstImportExport + 1), (pending.State, pending.ElementAddress));
         Assert.Equal(0, pending.ArchiveProgress); // nothing of it uploaded yet
 
+        // The tier uploads in the background; the archiver samples its progress while it waits.
+        h.Tier.PendingOverride = (pending.UsedBytes / 4) + 1;
+        h.Time.Advance(TapeArchiver.UploadProgressInterval);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await h.TapeAsync("ARC002")).ArchiveProgress is not > 70 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(75, (await h.TapeAsync("ARC002")).ArchiveProgress!.Value, 0);
+        h.Tier.PendingOverride = null;
         h.Tier.UploadGate.SetResult();
         Assert.Equal(ArchiveOutcome.Archived, (await run)["ARC002"]);
     }
@@ -114,6 +125,22 @@ public sealed class ArchiveTests
         Assert.Equal(ChangerResult.Ok, await h.Library.MoveAsync(ArchiveHarness.FirstImportExport, h.Drive(0).ElementAddress, "scsi:iqn.test", None));
         Assert.Equal(TapeState.Available, (await h.TapeAsync("ARC003")).State);
         Assert.Equal("ARC003", h.Drive(0).LoadedBarcode);
+    }
+
+    [Fact]
+    public async Task Ejecting_straight_from_a_drive_into_the_IE_slot_exports_too()
+    {
+        await using var h = await ArchiveHarness.StartAsync();
+        await h.CreateTapeAsync("DRV001", slot: 2);
+        var drive = h.Drive(0).ElementAddress;
+        Assert.Equal(ChangerResult.Ok, await h.Library.MoveAsync(2, drive, "scsi:iqn.test", None));
+
+        await h.ExportAsync(drive, ArchiveHarness.FirstImportExport + 3);
+
+        Assert.Null(h.Drive(0).LoadedBarcode);
+        var tape = await h.TapeAsync("DRV001");
+        Assert.Equal((TapeState.InTransitToVts, (int?)ArchiveHarness.FirstImportExport + 3), (tape.State, tape.ElementAddress));
+        Assert.Equal(ArchiveOutcome.Archived, await h.Archiver.RunAsync("DRV001", None));
     }
 
     [Fact]

@@ -39,8 +39,16 @@ public sealed class FakeTapeDataTier(IObjectStore store, string gatewayId = "gw-
         return image;
     }
 
+    /// <summary>When set, what <see cref="PendingUploadBytes"/> reports (an upload in progress).</summary>
+    public long? PendingOverride { get; set; }
+
     public long PendingUploadBytes(string barcode)
     {
+        if (PendingOverride is { } pending)
+        {
+            return pending;
+        }
+
         lock (_lock)
         {
             return _local.TryGetValue(barcode, out var image) ? image.Length - headLength : 0;

@@ -53,6 +53,37 @@ public sealed partial class MigrationTests
     }
 
     [Fact]
+    public async Task Migration_3_rebuilds_the_event_log_keeping_ids_history_and_append_only_rules()
+    {
+        await using var ctx = CatalogTestContext.Create();
+        await ctx.Migrator.MigrateAsync(targetVersion: 2);
+        var library = await ctx.Libraries.EnsureLibraryAsync(CatalogTestContext.SmallGeometry);
+        Assert.True((await ctx.CreateAsync(library.Id, "EVT001", "EVT002")).Succeeded);
+        List<(long Id, string Barcode, string Kind)> before;
+        await using (var c = await ctx.Connections.OpenAsync())
+        {
+            before = [.. await c.QueryAsync<(long, string, string)>("SELECT id, barcode, kind FROM tape_events ORDER BY id;")];
+        }
+
+        ctx.Restart();
+        await ctx.Migrator.MigrateAsync();
+
+        var after = (await ctx.Tapes.GetEventsAsync("EVT001")).Concat(await ctx.Tapes.GetEventsAsync("EVT002")).OrderBy(e => e.Id).ToList();
+        Assert.Equal(before, after.Select(e => (e.Id, e.Barcode, "created")).ToList());
+        var tape = (await ctx.Tapes.GetTapeAsync("EVT001"))!;
+        Assert.Equal((null, false), (tape.ArchiveClass, tape.PurgeLibraryCopy));
+
+        Assert.True((await ctx.Tapes.TransitionAsync("EVT001", TapeState.Available, TapeState.InTransitToVts, "api")).Succeeded);
+        var next = (await ctx.Tapes.GetEventsAsync("EVT001"))[^1];
+        Assert.True(next.Id > before.Max(e => e.Id)); // AUTOINCREMENT carried over: ids are never reused
+
+        await using var check = await ctx.Connections.OpenAsync();
+        await Assert.ThrowsAsync<SqliteException>(() => check.ExecuteAsync("UPDATE tape_events SET actor = 'x';"));
+        await Assert.ThrowsAsync<SqliteException>(() => check.ExecuteAsync("DELETE FROM tape_events;"));
+        Assert.Equal(0L, await check.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM sqlite_master WHERE name LIKE 'tape_events_0%';"));
+    }
+
+    [Fact]
     public async Task Upgrading_from_v1_backs_up_the_database_first()
     {
         await using var ctx = CatalogTestContext.Create();
