@@ -44,6 +44,7 @@ public static partial class TapeGatewayCli
         tapes.Subcommands.Add(ListCommand(url, output, error, httpFactory));
         tapes.Subcommands.Add(DeleteCommand(url, output, error, httpFactory));
         AddArchiveCommands(root, tapes, url, output, error, httpFactory);
+        AddTierCommands(root, url, output, error, httpFactory);
         root.Subcommands.Add(tapes);
 
         var library = new Command("library", "The tape library.");

@@ -1,5 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using TapeGateway.Catalog;
+using TapeGateway.Cli;
 using TapeGateway.Core.Scsi;
 using TapeGateway.Integration.Tests.Initiator;
 using TapeGateway.Library;
@@ -61,9 +64,35 @@ public sealed class DisasterRecoveryTests
         await using var rebuilt = new LibraryGateway(extra, fresh);
         await rebuilt.StartAsync();
         var library = rebuilt.App.Services.GetRequiredService<TapeLibrary>();
-        var report = await library.RecoverFromBucketAsync(null, "test", CancellationToken.None);
-        Assert.Equal(TapeState.Available, Assert.Single(report.Tapes, t => t.Barcode == "ITT002L5").State);
-        Assert.Equal(TapeState.Recovered, Assert.Single(report.Tapes, t => t.Barcode == "ITT003L5").State);
+
+        // The operator runs `tapegw recover` against the new gateway's management API.
+        var api = rebuilt.App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        using (var output = new StringWriter())
+        using (var error = new StringWriter())
+        {
+            var code = await TapeGatewayCli.RunAsync(["recover", "--url", api], output, error);
+            Assert.True(code == TapeGatewayCli.ExitOk, error.ToString());
+            Assert.Contains("1 available, 1 recovered (read-only), 0 archived, 0 skipped", output.ToString(), StringComparison.Ordinal);
+            Assert.Matches(@"ITT003L5\s+RECOVERED", output.ToString());
+        }
+
+        // Bad input is a 400 with a message, never a crash.
+        using (var http = new HttpClient { BaseAddress = new Uri(api) })
+        {
+            using var garbage = await http.PostAsync("/api/recovery", new StringContent("{", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, garbage.StatusCode);
+            using var slash = await http.PostAsync("/api/recovery", new StringContent("{\"sourceGatewayId\": \"a/b\"}", System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, slash.StatusCode);
+            Assert.Contains("sourceGatewayId", await slash.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var output = new StringWriter())
+        using (var error = new StringWriter())
+        {
+            Assert.Equal(TapeGatewayCli.ExitOk, await TapeGatewayCli.RunAsync(["cache", "--url", api], output, error));
+            Assert.Contains("upload buffer", output.ToString(), StringComparison.Ordinal);
+            Assert.Contains("gateway id vtl", output.ToString(), StringComparison.Ordinal);
+        }
 
         // Running it again changes nothing.
         var again = await library.RecoverFromBucketAsync(null, "test", CancellationToken.None);
