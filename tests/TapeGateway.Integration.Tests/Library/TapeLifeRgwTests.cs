@@ -26,7 +26,7 @@ public sealed class TapeLifeRgwTests
     {
         Skip.If(Endpoint is null, "TAPEGW_S3_ENDPOINT is not set (start an S3 with tools/rgw/start.sh)");
         const string S = "TapeGateway:ObjectStore:";
-        await using var gateway = new LibraryGateway(new Dictionary<string, string?>
+        await RunTapeLifeAsync(new Dictionary<string, string?>
         {
             [S + "Kind"] = "S3",
             [S + "ServiceUrl"] = Endpoint,
@@ -38,10 +38,18 @@ public sealed class TapeLifeRgwTests
             [S + "EmulateGlacier"] = "true",
             [S + "GlacierRestoreDelaySeconds"] = "2",
             [S + "CreateBucket"] = "true",
+        });
+    }
+
+    internal static async Task RunTapeLifeAsync(Dictionary<string, string?> store)
+    {
+        var settings = new Dictionary<string, string?>(store)
+        {
             ["TapeGateway:TapeCache:SegmentSizeMiB"] = "1",
             ["TapeGateway:Archive:Schedule"] = "0/1 * * * * ?",
             ["TapeGateway:Archive:MinimumExportAge"] = "00:00:00",
-        });
+        };
+        await using var gateway = new LibraryGateway(settings);
         await gateway.StartAsync();
         var records = Enumerable.Range(0, 10).Select(i => Pattern(i, 256 * 1024)).ToArray();
 
@@ -138,4 +146,11 @@ public sealed class TapeLifeRgwTests
         new Random(seed).NextBytes(data);
         return data;
     }
+}
+
+/// <summary>The same tape life with the README's default `run`: the embedded filesystem object store, no S3 at all.</summary>
+public sealed class TapeLifeTests
+{
+    [Fact]
+    public Task Tape_life_works_with_the_default_filesystem_store_and_no_s3() => TapeLifeRgwTests.RunTapeLifeAsync([]);
 }
