@@ -39,6 +39,24 @@ internal sealed class SegmentState
     public long LastAccess { get; set; }
 
     public SafeFileHandle? Handle { get; set; }
+
+    /// <summary>
+    /// SHA-256 of bytes [0, <see cref="HashedLength"/>) fed as they were appended, so a full segment's upload needs no
+    /// extra read-and-hash pass; null when unknown (the segment was rewritten, truncated or loaded after a restart).
+    /// </summary>
+    public System.Security.Cryptography.IncrementalHash? Hash { get; set; }
+
+    public long HashedLength { get; set; }
+
+    /// <summary>Writes between <c>PrepareWriteAsync</c> and <c>Written</c>: the uploader must not read the file meanwhile.</summary>
+    public int Writers { get; set; }
+
+    public void ForgetHash()
+    {
+        Hash?.Dispose();
+        Hash = null;
+        HashedLength = -1;
+    }
 }
 
 /// <summary>

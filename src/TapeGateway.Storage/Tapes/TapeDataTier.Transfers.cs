@@ -73,7 +73,8 @@ public sealed partial class TapeDataTier
             var idle = tape.OpenStore is null || _time.GetElapsedTime(tape.LastWriteTicks, now) >= _options.PublishInterval;
             foreach (var s in tape.Segments)
             {
-                if (s.Dirty && s.Upload is null && s.Present && s.Length > 0 && (s.Length == tape.SegmentSize || (idle && s.Index == tape.Segments.Count - 1)))
+                if (s.Dirty && s.Upload is null && s.Present && s.Writers == 0 && s.Length > 0 &&
+                    (s.Length == tape.SegmentSize || (idle && s.Index == tape.Segments.Count - 1)))
                 {
                     s.Upload = Track(UploadSegmentAsync(tape, s, stopping));
                 }
@@ -135,7 +136,7 @@ public sealed partial class TapeDataTier
                     {
                         pending.Add(s.Upload);
                     }
-                    else if (s.Dirty && s.Length > 0 && (includeTail || s.Length == tape.SegmentSize))
+                    else if (s.Dirty && s.Length > 0 && s.Writers == 0 && (includeTail || s.Length == tape.SegmentSize))
                     {
                         if (!s.Present)
                         {
@@ -178,11 +179,16 @@ public sealed partial class TapeDataTier
             long length;
             long version;
             long generation;
+            string? sha = null;
             lock (tape.Gate)
             {
                 length = s.Length;
                 version = s.Version;
                 generation = tape.NextGeneration++;
+                if (s.Hash is not null && s.HashedLength == length)
+                {
+                    sha = Convert.ToHexStringLower(s.Hash.GetCurrentHash());
+                }
             }
 
             key = Layout.SegmentKey(TapeTier.Library, tape.Barcode, s.Index, generation);
@@ -190,7 +196,9 @@ public sealed partial class TapeDataTier
 
             // Clean means "the local file equals the object", which must hold after a crash too: fsync first.
             RandomAccess.FlushToDisk(handle);
-            var sha = await HashAsync(handle, length, stopping).ConfigureAwait(false);
+            // The running hash of an append-only segment saves a read-and-hash pass; the store still checks the bytes it
+            // sends against it (PutOptions.ExpectedSha256), so a stale hash can only fail the upload, never store bad data.
+            sha ??= await HashAsync(handle, length, stopping).ConfigureAwait(false);
             await using (var file = new FileStream(handle, FileAccess.Read, 0, isAsync: true))
             {
                 using var body = new BoundedReadStream(file, length);

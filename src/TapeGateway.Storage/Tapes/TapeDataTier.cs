@@ -540,7 +540,13 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
 
                 if (index == tape.Segments.Count)
                 {
-                    var created = new SegmentState(index) { Present = true, Dirty = true };
+                    var created = new SegmentState(index)
+                    {
+                        Present = true,
+                        Dirty = true,
+                        Hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256),
+                        HashedLength = 0,
+                    };
                     created.Handle = TieredTapeStore.OpenHandle(tape.SegmentPath(index), FileMode.Create);
                     tape.Segments.Add(created);
                     tape.PersistLocked();
@@ -560,6 +566,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                     if (!s.Dirty)
                     {
                         s.Dirty = true;
+                        s.ForgetHash();
                         Interlocked.Add(ref _cleanPresentBytes, -s.Length);
                         Interlocked.Add(ref _dirtyBytes, s.Length);
                         tape.PersistLocked();
@@ -578,11 +585,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                     tape.LastWriteTicks = s.LastAccess;
                     tape.PublishedComplete = false;
                     s.Handle ??= TieredTapeStore.OpenHandle(tape.SegmentPath(index), FileMode.Open);
-                    if (end == tape.SegmentSize)
-                    {
-                        Signal(); // a full segment: upload it now
-                    }
-
+                    s.Writers++;
                     return s.Handle;
                 }
             }
@@ -656,6 +659,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
 
                                 last.Length = newLength;
                                 last.Version++;
+                                last.ForgetHash();
                             }
                         }
                     }
@@ -700,7 +704,43 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
 
         s.Handle?.Dispose();
         s.Handle = null;
+        s.ForgetHash();
         File.Delete(tape.SegmentPath(s.Index));
+    }
+
+    /// <summary>After the store wrote <paramref name="data"/> at <paramref name="within"/>: extends the running hash of an append.</summary>
+    internal void Written(CachedTape tape, int index, long within, ReadOnlySpan<byte> data, bool succeeded)
+    {
+        var full = false;
+        lock (tape.Gate)
+        {
+            if (index >= tape.Segments.Count)
+            {
+                return;
+            }
+
+            var s = tape.Segments[index];
+            s.Writers--;
+            full = s.Writers == 0 && s.Length == tape.SegmentSize;
+            if (!succeeded)
+            {
+                s.ForgetHash();
+            }
+            else if (s.Hash is not null && within == s.HashedLength)
+            {
+                s.Hash.AppendData(data);
+                s.HashedLength += data.Length;
+            }
+            else if (s.Hash is not null)
+            {
+                s.ForgetHash(); // a rewrite inside the hashed bytes: hash the file at upload instead
+            }
+        }
+
+        if (full)
+        {
+            Signal(); // a full segment whose bytes are all in the file: upload it now
+        }
     }
 
     internal void Flushed(CachedTape tape)

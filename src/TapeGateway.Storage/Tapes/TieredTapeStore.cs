@@ -123,7 +123,17 @@ public sealed class TieredTapeStore : ITapeStore
             var within = (position - _tape.DataStart) % _tape.SegmentSize;
             var chunk = (int)Math.Min(source.Length - written, _tape.SegmentSize - within);
             var handle = await _tier.PrepareWriteAsync(_tape, index, within, chunk, ct).ConfigureAwait(false);
-            await RandomAccess.WriteAsync(handle, source.Slice(written, chunk), within, ct).ConfigureAwait(false);
+            var succeeded = false;
+            try
+            {
+                await RandomAccess.WriteAsync(handle, source.Slice(written, chunk), within, ct).ConfigureAwait(false);
+                succeeded = true;
+            }
+            finally
+            {
+                _tier.Written(_tape, index, within, source.Span.Slice(written, chunk), succeeded);
+            }
+
             _unsynced.Add(index);
             written += chunk;
         }
