@@ -29,6 +29,10 @@ public sealed class TapeImage : ITapeMedium
     private readonly byte[] _readHeader = new byte[TapeFormat.RecordHeaderSize];
     private readonly byte[] _markBuffer = new byte[TapeFormat.MarkSlotSize];
 
+    // Reused part lists for the store's gathered write and scatter read (header + payload in one operation).
+    private readonly ReadOnlyMemory<byte>[] _writeParts = new ReadOnlyMemory<byte>[2];
+    private readonly Memory<byte>[] _readParts = new Memory<byte>[2];
+
     private Compressor? _compressor;
     private Decompressor? _decompressor;
 
@@ -343,6 +347,7 @@ public sealed class TapeImage : ITapeMedium
     }
 
     /// <summary>Durability point: fsync the records written so far, then advance the mark.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SyncAsync(CancellationToken ct)
     {
         if (_mount.ReadOnly)
@@ -369,6 +374,7 @@ public sealed class TapeImage : ITapeMedium
     /// Without this, a crash after an overwrite could resurrect old records, or mix old and new bytes under a mark
     /// that trusts them.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask CutAsync(long offset, CancellationToken ct)
     {
         if (_dirty)
@@ -494,8 +500,19 @@ public sealed class TapeImage : ITapeMedium
 
             await TruncateAtPositionAsync(ct).ConfigureAwait(false);
             TapeFormat.WriteRecordHeader(_writeHeader, RecordType.Data, compressed, payload.Length, data.Length, _position, TapeFormat.Crc(payload.Span));
-            await _store.WriteAsync(start, _writeHeader, ct).ConfigureAwait(false);
-            await _store.WriteAsync(start + TapeFormat.RecordHeaderSize, payload, ct).ConfigureAwait(false);
+
+            // Header and payload in one store operation: one system call (pwritev) and one thread-pool hop per record.
+            _writeParts[0] = _writeHeader;
+            _writeParts[1] = payload;
+            try
+            {
+                await _store.WriteGatherAsync(start, _writeParts, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _writeParts[1] = default; // the caller's buffer is not ours to keep
+            }
+
             Appended(start, recordEnd, filemark: false);
             Statistics.OnWrite(data.Length, payload.Length, compressed);
             return recordEnd > EarlyWarningStart ? TapeResult.Of(TapeCondition.EarlyWarning) : TapeResult.Ok;
@@ -569,6 +586,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteFilemarkRecordsAsync(long start, int count, CancellationToken ct)
     {
         const int Batch = 1024;
@@ -626,6 +644,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask FlushAsync(CancellationToken ct = default)
     {
         Enter();
@@ -676,15 +695,46 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    /// <summary>
+    /// Reads the data record at <paramref name="offset"/>. The index knows where the next record starts, hence this
+    /// record's stored length: when it fits the caller's buffer, header and payload come in one store operation,
+    /// the payload straight into the buffer (one system call, and no hop at all when the store serves it from cache).
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TapeResult> ReadDataRecordAsync(long offset, long lon, Memory<byte> destination, CancellationToken ct)
     {
-        var n = await _store.ReadAsync(offset, _readHeader, ct).ConfigureAwait(false);
+        var next = lon + 1 < _index.Count ? _index.OffsetOf(lon + 1) : _end;
+        var stored = next - offset - TapeFormat.RecordHeaderSize;
+        int n;
+        var payloadRead = 0;
+        if (stored > 0 && stored <= destination.Length)
+        {
+            _readParts[0] = _readHeader;
+            _readParts[1] = destination[..(int)stored];
+            try
+            {
+                n = await _store.ReadScatterAsync(offset, _readParts, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _readParts[1] = default;
+            }
+
+            payloadRead = Math.Max(0, n - TapeFormat.RecordHeaderSize);
+        }
+        else
+        {
+            n = await _store.ReadAsync(offset, _readHeader, ct).ConfigureAwait(false);
+        }
+
         if (n < TapeFormat.RecordHeaderSize || !TapeFormat.TryReadRecordHeader(_readHeader, lon, out var header) || header.Type != RecordType.Data)
         {
             return TapeResult.Of(TapeCondition.MediumError);
         }
 
+        // The payload is in the caller's buffer already unless the header disagrees with the index (then it is read
+        // again below, by the header's length, and the CRC decides).
+        var inDestination = payloadRead == header.StoredLength && stored == header.StoredLength;
         var payloadOffset = offset + TapeFormat.RecordHeaderSize;
         var logical = header.LogicalLength;
         var transfer = Math.Min(logical, destination.Length);
@@ -693,8 +743,16 @@ public sealed class TapeImage : ITapeMedium
         {
             // Common case: straight into the caller's buffer, verify there.
             var target = destination[..header.StoredLength];
-            n = await _store.ReadAsync(payloadOffset, target, ct).ConfigureAwait(false);
-            if (n != header.StoredLength || TapeFormat.Crc(target.Span) != header.PayloadCrc)
+            if (!inDestination)
+            {
+                n = await _store.ReadAsync(payloadOffset, target, ct).ConfigureAwait(false);
+                if (n != header.StoredLength)
+                {
+                    return TapeResult.Of(TapeCondition.MediumError);
+                }
+            }
+
+            if (TapeFormat.Crc(target.Span) != header.PayloadCrc)
             {
                 return TapeResult.Of(TapeCondition.MediumError);
             }
@@ -703,17 +761,30 @@ public sealed class TapeImage : ITapeMedium
             return Completed(logical, transfer, destination.Length);
         }
 
-        var stored = ArrayPool<byte>.Shared.Rent(header.StoredLength);
+        var storedBytes = ArrayPool<byte>.Shared.Rent(header.StoredLength);
         byte[]? expanded = null;
         try
         {
-            n = await _store.ReadAsync(payloadOffset, stored.AsMemory(0, header.StoredLength), ct).ConfigureAwait(false);
-            if (n != header.StoredLength || TapeFormat.Crc(stored.AsSpan(0, n)) != header.PayloadCrc)
+            if (inDestination)
+            {
+                // A compressed payload was read into the caller's buffer, where it would overlap its own expansion.
+                destination.Span[..header.StoredLength].CopyTo(storedBytes);
+            }
+            else
+            {
+                n = await _store.ReadAsync(payloadOffset, storedBytes.AsMemory(0, header.StoredLength), ct).ConfigureAwait(false);
+                if (n != header.StoredLength)
+                {
+                    return TapeResult.Of(TapeCondition.MediumError);
+                }
+            }
+
+            if (TapeFormat.Crc(storedBytes.AsSpan(0, header.StoredLength)) != header.PayloadCrc)
             {
                 return TapeResult.Of(TapeCondition.MediumError);
             }
 
-            ReadOnlySpan<byte> source = stored.AsSpan(0, header.StoredLength);
+            ReadOnlySpan<byte> source = storedBytes.AsSpan(0, header.StoredLength);
             if (header.Compressed)
             {
                 Span<byte> target;
@@ -748,7 +819,7 @@ public sealed class TapeImage : ITapeMedium
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(stored);
+            ArrayPool<byte>.Shared.Return(storedBytes);
             if (expanded is not null)
             {
                 ArrayPool<byte>.Shared.Return(expanded);
@@ -786,6 +857,7 @@ public sealed class TapeImage : ITapeMedium
         return _dirty ? SyncAsync(ct) : ValueTask.CompletedTask;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> SpaceBlocksAsync(long count, CancellationToken ct = default)
     {
         Enter();
@@ -851,6 +923,7 @@ public sealed class TapeImage : ITapeMedium
         return TapeResult.Ok;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> SpaceFilemarksAsync(long count, CancellationToken ct = default)
     {
         Enter();
@@ -892,6 +965,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> SpaceToEndOfDataAsync(CancellationToken ct = default)
     {
         Enter();
@@ -907,6 +981,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> LocateAsync(long logicalObjectNumber, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(logicalObjectNumber);
@@ -932,6 +1007,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> RewindAsync(CancellationToken ct = default)
     {
         Enter();
@@ -1037,6 +1113,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TapeResult> StoreAttributesAsync(IReadOnlyList<TapeAttribute> attributes, CancellationToken ct)
     {
         if (_attributes.EncodedLengthAfter(attributes) > TapeFormat.MaxAttributeBytes)
@@ -1072,6 +1149,7 @@ public sealed class TapeImage : ITapeMedium
 
     // ---- Unload ---------------------------------------------------------------------------------------------------
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask UnloadAsync(CancellationToken ct = default)
     {
         if (_closed)
