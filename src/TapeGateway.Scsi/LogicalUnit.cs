@@ -285,7 +285,7 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
             return ValueTask.CompletedTask;
         }
 
-        return RentRun().Start(task, descriptor, (flags & CommandFlags.Serialized) != 0);
+        return RentRun().Start(task, descriptor, flags);
     }
 
     private CommandRun RentRun()
@@ -350,7 +350,7 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
     /// handler, maps its outcome, passes the gate on, and completes the <see cref="ValueTask"/> the transport awaits.
     /// Reused across commands; <see cref="IValueTaskSource.GetResult"/> (the transport's await) returns it to the pool.
     /// </summary>
-    private sealed class CommandRun : CommandGate.Waiter, IValueTaskSource
+    private sealed class CommandRun : CommandGate.Waiter, IValueTaskSource, IThreadPoolWorkItem
     {
         private static readonly Action<object?> s_onAborted = static s => ((CommandRun)s!).OnAbortedWhileQueued();
 
@@ -362,6 +362,7 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
         private ScsiTask? _task;
         private CommandDescriptor<TSelf>? _descriptor;
         private bool _serialized;
+        private bool _blocking;
 
         public CommandRun(LogicalUnit<TSelf> unit)
         {
@@ -374,12 +375,14 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
 
         private ScsiTask Task => _task!;
 
-        public ValueTask Start(ScsiTask task, CommandDescriptor<TSelf> descriptor, bool serialized)
+        /// <summary>Called on the transport's thread, which must not block: blocking commands are handed to a worker.</summary>
+        public ValueTask Start(ScsiTask task, CommandDescriptor<TSelf> descriptor, CommandFlags flags)
         {
             _task = task;
             _descriptor = descriptor;
-            _serialized = serialized;
-            if (serialized)
+            _serialized = (flags & CommandFlags.Serialized) != 0;
+            _blocking = (flags & CommandFlags.Blocking) != 0;
+            if (_serialized)
             {
                 // ABORT TASK must not wait for the gate: a queued run is taken out of the queue. Registered before
                 // queueing, so the registration is in place by the time anyone can grant the gate to this run.
@@ -392,7 +395,7 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
                 UnregisterAbort();
             }
 
-            if (!TryRunHandler())
+            if (!IsReadyHere(onWorker: false) || !TryRunHandler())
             {
                 return new ValueTask(this, _completion.Version);
             }
@@ -400,15 +403,18 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
             // Finished without yielding: nobody will await the run, so it goes back to the pool right here.
             var next = Leave();
             Recycle();
-            RunGranted(next);
+            RunGranted(next, onWorker: false);
             return ValueTask.CompletedTask;
         }
 
         public override void OnGranted()
         {
             UnregisterAbort();
-            RunGranted(this);
+            RunGranted(this, onWorker: false);
         }
+
+        /// <summary>A worker picks the run up: its Data-Out is complete (or it needed none), and blocking is allowed.</summary>
+        void IThreadPoolWorkItem.Execute() => RunGranted(this, onWorker: true);
 
         /// <summary>
         /// Once the run holds the gate an abort is the handler's business (it sees the token). Unregister does not wait
@@ -422,14 +428,16 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
 
         /// <summary>
         /// Runs granted commands one after another for as long as their handlers finish synchronously; the first that
-        /// yields continues the chain from its own completion. A loop, not recursion, so a long queue of synchronous
-        /// commands does not deepen the stack.
+        /// yields (or has to move to a worker) continues the chain from there. A loop, not recursion, so a long queue
+        /// of synchronous commands does not deepen the stack.
         /// </summary>
-        private static void RunGranted(CommandGate.Waiter? waiter)
+        /// <param name="waiter">The waiter that now holds the gate (or a non-serialized run), or null.</param>
+        /// <param name="onWorker">Whether this thread may block: false on the transport's thread.</param>
+        private static void RunGranted(CommandGate.Waiter? waiter, bool onWorker)
         {
             while (waiter is CommandRun run)
             {
-                if (!run.TryRunHandler())
+                if (!run.IsReadyHere(onWorker) || !run.TryRunHandler())
                 {
                     return;
                 }
@@ -439,6 +447,34 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
             }
 
             waiter?.OnGranted();
+        }
+
+        /// <summary>
+        /// Whether the handler may run on this thread now. A blocking command first waits for its Data-Out (so the
+        /// handler never yields for it: no state machine survives on the pool's per-thread cache, which is what makes
+        /// a streaming WRITE allocation-free), then moves to a worker unless it is on one. False means the run was
+        /// handed on and continues on a worker.
+        /// </summary>
+        private bool IsReadyHere(bool onWorker)
+        {
+            if (!_blocking)
+            {
+                return true;
+            }
+
+            var task = Task;
+            if ((task.Direction & DataDirection.Write) != 0 && task.QueueWhenDataOutComplete(this))
+            {
+                return false;
+            }
+
+            if (!onWorker)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                return false;
+            }
+
+            return true;
         }
 
         /// <summary>Starts the handler; true when it has finished (outcome applied), false when it yielded.</summary>
@@ -493,7 +529,9 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
 
             // After SetResult the transport may recycle the task and this run: touch neither again.
             _completion.SetResult(true);
-            RunGranted(next);
+
+            // A handler resumes on a pool thread (a store or Data-Out completion), never on the transport's.
+            RunGranted(next, onWorker: true);
         }
 
         /// <summary>Passes the gate on (serialized commands); returns the waiter that now holds it.</summary>

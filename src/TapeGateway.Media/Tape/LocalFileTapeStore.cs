@@ -12,17 +12,17 @@ namespace TapeGateway.Media.Tape;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Why not just <see cref="RandomAccess"/>: on Linux its async calls are blocking calls queued to the thread pool, one
-/// hop per call, and its gathered overloads allocate per call. A record is a header plus a payload, so the image would
-/// pay two hops per record. Here a record is one <c>pwritev</c> (one hop, run by a work item the store reuses), and a
-/// read is first tried inline with <c>preadv2(RWF_NOWAIT)</c>, which the kernel completes only from the page cache and
-/// refuses (EAGAIN) when it would have to wait for the disk — then, and only then, the read goes to the thread pool.
-/// A tape streamed back shortly after it was written is read with no hop at all.
+/// Writes, truncation and fsync are synchronous: they block the calling thread, as a page-cache write costs about as
+/// much as handing it to another thread would (tens of microseconds per 256 KiB) and can still stall for long on
+/// dirty-page throttling, which the caller must be prepared for anyway. The SSC drive therefore runs the commands that
+/// write or sync on a thread-pool worker (<c>CommandFlags.Blocking</c>), never on a connection's read loop. A record —
+/// header plus payload — is one <c>pwritev</c>.
 /// </para>
 /// <para>
-/// Buffered writes cannot be tried that way (ext4 refuses RWF_NOWAIT for them), and a write may block on dirty-page
-/// throttling, so writes stay on the thread pool by default. Durability is unchanged: <see cref="FlushAsync"/> is the
-/// fsync the image's durability points call.
+/// Reads are first tried inline with <c>preadv2(RWF_NOWAIT)</c>, which the kernel serves only from the page cache
+/// and refuses (EAGAIN) when it would have to wait for the disk; then, and only then, the read goes to the thread
+/// pool through a work item the store reuses. A tape streamed back soon after it was written costs no thread hop.
+/// (<see cref="RandomAccess"/> would hop on every call, and its gathered overloads allocate per call.)
 /// </para>
 /// </remarks>
 public sealed partial class LocalFileTapeStore : ITapeStore
@@ -32,15 +32,12 @@ public sealed partial class LocalFileTapeStore : ITapeStore
     // 64-bit Linux: off_t is 64 bits, so the libc entry points below take the offsets as given.
     private static readonly bool s_native = OperatingSystem.IsLinux() && Environment.Is64BitProcess;
 
-    // Temporary measurement switch (docs/benchmarks.md): "inline" runs writes on the calling thread.
-    private static readonly bool s_inlineWrites = Environment.GetEnvironmentVariable("TAPEGW_TAPE_WRITES") == "inline";
-    private static readonly bool s_noWaitDisabled = Environment.GetEnvironmentVariable("TAPEGW_TAPE_READS") == "pool";
 
     private readonly SafeFileHandle _handle;
     private readonly PendingIo _pending;
     private readonly ReadOnlyMemory<byte>[] _oneSource = new ReadOnlyMemory<byte>[1];
     private long _length;
-    private bool _tryNoWaitReads = s_native && !s_noWaitDisabled;
+    private bool _tryNoWaitReads = s_native;
 
     private LocalFileTapeStore(SafeFileHandle handle)
     {
@@ -127,16 +124,12 @@ public sealed partial class LocalFileTapeStore : ITapeStore
 
         if (!s_native || sources.Count > MaxVectors)
         {
-            return RandomAccess.WriteAsync(_handle, sources, offset, ct);
-        }
-
-        if (s_inlineWrites)
-        {
-            WriteAll(offset, sources);
+            RandomAccess.Write(_handle, sources, offset);
             return ValueTask.CompletedTask;
         }
 
-        return _pending.StartWrite(offset, sources, ct);
+        WriteAll(offset, sources);
+        return ValueTask.CompletedTask;
     }
 
     public ValueTask SetLengthAsync(long length, CancellationToken ct)
@@ -291,7 +284,7 @@ public sealed partial class LocalFileTapeStore : ITapeStore
         }
     }
 
-    /// <summary>Blocking positional gathered write of every buffer (short writes are continued).</summary>
+    /// <summary>Positional gathered write of every buffer, on the calling thread (short writes are continued).</summary>
     private unsafe void WriteAll(long offset, IReadOnlyList<ReadOnlyMemory<byte>> sources)
     {
         var pins = default(Pins);
@@ -399,14 +392,13 @@ public sealed partial class LocalFileTapeStore : ITapeStore
     }
 
     /// <summary>
-    /// The one I/O the store can have in flight (the image never overlaps calls), as a reusable thread-pool work item
-    /// and <see cref="IValueTaskSource{TResult}"/>: queuing it and awaiting it allocate nothing. The continuation
-    /// runs on the pool thread that did the I/O.
+    /// The one read the store can have in flight on the thread pool (the image never overlaps calls), as a reusable
+    /// work item and <see cref="IValueTaskSource{TResult}"/>: queuing and awaiting it allocate nothing. The
+    /// continuation runs on the pool thread that did the read.
     /// </summary>
-    private sealed class PendingIo(LocalFileTapeStore store) : IThreadPoolWorkItem, IValueTaskSource<int>, IValueTaskSource
+    private sealed class PendingIo(LocalFileTapeStore store) : IThreadPoolWorkItem, IValueTaskSource<int>
     {
         private ManualResetValueTaskSourceCore<int> _core;
-        private IReadOnlyList<ReadOnlyMemory<byte>>? _sources;
         private Memory<byte> _first;
         private Memory<byte> _second;
         private long _offset;
@@ -422,37 +414,18 @@ public sealed partial class LocalFileTapeStore : ITapeStore
             return new ValueTask<int>(this, _core.Version);
         }
 
-        public ValueTask StartWrite(long offset, IReadOnlyList<ReadOnlyMemory<byte>> sources, CancellationToken ct)
-        {
-            _offset = offset;
-            _sources = sources;
-            _ct = ct;
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-            return new ValueTask(this, _core.Version);
-        }
-
         public void Execute()
         {
-            var sources = _sources;
             var first = _first;
             var second = _second;
 
             // Do not keep the caller's buffers reachable from the store after the operation.
-            _sources = null;
             _first = default;
             _second = default;
             try
             {
                 _ct.ThrowIfCancellationRequested();
-                if (sources is not null)
-                {
-                    store.WriteAll(_offset, sources);
-                    _core.SetResult(0);
-                }
-                else
-                {
-                    _core.SetResult(store.ReadAll(_offset, first, second));
-                }
+                _core.SetResult(store.ReadAll(_offset, first, second));
             }
             catch (Exception ex)
             {
@@ -472,8 +445,6 @@ public sealed partial class LocalFileTapeStore : ITapeStore
                 _core.Reset();
             }
         }
-
-        void IValueTaskSource.GetResult(short token) => GetResult(token);
 
         public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
 

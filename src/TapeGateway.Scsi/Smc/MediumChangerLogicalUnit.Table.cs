@@ -22,6 +22,9 @@ public sealed partial class MediumChangerLogicalUnit
     /// </summary>
     private const CommandFlags Mover = CommandFlags.Serialized;
 
+    /// <summary>Moves thread or eject cartridges: tape images are opened, recovered, sealed and fsynced on the way.</summary>
+    private const CommandFlags BlockingMover = Mover | CommandFlags.Blocking;
+
     private static CommandTable<MediumChangerLogicalUnit> BuildCommandTable()
     {
         var t = SpcCommands.Register(new CommandTable<MediumChangerLogicalUnit>());
@@ -30,9 +33,9 @@ public sealed partial class MediumChangerLogicalUnit
         // obsolete SCSI-2 LUN field, which the Linux ch driver and mtx still fill in: reserved, ignored, reported 0.
         t.Add(ReadElementStatus, "READ ELEMENT STATUS", ReadElementStatusAsync, CommandFlags.AllowedUnderWriteExclusive,
             [ReadElementStatus, 0x1F, 0xFF, 0xFF, 0xFF, 0xFF, 0x03, 0xFF, 0xFF, 0xFF, 0x00, 0x00], "SMC-3 6.10");
-        t.Add(MoveMedium, "MOVE MEDIUM", MoveMediumAsync, Mover,
+        t.Add(MoveMedium, "MOVE MEDIUM", MoveMediumAsync, BlockingMover,
             [MoveMedium, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x01, 0x00], "SMC-3 6.7");
-        t.Add(ExchangeMedium, "EXCHANGE MEDIUM", ExchangeMediumAsync, Mover,
+        t.Add(ExchangeMedium, "EXCHANGE MEDIUM", ExchangeMediumAsync, BlockingMover,
             [ExchangeMedium, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x03, 0x00], "SMC-3 6.3");
         t.Add(PositionToElement, "POSITION TO ELEMENT", PositionToElementAsync, Mover,
             [PositionToElement, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x01, 0x00], "SMC-3 POSITION TO ELEMENT");
