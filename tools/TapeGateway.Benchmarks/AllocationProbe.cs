@@ -5,8 +5,9 @@ using TapeGateway.Benchmarks.Harness;
 namespace TapeGateway.Benchmarks;
 
 /// <summary>
-/// <c>probe lu|iscsi memory|file BYTES DEPTH COUNT [attribute]</c>: runs the WRITE(6) steady state of the benchmarks
-/// outside BenchmarkDotNet, prints bytes allocated per command (process-wide, GC.GetTotalAllocatedBytes(precise)),
+/// <c>probe lu|iscsi|iscsi-read memory|file BYTES DEPTH COUNT [attribute]</c>: runs the WRITE(6) steady state of the
+/// benchmarks (or READ(6) at queue depth 1 of a tape written once) outside BenchmarkDotNet, prints bytes allocated per
+/// command (process-wide, GC.GetTotalAllocatedBytes(precise)), commands per second and process CPU per command,
 /// and with <c>attribute</c> samples the runtime's GCAllocationTick events (one per ~100 KB allocated, with the type
 /// that crossed the threshold) to say which types those bytes are. Attribution, not a gate: the gate tests measure.
 /// </summary>
@@ -24,7 +25,26 @@ internal static class AllocationProbe
 
         Func<int, ValueTask<int>> run;
         IAsyncDisposable rig;
-        if (path == "iscsi")
+        if (path == "iscsi-read")
+        {
+            // Fill the tape once (every record the same size), then each run rewinds and reads `n` records back.
+            var r = await IscsiTapeRig.CreateAsync(store, capacity, compression: false, bytes, depth);
+            long sequence = 0;
+            var records = Math.Min(TapeDriveRig.RewindEvery - 1, 200);
+            r.Initiator.WriteBurst(1, bytes, records, 4, ref sequence, rewindEvery: 0);
+            run = n =>
+            {
+                var failures = 0;
+                for (var done = 0; done < n; done += records)
+                {
+                    failures += r.Initiator.ReadBurst(1, bytes, Math.Min(records, n - done));
+                }
+
+                return ValueTask.FromResult(failures);
+            };
+            rig = r;
+        }
+        else if (path == "iscsi")
         {
             var r = await IscsiTapeRig.CreateAsync(store, capacity, compression: false, bytes, depth);
             long sequence = 0;
@@ -44,12 +64,14 @@ internal static class AllocationProbe
             for (var round = 0; round < 3; round++)
             {
                 var before = GC.GetTotalAllocatedBytes(precise: true);
+                var cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime;
                 var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 failures += await run(count);
                 var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+                cpu = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime - cpu;
                 var perCommand = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)count;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{path} {store} {bytes} B depth {depth}: {perCommand:F1} B/command over {count} commands, {count / elapsed.TotalSeconds:F0} commands/s, failures {failures}"));
+                    $"{path} {store} {bytes} B depth {depth}: {perCommand:F1} B/command over {count} commands, {count / elapsed.TotalSeconds:F0} commands/s, {cpu.TotalMicroseconds / count:F0} us CPU/command (initiator included), failures {failures}"));
             }
 
             if (attribute)

@@ -26,8 +26,23 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
     private int _cdbLength;
     private CancellationTokenSource _abort = new();
 
+    private readonly ArrayPool<byte> _buffers;
+
     public ScsiTask()
+        : this(ArrayPool<byte>.Shared)
     {
+    }
+
+    /// <param name="buffers">
+    /// Where Data-Out and Data-In buffers come from. A transport that receives on one thread and recycles tasks on
+    /// whatever thread its read loop resumes on passes a pool without per-thread caches: the shared pool keeps a
+    /// returned array in the returning thread's slot, so a large rent can miss (and allocate) until every thread
+    /// that ever returned one holds one.
+    /// </param>
+    public ScsiTask(ArrayPool<byte> buffers)
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        _buffers = buffers;
         _dataOutSource.RunContinuationsAsynchronously = true;
     }
 
@@ -120,10 +135,10 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
         {
             if (_dataIn is not null)
             {
-                ArrayPool<byte>.Shared.Return(_dataIn);
+                _buffers.Return(_dataIn);
             }
 
-            _dataIn = ArrayPool<byte>.Shared.Rent(Math.Max(length, 256));
+            _dataIn = _buffers.Rent(Math.Max(length, 256));
         }
 
         if (clear)
@@ -198,10 +213,10 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
         {
             if (_dataOut is not null)
             {
-                ArrayPool<byte>.Shared.Return(_dataOut);
+                _buffers.Return(_dataOut);
             }
 
-            _dataOut = ArrayPool<byte>.Shared.Rent(Math.Max(length, 256));
+            _dataOut = _buffers.Rent(Math.Max(length, 256));
         }
 
         _dataOutLength = length;
@@ -257,13 +272,13 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
     {
         if (_dataOut is not null)
         {
-            ArrayPool<byte>.Shared.Return(_dataOut);
+            _buffers.Return(_dataOut);
             _dataOut = null;
         }
 
         if (_dataIn is not null)
         {
-            ArrayPool<byte>.Shared.Return(_dataIn);
+            _buffers.Return(_dataIn);
             _dataIn = null;
         }
 

@@ -90,7 +90,7 @@ public sealed partial class IscsiConnection
             }
             else
             {
-                task = _taskPool.Count > 0 ? _taskPool.Pop() : new IscsiTask(this);
+                task = _taskPool.Count > 0 ? _taskPool.Pop() : new IscsiTask(this, _portal.TaskBuffers);
                 _tasks[itt] = task;
             }
         }
@@ -358,6 +358,13 @@ public sealed partial class IscsiConnection
      */
     private void WriteDataInPdu(Span<byte> bhs, IscsiTask task, ReadOnlySpan<byte> data, int offset, bool final, bool withStatus, bool overflow, bool underflow, uint residual)
     {
+        BuildDataInBhs(bhs, task, offset, final, withStatus, overflow, underflow, residual);
+        WritePdu(bhs, data);
+    }
+
+    /// <summary>The Data-In BHS (advances DataSN, and StatSN when it carries status): build it exactly once per PDU.</summary>
+    private void BuildDataInBhs(Span<byte> bhs, IscsiTask task, int offset, bool final, bool withStatus, bool overflow, bool underflow, uint residual)
+    {
         bhs.Clear();
         bhs[0] = (byte)IscsiOpcode.ScsiDataIn;
         var flags = (byte)(final ? Bhs.FinalBit : 0);
@@ -392,8 +399,6 @@ public sealed partial class IscsiConnection
         {
             Bhs.SetWord(bhs, Bhs.Word44, residual);
         }
-
-        WritePdu(bhs, data);
     }
 
     /*

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using TapeGateway.Core.Scsi;
 
@@ -17,12 +18,13 @@ internal sealed class IscsiTask
     private TaskCompletionSource? _doneWaiter;
     private bool _done;
 
-    public IscsiTask(IscsiConnection connection)
+    public IscsiTask(IscsiConnection connection, ArrayPool<byte> buffers)
     {
         OnExecuted = () => connection.OnExecuted(this);
+        Scsi = new ScsiTask(buffers);
     }
 
-    public ScsiTask Scsi { get; } = new();
+    public ScsiTask Scsi { get; }
 
     /// <summary>Continuation of <see cref="Execution"/>, created once per pooled task rather than once per command.</summary>
     public Action OnExecuted { get; }
@@ -97,6 +99,9 @@ internal sealed class IscsiTask
 
     public uint Residual { get; set; }
 
+    /// <summary>Progress of a Data-In PDU sent straight from the buffer: 0 none, 1 header flushed, 2 segment sent.</summary>
+    public int DirectStage { get; set; }
+
     public bool DataOutComplete => !Buffered || Received >= WriteLength;
 
     /// <summary>
@@ -159,6 +164,7 @@ internal sealed class IscsiTask
         Overflow = false;
         Underflow = false;
         Residual = 0;
+        DirectStage = 0;
         lock (_doneLock)
         {
             _done = false;

@@ -51,6 +51,18 @@ public interface ITapeStore : IAsyncDisposable
     ValueTask<int> ReadScatterAsync(long offset, IReadOnlyList<Memory<byte>> destinations, CancellationToken ct) =>
         ReadEachAsync(this, offset, destinations, ct);
 
+    /// <summary>
+    /// Reads like <see cref="ReadScatterAsync"/>, but only if the store can do it at once without waiting for a disk
+    /// or a network (data in the page cache or a local cache); otherwise returns false, possibly having read part of it.
+    /// The image uses this to read ahead the next record while the host is busy with the last one, never to delay
+    /// anyone: a store without a cheap answer keeps the default, which declines, and gets no read-ahead.
+    /// </summary>
+    bool TryReadCached(long offset, IReadOnlyList<Memory<byte>> destinations, out int bytesRead)
+    {
+        bytesRead = 0;
+        return false;
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask WriteEachAsync(ITapeStore store, long offset, IReadOnlyList<ReadOnlyMemory<byte>> sources, CancellationToken ct)
     {

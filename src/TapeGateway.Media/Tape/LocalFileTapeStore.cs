@@ -101,6 +101,24 @@ public sealed partial class LocalFileTapeStore : ITapeStore
         return new ValueTask<int>(done);
     }
 
+    public bool TryReadCached(long offset, IReadOnlyList<Memory<byte>> destinations, out int bytesRead)
+    {
+        bytesRead = 0;
+        if (!s_native || destinations.Count != 2)
+        {
+            return false;
+        }
+
+        var n = TryReadNoWait(offset, destinations[0], destinations[1]);
+        if (n < 0)
+        {
+            return false;
+        }
+
+        bytesRead = n;
+        return true;
+    }
+
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, CancellationToken ct)
     {
         _oneSource[0] = source;

@@ -33,6 +33,23 @@ public sealed class TapeImage : ITapeMedium
     private readonly ReadOnlyMemory<byte>[] _writeParts = new ReadOnlyMemory<byte>[2];
     private readonly Memory<byte>[] _readParts = new Memory<byte>[2];
 
+    // Read-ahead of the next data record (see ScheduleReadAhead). Everything below is guarded by _aheadLock, which the
+    // background read holds for its whole duration, so a verb that enters waits for it instead of racing it.
+    private readonly Lock _aheadLock = new();
+    private readonly byte[] _aheadHeaderBytes = new byte[TapeFormat.RecordHeaderSize];
+    private readonly Memory<byte>[] _aheadParts = new Memory<byte>[2];
+    private ReadAheadWork? _aheadWork;
+    private int _aheadVersion; // bumped by every verb: a queued read-ahead that sees another version does nothing
+    private int _aheadScheduledVersion;
+    private bool _aheadQueued;
+    private long _aheadTarget = -1; // record the queued read-ahead is for
+    private long _aheadLon = -1; // record whose verified payload _aheadBuffer holds, or -1
+    private RecordHeader _aheadRecord;
+
+    // Kept for the mount (grown to the largest record read ahead) rather than rented per record: rented on a worker
+    // and returned on the read loop, shared-pool arrays would pile up in thread slots and rents would allocate.
+    private byte[]? _aheadBuffer;
+
     private Compressor? _compressor;
     private Decompressor? _decompressor;
 
@@ -400,12 +417,26 @@ public sealed class TapeImage : ITapeMedium
 
     // ---- Verb plumbing --------------------------------------------------------------------------------------------
 
-    private void Enter()
+    /// <param name="keepReadAhead">
+    /// READ keeps a finished read-ahead (it may be the record it wants); every other verb drops it, as it may change
+    /// the tape or move away for good.
+    /// </param>
+    private void Enter(bool keepReadAhead = false)
     {
         ObjectDisposedException.ThrowIf(_closed, this);
         if (Interlocked.Exchange(ref _busy, 1) != 0)
         {
             throw new InvalidOperationException("Overlapping tape verbs: the drive must issue one at a time.");
+        }
+
+        // Waits for a read-ahead in progress (bounded: it only reads what the store has at hand) and cancels a queued one.
+        lock (_aheadLock)
+        {
+            _aheadVersion++;
+            if (!keepReadAhead)
+            {
+                DropReadAheadLocked();
+            }
         }
     }
 
@@ -667,7 +698,21 @@ public sealed class TapeImage : ITapeMedium
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> ReadBlockAsync(Memory<byte> destination, CancellationToken ct = default)
     {
-        Enter();
+        var result = await ReadBlockCoreAsync(destination, ct).ConfigureAwait(false);
+
+        // After Exit, so the work item does not find the verb still running; the drive issues nothing in between.
+        if (result.Condition is TapeCondition.Ok or TapeCondition.IncorrectLength)
+        {
+            ScheduleReadAhead();
+        }
+
+        return result;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<TapeResult> ReadBlockCoreAsync(Memory<byte> destination, CancellationToken ct)
+    {
+        Enter(keepReadAhead: true);
         try
         {
             Moved();
@@ -687,12 +732,192 @@ public sealed class TapeImage : ITapeMedium
             var offset = _index.OffsetOf(_position);
             var lon = _position;
             _position++; // an unreadable block is passed over, so the application can go on with the next one
-            return await ReadDataRecordAsync(offset, lon, destination, ct).ConfigureAwait(false);
+            return TryTakeReadAhead(lon, out var header, out var ahead)
+                ? DeliverReadAhead(header, ahead, destination)
+                : await ReadDataRecordAsync(offset, lon, destination, ct).ConfigureAwait(false);
         }
         finally
         {
             Exit();
         }
+    }
+
+    // ---- Read-ahead ---------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// After a READ, the next data record is read and verified in the background (a thread-pool work item) while the
+    /// host is busy with this one — as a real drive's read-ahead buffer does. Only from what the store has at hand
+    /// (<see cref="ITapeStore.TryReadCached"/>: page cache, no disk wait), so the next verb never waits long for it.
+    /// Invisible to tape semantics: the position moves only when a READ takes the record, the CRC is checked before
+    /// it is kept, and every other verb drops it.
+    /// </summary>
+    private void ScheduleReadAhead()
+    {
+        var next = _position;
+        if (next >= _index.Count || _index.IsFilemark(next))
+        {
+            return;
+        }
+
+        lock (_aheadLock)
+        {
+            _aheadTarget = next;
+            _aheadScheduledVersion = _aheadVersion;
+            if (_aheadQueued)
+            {
+                return; // the queued work item reads the new target
+            }
+
+            _aheadQueued = true;
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(_aheadWork ??= new ReadAheadWork(this), preferLocal: false);
+    }
+
+    private void RunReadAhead()
+    {
+        lock (_aheadLock)
+        {
+            _aheadQueued = false;
+            var lon = _aheadTarget;
+
+            // A verb has started since this was scheduled (it owns the index now), or the record is in hand already.
+            if (Volatile.Read(ref _busy) != 0 || _closed || lon < 0 || lon == _aheadLon || _aheadScheduledVersion != _aheadVersion)
+            {
+                return;
+            }
+
+            var offset = _index.OffsetOf(lon);
+            var next = lon + 1 < _index.Count ? _index.OffsetOf(lon + 1) : _end;
+            var stored = next - offset - TapeFormat.RecordHeaderSize;
+            if (stored <= 0 || stored > TapeFormat.MaxBlockLength)
+            {
+                return;
+            }
+
+            DropReadAheadLocked();
+            if (_aheadBuffer is null || _aheadBuffer.Length < stored)
+            {
+                if (_aheadBuffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(_aheadBuffer);
+                }
+
+                _aheadBuffer = ArrayPool<byte>.Shared.Rent((int)stored);
+            }
+
+            var buffer = _aheadBuffer;
+            _aheadParts[0] = _aheadHeaderBytes;
+            _aheadParts[1] = buffer.AsMemory(0, (int)stored);
+            bool cached;
+            int n;
+            try
+            {
+                cached = _store.TryReadCached(offset, _aheadParts, out n);
+            }
+            catch (IOException)
+            {
+                cached = false; // the READ itself will meet the error and report it
+                n = 0;
+            }
+            finally
+            {
+                _aheadParts[1] = default;
+            }
+
+            if (cached && n == TapeFormat.RecordHeaderSize + stored
+                && TapeFormat.TryReadRecordHeader(_aheadHeaderBytes, lon, out var header)
+                && header.Type == RecordType.Data && header.StoredLength == stored
+                && TapeFormat.Crc(buffer.AsSpan(0, (int)stored)) == header.PayloadCrc)
+            {
+                _aheadRecord = header;
+                _aheadLon = lon;
+            }
+        }
+    }
+
+    private bool TryTakeReadAhead(long lon, out RecordHeader header, out byte[] buffer)
+    {
+        lock (_aheadLock)
+        {
+            if (_aheadLon == lon && _aheadBuffer is { } b)
+            {
+                // The buffer stays the image's: no read-ahead runs before this READ has copied out of it.
+                header = _aheadRecord;
+                buffer = b;
+                _aheadLon = -1;
+                return true;
+            }
+
+            DropReadAheadLocked();
+        }
+
+        header = default;
+        buffer = null!;
+        return false;
+    }
+
+    private void DropReadAheadLocked() => _aheadLon = -1;
+
+    private TapeResult DeliverReadAhead(RecordHeader header, byte[] stored, Memory<byte> destination) =>
+        Deliver(header, stored.AsSpan(0, header.StoredLength), destination);
+
+    /// <summary>
+    /// Hands a record whose stored bytes have passed their CRC to the caller: as is, or expanded (zstd), truncated to
+    /// the caller's buffer when the record is longer (SSC-4 incorrect length: the rest of the record is skipped).
+    /// </summary>
+    private TapeResult Deliver(RecordHeader header, ReadOnlySpan<byte> source, Memory<byte> destination)
+    {
+        var logical = header.LogicalLength;
+        var transfer = Math.Min(logical, destination.Length);
+        byte[]? expanded = null;
+        try
+        {
+            if (header.Compressed)
+            {
+                Span<byte> target;
+                if (logical <= destination.Length)
+                {
+                    target = destination.Span[..logical];
+                }
+                else
+                {
+                    expanded = ArrayPool<byte>.Shared.Rent(logical);
+                    target = expanded.AsSpan(0, logical);
+                }
+
+                _decompressor ??= new Decompressor();
+                if (!TryDecompress(_decompressor, source, target, logical))
+                {
+                    return TapeResult.Of(TapeCondition.MediumError);
+                }
+
+                if (expanded is null)
+                {
+                    Statistics.OnRead(logical);
+                    return Completed(logical, transfer, destination.Length);
+                }
+
+                source = target;
+            }
+
+            source[..transfer].CopyTo(destination.Span);
+            Statistics.OnRead(logical);
+            return Completed(logical, transfer, destination.Length);
+        }
+        finally
+        {
+            if (expanded is not null)
+            {
+                ArrayPool<byte>.Shared.Return(expanded);
+            }
+        }
+    }
+
+    /// <summary>The image's one read-ahead work item, reused: queuing it allocates nothing.</summary>
+    private sealed class ReadAheadWork(TapeImage image) : IThreadPoolWorkItem
+    {
+        public void Execute() => image.RunReadAhead();
     }
 
     /// <summary>
@@ -762,7 +987,6 @@ public sealed class TapeImage : ITapeMedium
         }
 
         var storedBytes = ArrayPool<byte>.Shared.Rent(header.StoredLength);
-        byte[]? expanded = null;
         try
         {
             if (inDestination)
@@ -784,46 +1008,11 @@ public sealed class TapeImage : ITapeMedium
                 return TapeResult.Of(TapeCondition.MediumError);
             }
 
-            ReadOnlySpan<byte> source = storedBytes.AsSpan(0, header.StoredLength);
-            if (header.Compressed)
-            {
-                Span<byte> target;
-                if (logical <= destination.Length)
-                {
-                    target = destination.Span[..logical];
-                }
-                else
-                {
-                    expanded = ArrayPool<byte>.Shared.Rent(logical);
-                    target = expanded.AsSpan(0, logical);
-                }
-
-                _decompressor ??= new Decompressor();
-                if (!TryDecompress(_decompressor, source, target, logical))
-                {
-                    return TapeResult.Of(TapeCondition.MediumError);
-                }
-
-                if (expanded is null)
-                {
-                    Statistics.OnRead(logical);
-                    return Completed(logical, transfer, destination.Length);
-                }
-
-                source = target;
-            }
-
-            source[..transfer].CopyTo(destination.Span);
-            Statistics.OnRead(logical);
-            return Completed(logical, transfer, destination.Length);
+            return Deliver(header, storedBytes.AsSpan(0, header.StoredLength), destination);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(storedBytes);
-            if (expanded is not null)
-            {
-                ArrayPool<byte>.Shared.Return(expanded);
-            }
         }
     }
 
@@ -1185,6 +1374,15 @@ public sealed class TapeImage : ITapeMedium
             _closed = true;
             _compressor?.Dispose();
             _decompressor?.Dispose();
+            lock (_aheadLock)
+            {
+                if (_aheadBuffer is { } ahead)
+                {
+                    _aheadBuffer = null;
+                    ArrayPool<byte>.Shared.Return(ahead);
+                }
+            }
+
             Exit();
             await _store.DisposeAsync().ConfigureAwait(false);
         }

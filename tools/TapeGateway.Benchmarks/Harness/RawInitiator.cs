@@ -19,7 +19,7 @@ public sealed class RawInitiator : IDisposable
     private readonly Socket _socket;
     private readonly byte[] _tx = new byte[BhsLength];
     private readonly byte[] _rx = new byte[BhsLength];
-    private readonly byte[] _scratch = new byte[64 * 1024];
+    private readonly byte[] _scratch;
     private readonly byte[] _payload;
     private readonly uint[] _slotItt;
     private uint _cmdSn = 1;
@@ -32,6 +32,7 @@ public sealed class RawInitiator : IDisposable
         _socket = socket;
         _payload = new byte[maxPayload];
         new Random(7).NextBytes(_payload);
+        _scratch = new byte[Math.Max(64 * 1024, maxPayload + 8)];
         _slotItt = new uint[maxDepth];
     }
 
@@ -53,6 +54,12 @@ public sealed class RawInitiator : IDisposable
         try
         {
             initiator.Login(targetName);
+
+            // The new nexus has a unit attention pending (power on / reset): take it before anything is measured.
+            while (initiator.Simple(1, 0x00, 0) != 0)
+            {
+            }
+
             return initiator;
         }
         catch
@@ -118,6 +125,68 @@ public sealed class RawInitiator : IDisposable
         }
 
         return failures;
+    }
+
+    /// <summary>
+    /// Rewinds, then reads <paramref name="count"/> records of <paramref name="length"/> bytes with READ(6), one at a
+    /// time as tapeperf does (queue depth 1), discarding the data. Returns how many did not end GOOD.
+    /// </summary>
+    public int ReadBurst(int lun, int length, int count)
+    {
+        var failures = Simple(lun, 0x01, 0);
+        for (var i = 0; i < count; i++)
+        {
+            failures += Simple(lun, 0x08, length);
+        }
+
+        return failures;
+    }
+
+    /// <summary>One command without Data-Out (TEST UNIT READY, REWIND, READ(6) of <paramref name="length"/> bytes), waited for.</summary>
+    private int Simple(int lun, byte opcode, int length)
+    {
+        var itt = _nextItt++;
+        var bhs = _tx.AsSpan();
+        bhs.Clear();
+        bhs[0] = 0x01;
+        bhs[1] = (byte)(0x80 | (length > 0 ? 0x40 : 0) | 0x01); // F, R (with a length), SIMPLE
+        bhs[9] = (byte)lun;
+        BinaryPrimitives.WriteUInt32BigEndian(bhs[16..], itt);
+        BinaryPrimitives.WriteUInt32BigEndian(bhs[20..], (uint)length);
+        BinaryPrimitives.WriteUInt32BigEndian(bhs[24..], _cmdSn++);
+        BinaryPrimitives.WriteUInt32BigEndian(bhs[28..], _expStatSn);
+        bhs[32] = opcode;
+        bhs[34] = (byte)(length >> 16);
+        bhs[35] = (byte)(length >> 8);
+        bhs[36] = (byte)length;
+        Send(_tx);
+        while (true)
+        {
+            ReadBhs();
+            switch (_rx[0] & 0x3F)
+            {
+                case 0x25: // Data-In; S bit: status collapsed into the last one
+                    if ((_rx[1] & 0x01) != 0)
+                    {
+                        _expStatSn = Word(24) + 1;
+                        return _rx[3] == 0 ? 0 : 1;
+                    }
+
+                    break;
+                case 0x21:
+                    _expStatSn = Word(24) + 1;
+                    return _rx[3] == 0 ? 0 : 1;
+                case 0x20:
+                    if (Word(20) != 0xFFFF_FFFF)
+                    {
+                        SendNopOut(Word(20));
+                    }
+
+                    break;
+                default:
+                    throw new InvalidOperationException($"unexpected PDU opcode 0x{_rx[0] & 0x3F:x2}");
+            }
+        }
     }
 
     private int FreeSlot()

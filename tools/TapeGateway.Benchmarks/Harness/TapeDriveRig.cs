@@ -130,7 +130,7 @@ public sealed class TapeDriveRig : IAsyncDisposable
 
             for (var i = 0; i < n; i++)
             {
-                await _pending[i];
+                await _pending[i].ConfigureAwait(false);
                 failures += _tasks[i].Status == ScsiStatus.Good ? 0 : 1;
             }
 
@@ -139,7 +139,7 @@ public sealed class TapeDriveRig : IAsyncDisposable
                 if (++_sequence % RewindEvery == 0)
                 {
                     PrepareRewind(_rewind);
-                    await Target.ExecuteAsync(_rewind);
+                    await Target.ExecuteAsync(_rewind).ConfigureAwait(false);
                     failures += _rewind.Status == ScsiStatus.Good ? 0 : 1;
                 }
             }
