@@ -432,8 +432,11 @@ public sealed partial class IscsiConnection
 
     private void Wrote(int bytes)
     {
-        _sinceFlush += bytes;
-        _wroteSinceFlush = true;
+        if (bytes > 0)
+        {
+            _sinceFlush += bytes;
+            _wroteSinceFlush = true;
+        }
     }
 
     private readonly record struct OutputItem(IscsiTask Task, int Generation, OutputKind Kind);
