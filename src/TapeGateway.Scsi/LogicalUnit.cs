@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.Logging;
 using TapeGateway.Core.Scsi;
 using TapeGateway.Media.Tape;
@@ -23,11 +24,6 @@ public enum PeripheralDeviceType : byte
 /// </summary>
 public abstract partial class LogicalUnit
 {
-    private readonly SemaphoreSlim _serial = new(1, 1);
-
-    // One holder at a time (the semaphore's count is 1), so one releaser serves every command: no allocation per call.
-    private readonly Releaser _serialReleaser;
-
     protected LogicalUnit(Lun lun, LogicalUnitIdentity identity, ILogger logger)
     {
         Lun = lun;
@@ -35,7 +31,6 @@ public abstract partial class LogicalUnit
         Logger = logger;
         UnitAttentions = new UnitAttentionQueue();
         Reservations = new ReservationState(this);
-        _serialReleaser = new Releaser(_serial);
     }
 
     public Lun Lun { get; }
@@ -198,21 +193,14 @@ public abstract partial class LogicalUnit
         task.SetSense(n);
     }
 
-    internal async ValueTask<IDisposable?> EnterAsync(CommandFlags flags, CancellationToken ct)
-    {
-        if ((flags & CommandFlags.Serialized) == 0)
-        {
-            return null;
-        }
+    /// <summary>Runs <see cref="CommandFlags.Serialized"/> commands one at a time, in arrival (CmdSN) order.</summary>
+    private protected CommandGate Gate { get; } = new();
 
-        await _serial.WaitAsync(ct).ConfigureAwait(false);
-        return _serialReleaser;
-    }
-
-    private sealed class Releaser(SemaphoreSlim semaphore) : IDisposable
-    {
-        public void Dispose() => semaphore.Release();
-    }
+    /// <summary>
+    /// Holds the unit's serialisation gate outside the command pipeline (the changer threading or ejecting a
+    /// cartridge), queued behind the commands that arrived first. Dispose the result to leave.
+    /// </summary>
+    internal ValueTask<IDisposable> EnterAsync(CancellationToken ct) => Gate.EnterAsync(ct);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Error, Message = "LUN {Lun}: command {Opcode:X2} failed unexpectedly")]
     protected static partial void LogCommandFailed(ILogger logger, Exception error, Lun lun, byte opcode);
@@ -222,6 +210,8 @@ public abstract partial class LogicalUnit
 public abstract class LogicalUnit<TSelf> : LogicalUnit
     where TSelf : LogicalUnit<TSelf>
 {
+    // Idle command runs; grows to the most commands this unit ever had in flight at once, then allocates nothing.
+    private readonly Stack<CommandRun> _runPool = new();
     private IReadOnlyList<SupportedCommand>? _supported;
 
     protected LogicalUnit(Lun lun, LogicalUnitIdentity identity, ILogger logger)
@@ -243,9 +233,14 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
     /// SPC-4 order of checks (as LIO's target_setup_cmd_from_cdb): unit attention, reservation, then the handler's own
     /// parse-and-execute. Unexpected exceptions become HARDWARE ERROR / INTERNAL TARGET FAILURE, never a dropped session.
     /// </summary>
-    // Pooled state machine: a command that completes asynchronously (every disk and tape I/O) allocates nothing here.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public override async ValueTask ExecuteAsync(ScsiTask task)
+    /// <remarks>
+    /// Not an async method: a queue of serialized commands (tapeperf keeps four WRITEs in flight per drive) would keep
+    /// one state machine per queued command alive, more than the pooled builder caches (one per thread and core), so
+    /// each would allocate. Instead every command gets a <see cref="CommandRun"/> from this unit's own pool, which
+    /// waits in the gate's queue without an async frame and is the <see cref="IValueTaskSource"/> the transport
+    /// awaits; only the running command has a handler state machine. Nothing is allocated per command.
+    /// </remarks>
+    public override ValueTask ExecuteAsync(ScsiTask task)
     {
         var descriptor = Commands.Find(task.Cdb, out var invalidServiceAction);
         var flags = descriptor?.Flags ?? CommandFlags.None;
@@ -254,7 +249,7 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
             && UnitAttentions.TryTake(task.Nexus, out var ua))
         {
             SetSense(task, ua);
-            return;
+            return ValueTask.CompletedTask;
         }
 
         if (descriptor is null)
@@ -268,13 +263,13 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
                 SetSense(task, SenseReason.InvalidCommandOperationCode, SenseDetails.CdbField(0));
             }
 
-            return;
+            return ValueTask.CompletedTask;
         }
 
         if (task.Cdb.Length < descriptor.CdbLength)
         {
             SetSense(task, SenseReason.InvalidFieldInCdb, SenseDetails.CdbField(0));
-            return;
+            return ValueTask.CompletedTask;
         }
 
         // SAM-5 §5.2: the CONTROL byte's NACA bit asks for ACA, which we do not support (NormACA=0 in INQUIRY).
@@ -282,45 +277,65 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
         if (task.OperationCode != 0x7F && (control & 0x04) != 0)
         {
             SetSense(task, SenseReason.InvalidFieldInCdb, SenseDetails.CdbField(descriptor.CdbLength - 1, 2));
-            return;
+            return ValueTask.CompletedTask;
         }
 
         if (Reservations.IsConflict(task, flags))
         {
             task.Status = ScsiStatus.ReservationConflict;
-            return;
+            return ValueTask.CompletedTask;
         }
 
-        try
+        return RentRun().Start(task, descriptor, flags);
+    }
+
+    private CommandRun RentRun()
+    {
+        lock (_runPool)
         {
-            using var gate = await EnterAsync(flags, task.Aborted).ConfigureAwait(false);
-            var outcome = await descriptor.Handler((TSelf)this, task).ConfigureAwait(false);
-            Complete(task, outcome);
+            if (_runPool.Count > 0)
+            {
+                return _runPool.Pop();
+            }
         }
-        catch (OperationCanceledException) when (task.IsAborted)
+
+        return new CommandRun(this);
+    }
+
+    private void ReturnRun(CommandRun run)
+    {
+        lock (_runPool)
         {
-            task.Status = ScsiStatus.TaskAborted;
+            _runPool.Push(run);
         }
-        catch (DataOutException)
+    }
+
+    /// <summary>Maps what a handler threw to the command's status (see <see cref="ExecuteAsync"/>).</summary>
+    private void Fail(ScsiTask task, Exception error)
+    {
+        switch (error)
         {
-            task.TrimDataIn(0);
-            SetSense(task, SenseReason.DataPhaseError);
-        }
-        catch (TapeStoreException ex)
-        {
-            // The medium's byte store (the object-store tier) failed. SPC-4 §4.5.6: unreadable bytes are a MEDIUM
-            // ERROR (11/00), as on a real drive; a store that is only temporarily unable to serve (bucket unreachable,
-            // upload buffer full past its timeout) changed nothing, so ABORTED COMMAND / SYSTEM RESOURCE FAILURE
-            // tells the initiator to retry.
-            LogCommandFailed(Logger, ex, Lun, task.OperationCode);
-            task.TrimDataIn(0);
-            SetSense(task, ex.Failure == TapeStoreFailure.MediumError ? SenseReason.UnrecoveredReadError : SenseReason.SystemResourceFailure);
-        }
-        catch (Exception ex)
-        {
-            LogCommandFailed(Logger, ex, Lun, task.OperationCode);
-            task.TrimDataIn(0);
-            SetSense(task, SenseReason.InternalTargetFailure);
+            case OperationCanceledException when task.IsAborted:
+                task.Status = ScsiStatus.TaskAborted;
+                break;
+            case DataOutException:
+                task.TrimDataIn(0);
+                SetSense(task, SenseReason.DataPhaseError);
+                break;
+            case TapeStoreException store:
+                // The medium's byte store (the object-store tier) failed. SPC-4 §4.5.6: unreadable bytes are a MEDIUM
+                // ERROR (11/00), as on a real drive; a store that is only temporarily unable to serve (bucket
+                // unreachable, upload buffer full past its timeout) changed nothing, so ABORTED COMMAND / SYSTEM
+                // RESOURCE FAILURE tells the initiator to retry.
+                LogCommandFailed(Logger, store, Lun, task.OperationCode);
+                task.TrimDataIn(0);
+                SetSense(task, store.Failure == TapeStoreFailure.MediumError ? SenseReason.UnrecoveredReadError : SenseReason.SystemResourceFailure);
+                break;
+            default:
+                LogCommandFailed(Logger, error, Lun, task.OperationCode);
+                task.TrimDataIn(0);
+                SetSense(task, SenseReason.InternalTargetFailure);
+                break;
         }
     }
 
@@ -338,5 +353,236 @@ public abstract class LogicalUnit<TSelf> : LogicalUnit
         {
             task.Status = outcome.Status;
         }
+    }
+
+    /// <summary>
+    /// One command's trip through the unit: waits for the gate (serialized commands) without an async frame, runs the
+    /// handler, maps its outcome, passes the gate on, and completes the <see cref="ValueTask"/> the transport awaits.
+    /// Reused across commands; <see cref="IValueTaskSource.GetResult"/> (the transport's await) returns it to the pool.
+    /// </summary>
+    private sealed class CommandRun : CommandGate.Waiter, IValueTaskSource, IThreadPoolWorkItem
+    {
+        private static readonly Action<object?> s_onAborted = static s => ((CommandRun)s!).OnAbortedWhileQueued();
+
+        private readonly LogicalUnit<TSelf> _unit;
+        private readonly Action _onHandlerCompleted;
+        private ManualResetValueTaskSourceCore<bool> _completion;
+        private ConfiguredValueTaskAwaitable<CommandOutcome>.ConfiguredValueTaskAwaiter _handler;
+        private CancellationTokenRegistration _abortRegistration;
+        private ScsiTask? _task;
+        private CommandDescriptor<TSelf>? _descriptor;
+        private bool _serialized;
+        private bool _blocking;
+
+        public CommandRun(LogicalUnit<TSelf> unit)
+        {
+            _unit = unit;
+            _onHandlerCompleted = OnHandlerCompleted;
+
+            // The transport's continuation runs on the thread that finished the command: it only queues the response.
+            _completion.RunContinuationsAsynchronously = false;
+        }
+
+        private ScsiTask Task => _task!;
+
+        /// <summary>Called on the transport's thread, which must not block: blocking commands are handed to a worker.</summary>
+        public ValueTask Start(ScsiTask task, CommandDescriptor<TSelf> descriptor, CommandFlags flags)
+        {
+            _task = task;
+            _descriptor = descriptor;
+            _serialized = (flags & CommandFlags.Serialized) != 0;
+            _blocking = (flags & CommandFlags.Blocking) != 0;
+            if (_serialized)
+            {
+                // ABORT TASK must not wait for the gate: a queued run is taken out of the queue. Registered before
+                // queueing, so the registration is in place by the time anyone can grant the gate to this run.
+                _abortRegistration = task.Aborted.UnsafeRegister(s_onAborted, this);
+                if (!_unit.Gate.EnterOrQueue(this))
+                {
+                    return new ValueTask(this, _completion.Version);
+                }
+
+                UnregisterAbort();
+            }
+
+            if (!IsReadyHere(onWorker: false) || !TryRunHandler())
+            {
+                return new ValueTask(this, _completion.Version);
+            }
+
+            // Finished without yielding: nobody will await the run, so it goes back to the pool right here.
+            var next = Leave();
+            Recycle();
+            RunGranted(next, onWorker: false);
+            return ValueTask.CompletedTask;
+        }
+
+        public override void OnGranted()
+        {
+            UnregisterAbort();
+            RunGranted(this, onWorker: false);
+        }
+
+        /// <summary>A worker picks the run up: its Data-Out is complete (or it needed none), and blocking is allowed.</summary>
+        void IThreadPoolWorkItem.Execute() => RunGranted(this, onWorker: true);
+
+        /// <summary>
+        /// Once the run holds the gate an abort is the handler's business (it sees the token). Unregister does not wait
+        /// for a callback in flight; such a callback finds the run no longer queued and does nothing.
+        /// </summary>
+        private void UnregisterAbort()
+        {
+            _abortRegistration.Unregister();
+            _abortRegistration = default;
+        }
+
+        /// <summary>
+        /// Runs granted commands one after another for as long as their handlers finish synchronously; the first that
+        /// yields (or has to move to a worker) continues the chain from there. A loop, not recursion, so a long queue
+        /// of synchronous commands does not deepen the stack.
+        /// </summary>
+        /// <param name="waiter">The waiter that now holds the gate (or a non-serialized run), or null.</param>
+        /// <param name="onWorker">Whether this thread may block: false on the transport's thread.</param>
+        private static void RunGranted(CommandGate.Waiter? waiter, bool onWorker)
+        {
+            while (waiter is CommandRun run)
+            {
+                if (!run.IsReadyHere(onWorker) || !run.TryRunHandler())
+                {
+                    return;
+                }
+
+                waiter = run.Leave();
+                run._completion.SetResult(true); // queued runs were awaited: the transport gets them now
+            }
+
+            waiter?.OnGranted();
+        }
+
+        /// <summary>
+        /// Whether the handler may run on this thread now. A blocking command first waits for its Data-Out (so the
+        /// handler never yields for it: no state machine survives on the pool's per-thread cache, which is what makes
+        /// a streaming WRITE allocation-free), then moves to a worker unless it is on one. False means the run was
+        /// handed on and continues on a worker.
+        /// </summary>
+        private bool IsReadyHere(bool onWorker)
+        {
+            if (!_blocking)
+            {
+                return true;
+            }
+
+            var task = Task;
+            if ((task.Direction & DataDirection.Write) != 0 && task.QueueWhenDataOutComplete(this))
+            {
+                return false;
+            }
+
+            if (!onWorker)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+                return false;
+            }
+
+            return true;
+        }
+
+        /// <summary>Starts the handler; true when it has finished (outcome applied), false when it yielded.</summary>
+        private bool TryRunHandler()
+        {
+            var task = Task;
+            ValueTask<CommandOutcome> pending;
+            try
+            {
+                pending = _descriptor!.Handler((TSelf)_unit, task);
+            }
+            catch (Exception ex)
+            {
+                _unit.Fail(task, ex);
+                return true;
+            }
+
+            _handler = pending.ConfigureAwait(false).GetAwaiter();
+            if (!_handler.IsCompleted)
+            {
+                _handler.UnsafeOnCompleted(_onHandlerCompleted);
+                return false;
+            }
+
+            ApplyOutcome();
+            return true;
+        }
+
+        private void ApplyOutcome()
+        {
+            var task = Task;
+            try
+            {
+                // GetResult also hands a pooled handler state machine back to its cache.
+                var outcome = _handler.GetResult();
+                _unit.Complete(task, outcome);
+            }
+            catch (Exception ex)
+            {
+                _unit.Fail(task, ex);
+            }
+            finally
+            {
+                _handler = default;
+            }
+        }
+
+        private void OnHandlerCompleted()
+        {
+            ApplyOutcome();
+            var next = Leave();
+
+            // After SetResult the transport may recycle the task and this run: touch neither again.
+            _completion.SetResult(true);
+
+            // A handler resumes on a pool thread (a store or Data-Out completion), never on the transport's.
+            RunGranted(next, onWorker: true);
+        }
+
+        /// <summary>Passes the gate on (serialized commands); returns the waiter that now holds it.</summary>
+        private CommandGate.Waiter? Leave() => _serialized ? _unit.Gate.ExitAndTakeNext() : null;
+
+        private void OnAbortedWhileQueued()
+        {
+            if (!_unit.Gate.TryRemove(this))
+            {
+                return; // granted meanwhile: the handler runs and sees the cancelled token
+            }
+
+            // The registration is running this callback; Unregister would wait for nothing and dispose nothing.
+            _abortRegistration = default;
+            Task.Status = ScsiStatus.TaskAborted;
+            _completion.SetResult(true);
+        }
+
+        private void Recycle()
+        {
+            _task = null;
+            _descriptor = null;
+            _completion.Reset();
+            _unit.ReturnRun(this);
+        }
+
+        void IValueTaskSource.GetResult(short token)
+        {
+            try
+            {
+                _completion.GetResult(token);
+            }
+            finally
+            {
+                Recycle();
+            }
+        }
+
+        ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _completion.GetStatus(token);
+
+        void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _completion.OnCompleted(continuation, state, token, flags);
     }
 }

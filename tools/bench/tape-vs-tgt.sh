@@ -21,13 +21,16 @@
 #   DEPTH [4]           WRITE(6) commands in flight per drive (tapeperf -q)
 #   TARGETS             subset/order of: tgt  tg (TapeGateway, DCE=0 set by MODE SELECT after load)
 #                       tgz (TapeGateway as shipped: DCE=1, zstd level 1)  dd (dd conv=fdatasync, write only)
-#                                                                               ["tgt tg dd"]
+#                       tgb (a second TapeGateway server, DCE=0, from TGB_DLL with TGB_ENV: e.g. the build
+#                       before a change, to measure before/after in one alternating run)     ["tgt tg dd"]
 #   WORKDIR             scratch dir for both libraries and the dd file (same fs) [mktemp -d /var/tmp/tg-tape.XXXXXX]
 #   RESULTS_DIR         raw.csv / results.md / logs                              [$WORKDIR/results]
 #   KEEP [0]            keep the tape images afterwards
 #   BUILD [1]           dotnet build the server (Release) into ARTIFACTS first
 #   ARTIFACTS           [/tmp/art-tbench]   TG_DLL [$ARTIFACTS/bin/TapeGateway.Server/release/TapeGateway.Server.dll]
-#   TG_PORT [3273] TG_HTTP [8273] TG_LOGLEVEL [Warning] TG_EXTRA (extra server args)
+#   TG_PORT [3273] TG_HTTP [8273] TG_LOGLEVEL [Warning] TG_EXTRA (extra server args)  TG_ENV (extra environment,
+#                       e.g. "DOTNET_gcServer=0")   TGB_DLL  TGB_ENV  (target tgb; ports TG_PORT+1, TG_HTTP+1)
+#   WARMUP_MIB [64]     untimed warm-up per drive per record size on every tape target (the .NET JIT tiers up)
 #   TGT_PORT [3293] (also its control port)   TGT_PARAMS  iSCSI keys set on tgt's target before login, e.g.
 #                       "MaxRecvDataSegmentLength=262144 MaxBurstLength=1048576 FirstBurstLength=262144 InitialR2T=No"
 #   TAPEPERF_SRC        [/work/shared/tools/tapeperf/tapeperf.c]   TGT_VTL [/work/shared/harness/vm/tgt-vtl.sh]
@@ -54,6 +57,10 @@ TG_PORT=${TG_PORT:-3273}
 TG_HTTP=${TG_HTTP:-8273}
 TG_LOGLEVEL=${TG_LOGLEVEL:-Warning}
 TG_EXTRA=${TG_EXTRA:-}
+TG_ENV=${TG_ENV:-}
+TGB_DLL=${TGB_DLL:-}
+TGB_ENV=${TGB_ENV:-}
+WARMUP_MIB=${WARMUP_MIB:-64}
 TGT_PORT=${TGT_PORT:-3293}
 TGT_PARAMS=${TGT_PARAMS:-}
 TAPEPERF_SRC=${TAPEPERF_SRC:-/work/shared/tools/tapeperf/tapeperf.c}
@@ -73,14 +80,19 @@ mkdir -p "$RESULTS_DIR" "$RESULTS_DIR/runs"
 TAPEPERF=$WORKDIR/tapeperf
 TAPECTL=$WORKDIR/tape-ctl
 TG_DATA=$WORKDIR/tg
+TGB_DATA=$WORKDIR/tgb
+TGB_PORT=$((TG_PORT + 1))
+TGB_HTTP=$((TG_HTTP + 1))
 TGT_STATE=$WORKDIR/tgt
 DD_FILE=$WORKDIR/dd.img
 TG_BASE=iscsi://127.0.0.1:$TG_PORT/$TG_IQN
+TGB_BASE=iscsi://127.0.0.1:$TGB_PORT/$TG_IQN
 TGT_BASE=iscsi://127.0.0.1:$TGT_PORT/$TGT_IQN
 RAW=$RESULTS_DIR/raw.csv
 MD=$RESULTS_DIR/results.md
 
 TG_PID=
+TGB_PID=
 TGT_STARTED=0
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -91,15 +103,22 @@ tgt_env() { env PORT="$TGT_PORT" CTL="$TGT_PORT" STATE_DIR="$TGT_STATE" BUILD="$
 	DISK_MB=0 IQN_VTL="$TGT_IQN" "$@"; }
 tgt_pid() { cat "$TGT_STATE/tgtd.pid" 2>/dev/null || true; }
 
-stop_tg() {
-	[[ -n "$TG_PID" ]] || return 0
-	if kill -0 "$TG_PID" 2>/dev/null; then
-		kill -TERM "$TG_PID" 2>/dev/null || true     # SIGTERM: sessions drain, loaded tapes are sealed
-		for _ in $(seq 75); do kill -0 "$TG_PID" 2>/dev/null || break; sleep 0.2; done
-		kill -0 "$TG_PID" 2>/dev/null && kill -KILL "$TG_PID" 2>/dev/null || true
+stop_pid() { # pid
+	local pid=$1
+	[[ -n "$pid" ]] || return 0
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true     # SIGTERM: sessions drain, loaded tapes are sealed
+		for _ in $(seq 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
 	fi
-	wait "$TG_PID" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+stop_tg() {
+	stop_pid "$TG_PID"
 	TG_PID=
+	stop_pid "$TGB_PID"
+	TGB_PID=
 }
 
 stop_tgt() {
@@ -114,7 +133,7 @@ cleanup() {
 	stop_tg
 	stop_tgt
 	rm -f "$DD_FILE"
-	if [[ "$KEEP" != 1 ]]; then rm -rf "$TG_DATA" "$TGT_STATE/media"; fi
+	if [[ "$KEEP" != 1 ]]; then rm -rf "$TG_DATA" "$TGB_DATA" "$TGT_STATE/media"; fi
 	exit $rc
 }
 trap cleanup EXIT
@@ -140,9 +159,15 @@ if has_tg; then
 	fi
 	[[ -f "$TG_DLL" ]] || die "TapeGateway.Server.dll not found at $TG_DLL"
 fi
+if has_target tgb; then
+	[[ -f "$TGB_DLL" ]] || die "target tgb needs TGB_DLL (a TapeGateway.Server.dll), not found: '$TGB_DLL'"
+fi
 SRC_DESC="commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$REPO" diff --quiet HEAD -- src 2>/dev/null || echo ' + uncommitted changes in src/')"
 if has_tg; then
-	SRC_DESC="$SRC_DESC; dll built $(date -u -r "$TG_DLL" '+%Y-%m-%d %H:%M:%S UTC')$([[ "$BUILD" == 1 ]] || echo ' (BUILD=0: prebuilt)')"
+	SRC_DESC="$SRC_DESC; dll built $(date -u -r "$TG_DLL" '+%Y-%m-%d %H:%M:%S UTC')$([[ "$BUILD" == 1 ]] || echo ' (BUILD=0: prebuilt)')${TG_ENV:+, environment $TG_ENV}"
+fi
+if has_target tgb; then
+	SRC_DESC="$SRC_DESC; tgb = $TGB_DLL (built $(date -u -r "$TGB_DLL" '+%Y-%m-%d %H:%M:%S UTC'))${TGB_ENV:+, environment $TGB_ENV}"
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -162,17 +187,18 @@ start_tgt() {
 	log "tgt drive 1 compression page: $("$TAPECTL" dce "$TGT_BASE/1" | tr '\n' ' ')"
 }
 
-start_tg() {
-	log "starting TapeGateway ($TG_DLL) on 127.0.0.1:$TG_PORT ($NDRIVES drives, $NTAPES tapes)"
-	rm -rf "$TG_DATA"
-	local tapes
+start_tg() { # name dll port http datadir env; sets REPLY to the PID
+	local name=$1 dll=$2 port=$3 http=$4 data=$5 extra_env=$6 base tapes pid
+	base=iscsi://127.0.0.1:$port/$TG_IQN
+	log "starting TapeGateway $name ($dll${extra_env:+, $extra_env}) on 127.0.0.1:$port ($NDRIVES drives, $NTAPES tapes)"
+	rm -rf "$data"
 	tapes=$(for i in $(seq "$NTAPES"); do printf 'HRN%03dL4,' "$i"; done)
 	# shellcheck disable=SC2086
-	ASPNETCORE_ENVIRONMENT=Harness dotnet "$TG_DLL" \
-		--TapeGateway:DataDirectory="$TG_DATA" \
+	env ASPNETCORE_ENVIRONMENT=Harness $extra_env dotnet "$dll" \
+		--TapeGateway:DataDirectory="$data" \
 		--TapeGateway:Iscsi:Address=127.0.0.1 \
-		--TapeGateway:Iscsi:Port="$TG_PORT" \
-		--Urls=http://127.0.0.1:"$TG_HTTP" \
+		--TapeGateway:Iscsi:Port="$port" \
+		--Urls=http://127.0.0.1:"$http" \
 		--TapeGateway:Library:Drives="$NDRIVES" \
 		--TapeGateway:Library:StorageSlots=$((NTAPES + 2)) \
 		--TapeGateway:Library:ChangerLun="$CHANGER_LUN" \
@@ -180,33 +206,46 @@ start_tg() {
 		--TapeGateway:Library:Tapes:0:Barcode="${tapes%,}" \
 		--Logging:LogLevel:Default="$TG_LOGLEVEL" \
 		$TG_EXTRA \
-		>"$RESULTS_DIR/tapegateway.log" 2>&1 &
-	TG_PID=$!
+		>"$RESULTS_DIR/tapegateway-$name.log" 2>&1 &
+	pid=$!
+	REPLY=$pid
 	local ok=0
 	for _ in $(seq 120); do
-		if "$TAPECTL" move "$TG_BASE/$CHANGER_LUN" 1 10001 >/dev/null 2>&1; then ok=1; break; fi
-		kill -0 "$TG_PID" 2>/dev/null || break
+		if "$TAPECTL" move "$base/$CHANGER_LUN" 1 10001 >/dev/null 2>&1; then ok=1; break; fi
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.5
 	done
-	[[ $ok == 1 ]] || { tail -30 "$RESULTS_DIR/tapegateway.log" >&2; die "TapeGateway not usable at $TG_BASE/$CHANGER_LUN"; }
+	[[ $ok == 1 ]] || { tail -30 "$RESULTS_DIR/tapegateway-$name.log" >&2; die "TapeGateway $name not usable at $base/$CHANGER_LUN"; }
 	for i in $(seq 2 "$NDRIVES"); do
-		"$TAPECTL" move "$TG_BASE/$CHANGER_LUN" "$i" $((10000 + i)) >/dev/null || die "ours: load drive $i failed"
+		"$TAPECTL" move "$base/$CHANGER_LUN" "$i" $((10000 + i)) >/dev/null || die "$name: load drive $i failed"
 	done
 	for i in $(seq "$NDRIVES"); do
-		"$TAPECTL" ready "$TG_BASE/$i" >/dev/null || die "ours: drive $i not ready"
+		"$TAPECTL" ready "$base/$i" >/dev/null || die "$name: drive $i not ready"
 	done
-	log "ours drive 1 compression page after load: $("$TAPECTL" dce "$TG_BASE/1" | tr '\n' ' ')"
+	log "$name drive 1 compression page after load: $("$TAPECTL" dce "$base/1" | tr '\n' ' ')"
 }
 
-set_dce() { # value drives
+set_dce() { # base value drives
 	local i
-	for i in $(seq "$2"); do
-		"$TAPECTL" dce "$TG_BASE/$i" "$1" >/dev/null || die "ours: MODE SELECT DCE=$1 on drive $i failed"
+	for i in $(seq "$3"); do
+		"$TAPECTL" dce "$1/$i" "$2" >/dev/null || die "MODE SELECT DCE=$2 on $1/$i failed"
 	done
+}
+
+# DCE for a TapeGateway target before a run: tgz as shipped (1), the others uncompressed (0)
+set_target_dce() { # target drives
+	case $1 in tg) set_dce "$TG_BASE" 0 "$2" ;; tgz) set_dce "$TG_BASE" 1 "$2" ;; tgb) set_dce "$TGB_BASE" 0 "$2" ;; esac
 }
 
 has_target tgt && start_tgt
-has_tg && start_tg
+if has_tg; then
+	start_tg tg "$TG_DLL" "$TG_PORT" "$TG_HTTP" "$TG_DATA" "$TG_ENV"
+	TG_PID=$REPLY
+fi
+if has_target tgb; then
+	start_tg tgb "$TGB_DLL" "$TGB_PORT" "$TGB_HTTP" "$TGB_DATA" "$TGB_ENV"
+	TGB_PID=$REPLY
+fi
 
 # ---------------------------------------------------------------------------------------------------------------
 # measurement
@@ -214,8 +253,8 @@ kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 sys_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 HZ=$(getconf CLK_TCK)
-server_pid() { case $1 in tgt) tgt_pid ;; tg | tgz) echo "$TG_PID" ;; *) echo "" ;; esac; }
-base_url() { case $1 in tgt) echo "$TGT_BASE" ;; *) echo "$TG_BASE" ;; esac; }
+server_pid() { case $1 in tgt) tgt_pid ;; tg | tgz) echo "$TG_PID" ;; tgb) echo "$TGB_PID" ;; *) echo "" ;; esac; }
+base_url() { case $1 in tgt) echo "$TGT_BASE" ;; tgb) echo "$TGB_BASE" ;; *) echo "$TG_BASE" ;; esac; }
 
 # N tapeperf processes at once, one per drive; prints "writes reads verified client_cpu_s" (per-drive lists joined by /)
 tapeperf_parallel() { # target block drives mib tag
@@ -251,7 +290,7 @@ run_one() { # block drives target rep
 	tag="b$bs-d$n-$t-r$rep"
 	pid=$(server_pid "$t")
 	[[ -z "$pid" ]] || kill -0 "$pid" 2>/dev/null || die "$t (pid $pid) is not running"
-	case $t in tg) set_dce 0 "$n" ;; tgz) set_dce 1 "$n" ;; esac
+	set_target_dce "$t" "$n"
 	sync
 	sleep 1
 	load=$(cut -d' ' -f1 /proc/loadavg)
@@ -291,11 +330,11 @@ run_one() { # block drives target rep
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$(date -u '+%Y-%m-%d %H:%M')
-log "warm-up (not recorded): 64 MiB per drive, every record size, on every tape target"
+log "warm-up (not recorded): $WARMUP_MIB MiB per drive, every record size, on every tape target"
 for t in $TARGETS; do
 	[[ $t == dd ]] && continue
-	case $t in tg) set_dce 0 "$NDRIVES" ;; tgz) set_dce 1 "$NDRIVES" ;; esac
-	for bs in $SIZES; do tapeperf_parallel "$t" "$bs" "$NDRIVES" 64 "warmup-$t-$bs" >/dev/null; done
+	set_target_dce "$t" "$NDRIVES"
+	for bs in $SIZES; do tapeperf_parallel "$t" "$bs" "$NDRIVES" "$WARMUP_MIB" "warmup-$t-$bs" >/dev/null; done
 done
 
 for bs in $SIZES; do

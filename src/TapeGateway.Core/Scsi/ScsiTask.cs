@@ -18,15 +18,31 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
     private readonly byte[] _cdb = new byte[MaxCdbLength];
     private readonly byte[] _sense = new byte[MaxSenseLength];
     private ManualResetValueTaskSourceCore<ReadOnlyMemory<byte>> _dataOutSource;
+    private IThreadPoolWorkItem? _dataOutWaiter;
     private byte[]? _dataOut;
     private int _dataOutLength;
-    private bool _dataOutComplete;
+    private volatile bool _dataOutComplete;
     private byte[]? _dataIn;
     private int _cdbLength;
     private CancellationTokenSource _abort = new();
 
+    private readonly ArrayPool<byte> _buffers;
+
     public ScsiTask()
+        : this(ArrayPool<byte>.Shared)
     {
+    }
+
+    /// <param name="buffers">
+    /// Where Data-Out and Data-In buffers come from. A transport that receives on one thread and recycles tasks on
+    /// whatever thread its read loop resumes on passes a pool without per-thread caches: the shared pool keeps a
+    /// returned array in the returning thread's slot, so a large rent can miss (and allocate) until every thread
+    /// that ever returned one holds one.
+    /// </param>
+    public ScsiTask(ArrayPool<byte> buffers)
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        _buffers = buffers;
         _dataOutSource.RunContinuationsAsynchronously = true;
     }
 
@@ -119,10 +135,10 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
         {
             if (_dataIn is not null)
             {
-                ArrayPool<byte>.Shared.Return(_dataIn);
+                _buffers.Return(_dataIn);
             }
 
-            _dataIn = ArrayPool<byte>.Shared.Rent(Math.Max(length, 256));
+            _dataIn = _buffers.Rent(Math.Max(length, 256));
         }
 
         if (clear)
@@ -155,6 +171,39 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
 
     public bool IsDataOutComplete => _dataOutComplete;
 
+    /// <summary>
+    /// Queues <paramref name="whenComplete"/> to the thread pool once all Data-Out has arrived (or failed), unless it
+    /// already has: then nothing is queued and the result is false. Lets a unit run a command on a worker with its
+    /// data in hand without awaiting <see cref="ReceiveDataOutAsync"/> (an await needs a state machine; this needs
+    /// nothing but the caller's reusable work item). At most one waiter per command.
+    /// </summary>
+    public bool QueueWhenDataOutComplete(IThreadPoolWorkItem whenComplete)
+    {
+        ArgumentNullException.ThrowIfNull(whenComplete);
+        if (_dataOutComplete)
+        {
+            return false;
+        }
+
+        // A full fence on both sides (here and in ReleaseDataOutWaiter): completion sets the flag before it takes the
+        // waiter, so if the flag is set now, whoever removes the waiter owns it.
+        Interlocked.Exchange(ref _dataOutWaiter, whenComplete);
+        if (_dataOutComplete && Interlocked.CompareExchange(ref _dataOutWaiter, null, whenComplete) == whenComplete)
+        {
+            return false;
+        }
+
+        return true;
+    }
+
+    private void ReleaseDataOutWaiter()
+    {
+        if (Interlocked.Exchange(ref _dataOutWaiter, null) is { } waiter)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(waiter, preferLocal: false);
+        }
+    }
+
     private ReadOnlyMemory<byte> DataOutMemory => _dataOut is null ? default : _dataOut.AsMemory(0, _dataOutLength);
 
     /// <summary>Transport side: buffer that Data-Out PDUs are copied into (exactly once).</summary>
@@ -164,10 +213,10 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
         {
             if (_dataOut is not null)
             {
-                ArrayPool<byte>.Shared.Return(_dataOut);
+                _buffers.Return(_dataOut);
             }
 
-            _dataOut = ArrayPool<byte>.Shared.Rent(Math.Max(length, 256));
+            _dataOut = _buffers.Rent(Math.Max(length, 256));
         }
 
         _dataOutLength = length;
@@ -188,6 +237,7 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
         _dataOutLength = Math.Clamp(received, 0, _dataOut?.Length ?? 0);
         _dataOutComplete = true;
         _dataOutSource.SetResult(DataOutMemory);
+        ReleaseDataOutWaiter();
     }
 
     /// <summary>Transport side: the task was aborted or the connection dropped while Data-Out was pending.</summary>
@@ -200,6 +250,7 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
 
         _dataOutComplete = true;
         _dataOutSource.SetException(error);
+        ReleaseDataOutWaiter();
     }
 
     public void Abort()
@@ -221,13 +272,13 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
     {
         if (_dataOut is not null)
         {
-            ArrayPool<byte>.Shared.Return(_dataOut);
+            _buffers.Return(_dataOut);
             _dataOut = null;
         }
 
         if (_dataIn is not null)
         {
-            ArrayPool<byte>.Shared.Return(_dataIn);
+            _buffers.Return(_dataIn);
             _dataIn = null;
         }
 
@@ -238,6 +289,7 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
         }
 
         _dataOutSource.Reset();
+        _dataOutWaiter = null;
         _dataOutComplete = false;
         _dataOutLength = 0;
         _cdbLength = 0;

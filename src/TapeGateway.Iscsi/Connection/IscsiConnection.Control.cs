@@ -55,7 +55,7 @@ public sealed partial class IscsiConnection
         }
         finally
         {
-            _writeLock.Release();
+            ReleaseWriteLock();
         }
     }
 
@@ -103,7 +103,7 @@ public sealed partial class IscsiConnection
         }
         finally
         {
-            _writeLock.Release();
+            ReleaseWriteLock();
         }
 
         if (response == 0)
@@ -158,7 +158,7 @@ public sealed partial class IscsiConnection
         }
         finally
         {
-            _writeLock.Release();
+            ReleaseWriteLock();
         }
 
         if (function == TaskManagementFunction.TargetColdReset && response == TaskManagementResponse.FunctionComplete)

@@ -41,7 +41,7 @@ public sealed partial class IscsiConnection : ILoginSessionBinder
         }
         finally
         {
-            _writeLock.Release();
+            ReleaseWriteLock();
         }
 
         if (step.IsReject)

@@ -90,7 +90,7 @@ public sealed partial class IscsiConnection
             }
             else
             {
-                task = _taskPool.Count > 0 ? _taskPool.Pop() : new IscsiTask();
+                task = _taskPool.Count > 0 ? _taskPool.Pop() : new IscsiTask(this, _portal.TaskBuffers);
                 _tasks[itt] = task;
             }
         }
@@ -158,13 +158,14 @@ public sealed partial class IscsiConnection
             scsi.CompleteDataOut(0);
         }
 
-        // Solicit the first bursts before the target runs, so a command that fails early never races its own R2Ts.
+        // Solicit the first bursts before the target runs, so a command that fails early never races its own R2Ts:
+        // the writer sends output in the order it was queued.
         if (isWrite && task.Buffered && !task.UnsolicitedOpen && !task.DataOutComplete)
         {
-            await IssueR2TsAsync(task).ConfigureAwait(false);
+            QueueOutput(task, OutputKind.InitialR2T);
         }
 
-        task.Completion = ExecuteAsync(task, session.Target!);
+        StartExecution(task, session.Target!);
     }
 
     /// <summary>
@@ -293,89 +294,14 @@ public sealed partial class IscsiConnection
 
         if (final && !task.UnsolicitedOpen)
         {
-            await IssueR2TsAsync(task).ConfigureAwait(false);
-        }
-    }
-
-    /*
-     * RFC 7143 §11.8 R2T: 1 F=1; 8 LUN; 16 ITT; 20 TTT; 24 StatSN; 28 ExpCmdSN; 32 MaxCmdSN; 36 R2TSN;
-     * 40 Buffer Offset; 44 Desired Data Transfer Length (≤ MaxBurstLength).
-     */
-    private async ValueTask IssueR2TsAsync(IscsiTask task)
-    {
-        var settings = _session!.Settings;
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            var wrote = false;
-            while (task.OutstandingR2T < settings.MaxOutstandingR2T && task.R2TIssuedUpTo < task.WriteLength && !task.Finished && !task.Aborted && !task.DataOutFailed)
-            {
-                var offset = task.R2TIssuedUpTo;
-                var length = Math.Min(settings.MaxBurstLength, task.WriteLength - offset);
-                var bhs = _txBhs.AsSpan();
-                bhs.Clear();
-                bhs[0] = (byte)IscsiOpcode.ReadyToTransfer;
-                bhs[1] = Bhs.FinalBit;
-                task.Scsi.Lun.WriteTo(bhs[Bhs.LunOffset..]);
-                Bhs.SetWord(bhs, Bhs.InitiatorTaskTagOffset, task.Itt);
-                Bhs.SetWord(bhs, Bhs.Word20, task.Ttt);
-                StampSequenceNumbers(bhs, advanceStatSn: false);
-                Bhs.SetWord(bhs, Bhs.Word36, task.NextR2TSn++);
-                Bhs.SetWord(bhs, Bhs.Word40, (uint)offset);
-                Bhs.SetWord(bhs, Bhs.Word44, (uint)length);
-                WritePdu(bhs, default);
-                task.DataSnCount++;
-                task.R2TIssuedUpTo = offset + length;
-                task.OutstandingR2T++;
-                wrote = true;
-            }
-
-            if (wrote)
-            {
-                await FlushAsync().ConfigureAwait(false);
-            }
-        }
-        finally
-        {
-            _writeLock.Release();
+            QueueOutput(task, OutputKind.R2T);
         }
     }
 
     /// <summary>
-    /// Runs the command on the target. Called synchronously from the read loop so the target sees commands in CmdSN
-    /// order (the SCSI layer decides what may overlap). Only the read loop recycles tasks: completions queue
-    /// themselves on <see cref="_completed"/>, which keeps a finishing task from being reset under a Data-Out PDU.
+    /// Returns finished tasks to the pool; read loop only, so a finishing task is never reset under an arriving Data-Out
+    /// PDU (the writer queues tasks on <see cref="_completed"/> once their response is out).
     /// </summary>
-    private async Task ExecuteAsync(IscsiTask task, IScsiTarget target)
-    {
-        try
-        {
-            await target.ExecuteAsync(task.Scsi).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            // The SCSI layer turns failures into sense; reaching here is a bug, so answer and keep the session.
-            LogTaskFailed(_logger, ex, task.Itt);
-            task.Scsi.Status = ScsiStatus.Busy;
-        }
-
-        task.Finished = true;
-        if (!task.Aborted && _phase == ConnectionPhase.FullFeature)
-        {
-            try
-            {
-                await SendScsiResultAsync(task).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException or OperationCanceledException)
-            {
-                // Connection gone; CloseAsync cleans up.
-            }
-        }
-
-        _completed.Enqueue(task);
-    }
-
-    /// <summary>Returns finished tasks to the pool; read loop only (see <see cref="ExecuteAsync"/>).</summary>
     private void DrainCompleted()
     {
         while (_completed.TryDequeue(out var task))
@@ -399,39 +325,6 @@ public sealed partial class IscsiConnection
             {
                 _taskPool.Push(task);
             }
-        }
-    }
-
-    /// <summary>
-    /// Sends Data-In (with phase-collapsed status when the command ended GOOD) or Data-In followed by a SCSI Response
-    /// carrying sense, with residuals computed once here (RFC 7143 §11.4.5, §11.7.4; SAM-5 §5.4.3).
-    /// </summary>
-    private async ValueTask SendScsiResultAsync(IscsiTask task)
-    {
-        var scsi = task.Scsi;
-        var produced = scsi.DataInLength;
-        var toSend = Math.Min(produced, task.ReadLength);
-        var collapse = scsi.Status == ScsiStatus.Good && scsi.SenseLength == 0 && toSend > 0;
-        ComputeResidual(task, out var overflow, out var underflow, out var residual);
-
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            if (toSend > 0)
-            {
-                await WriteDataInAsync(task, toSend, collapse, overflow, underflow, residual).ConfigureAwait(false);
-            }
-
-            if (!collapse)
-            {
-                WriteScsiResponse(task, overflow, underflow, residual);
-            }
-
-            await FlushAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeLock.Release();
         }
     }
 
@@ -463,34 +356,14 @@ public sealed partial class IscsiConnection
      * RFC 7143 §11.7 SCSI Data-In: 1 F|A|0|0|0|O|U|S; 3 Status (when S); 8 LUN; 16 ITT; 20 TTT=0xffffffff;
      * 24 StatSN (when S); 28 ExpCmdSN; 32 MaxCmdSN; 36 DataSN; 40 Buffer Offset; 44 Residual Count (when S).
      */
-    private async ValueTask WriteDataInAsync(IscsiTask task, int total, bool withStatus, bool overflow, bool underflow, uint residual)
+    private void WriteDataInPdu(Span<byte> bhs, IscsiTask task, ReadOnlySpan<byte> data, int offset, bool final, bool withStatus, bool overflow, bool underflow, uint residual)
     {
-        var data = task.Scsi.DataIn;
-        var maxBurst = _session!.Settings.MaxBurstLength;
-        var bhs = _txBhs;
-        var offset = 0;
-        var burstUsed = 0;
-        var sinceFlush = 0;
-        while (offset < total)
-        {
-            var length = Math.Min(_maxSendDataSegment, total - offset);
-            length = Math.Min(length, maxBurst - burstUsed);
-            var last = offset + length >= total;
-            var endOfBurst = last || burstUsed + length >= maxBurst;
-            WriteDataInPdu(bhs, task, data.Span.Slice(offset, length), offset, endOfBurst, last && withStatus, overflow, underflow, residual);
-            offset += length;
-            burstUsed = endOfBurst ? 0 : burstUsed + length;
-            sinceFlush += length;
-            if (sinceFlush >= 262144 && !last)
-            {
-                // Bound what sits in the pipe; FlushAsync also applies the socket's backpressure.
-                await FlushAsync().ConfigureAwait(false);
-                sinceFlush = 0;
-            }
-        }
+        BuildDataInBhs(bhs, task, offset, final, withStatus, overflow, underflow, residual);
+        WritePdu(bhs, data);
     }
 
-    private void WriteDataInPdu(Span<byte> bhs, IscsiTask task, ReadOnlySpan<byte> data, int offset, bool final, bool withStatus, bool overflow, bool underflow, uint residual)
+    /// <summary>The Data-In BHS (advances DataSN, and StatSN when it carries status): build it exactly once per PDU.</summary>
+    private void BuildDataInBhs(Span<byte> bhs, IscsiTask task, int offset, bool final, bool withStatus, bool overflow, bool underflow, uint residual)
     {
         bhs.Clear();
         bhs[0] = (byte)IscsiOpcode.ScsiDataIn;
@@ -526,8 +399,6 @@ public sealed partial class IscsiConnection
         {
             Bhs.SetWord(bhs, Bhs.Word44, residual);
         }
-
-        WritePdu(bhs, data);
     }
 
     /*
@@ -597,10 +468,7 @@ public sealed partial class IscsiConnection
 
         foreach (var t in victims)
         {
-            if (t.Completion is { } c)
-            {
-                await c.ConfigureAwait(false);
-            }
+            await t.WhenDoneAsync().ConfigureAwait(false);
         }
     }
 

@@ -128,7 +128,7 @@ public sealed partial class IscsiConnection
         }
         finally
         {
-            _writeLock.Release();
+            ReleaseWriteLock();
         }
     }
 

@@ -240,7 +240,7 @@ public sealed partial class IscsiConnection : IAsyncDisposable
         }
         finally
         {
-            _writeLock.Release();
+            ReleaseWriteLock();
         }
     }
 
@@ -319,7 +319,7 @@ public sealed partial class IscsiConnection : IAsyncDisposable
             }
             finally
             {
-                _writeLock.Release();
+                ReleaseWriteLock();
             }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
@@ -376,7 +376,7 @@ public sealed partial class IscsiConnection : IAsyncDisposable
             }
             finally
             {
-                _writeLock.Release();
+                ReleaseWriteLock();
             }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.Logging;
@@ -20,6 +21,7 @@ public sealed class IscsiPortal
     public IscsiPortal(IOptions<IscsiOptions> options, IScsiTargetRegistry targets, ILoggerFactory loggerFactory, TimeProvider time)
     {
         Options = options.Value;
+        TaskBuffers = ArrayPool<byte>.Create(Math.Max(Options.MaxCommandTransferLength, 1024 * 1024), 32);
         Targets = targets;
         LoggerFactory = loggerFactory;
         Time = time;
@@ -32,6 +34,14 @@ public sealed class IscsiPortal
     }
 
     public IscsiOptions Options { get; }
+
+    /// <summary>
+    /// Data-Out and Data-In buffers of every task of every connection. A bucketed pool without per-thread caches
+    /// (unlike <see cref="ArrayPool{T}.Shared"/>): a read loop rents on whichever pool thread it resumes on and the
+    /// buffer comes back on another, which would leave arrays parked in thread slots and make large rents allocate.
+    /// Sized for the largest command we buffer; each size keeps at most 32 idle arrays.
+    /// </summary>
+    internal ArrayPool<byte> TaskBuffers { get; }
 
     public IScsiTargetRegistry Targets { get; }
 

@@ -16,19 +16,7 @@ public static class PduWriter
 
     public static void Write(IBufferWriter<byte> output, Span<byte> bhs, ReadOnlySpan<byte> data, bool headerDigest, bool dataDigest)
     {
-        Bhs.SetDataSegmentLength(bhs, data.Length);
-        bhs[Bhs.TotalAhsLengthOffset] = 0;
-
-        var head = output.GetSpan(Bhs.Length + Bhs.DigestLength);
-        bhs[..Bhs.Length].CopyTo(head);
-        var n = Bhs.Length;
-        if (headerDigest)
-        {
-            Crc32C.Write(head[n..], Crc32C.Compute(bhs[..Bhs.Length]));
-            n += Bhs.DigestLength;
-        }
-
-        output.Advance(n);
+        WriteHeader(output, bhs, data.Length, headerDigest);
         if (data.IsEmpty)
         {
             return;
@@ -44,6 +32,33 @@ public static class PduWriter
             remaining = remaining[chunk..];
         }
 
+        WriteTrailer(output, data, dataDigest);
+    }
+
+    /// <summary>
+    /// The BHS (with DataSegmentLength = <paramref name="dataLength"/>) and its digest: the first part of a PDU whose
+    /// data segment the caller sends itself, straight from its own buffer, followed by <see cref="WriteTrailer"/>.
+    /// </summary>
+    public static void WriteHeader(IBufferWriter<byte> output, Span<byte> bhs, int dataLength, bool headerDigest)
+    {
+        Bhs.SetDataSegmentLength(bhs, dataLength);
+        bhs[Bhs.TotalAhsLengthOffset] = 0;
+
+        var head = output.GetSpan(Bhs.Length + Bhs.DigestLength);
+        bhs[..Bhs.Length].CopyTo(head);
+        var n = Bhs.Length;
+        if (headerDigest)
+        {
+            Crc32C.Write(head[n..], Crc32C.Compute(bhs[..Bhs.Length]));
+            n += Bhs.DigestLength;
+        }
+
+        output.Advance(n);
+    }
+
+    /// <summary>The padding and data digest that follow a non-empty data segment; returns the bytes written.</summary>
+    public static int WriteTrailer(IBufferWriter<byte> output, ReadOnlySpan<byte> data, bool dataDigest)
+    {
         var padding = Bhs.Padding(data.Length);
         var tail = output.GetSpan(3 + Bhs.DigestLength);
         tail[..padding].Clear();
@@ -55,6 +70,7 @@ public static class PduWriter
         }
 
         output.Advance(t);
+        return t;
     }
 
     /// <summary>CRC32C over a data segment and its zero padding (RFC 7143 §11.2.3: padding is covered by the digest).</summary>

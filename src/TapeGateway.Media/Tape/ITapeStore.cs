@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace TapeGateway.Media.Tape;
 
 /// <summary>
@@ -31,6 +33,62 @@ public interface ITapeStore : IAsyncDisposable
     /// Makes every completed write and length change durable (fsync). When this completes, a crash cannot lose them.
     /// </summary>
     ValueTask FlushAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Writes <paramref name="sources"/> back to back starting at <paramref name="offset"/> — a record's header and
+    /// payload — with the contract of <see cref="WriteAsync"/>. A store that can should make this one operation (one
+    /// gathered system call, one round trip); the default writes the buffers one after another. The caller keeps the
+    /// list and its buffers unchanged until the returned task completes.
+    /// </summary>
+    ValueTask WriteGatherAsync(long offset, IReadOnlyList<ReadOnlyMemory<byte>> sources, CancellationToken ct) =>
+        WriteEachAsync(this, offset, sources, ct);
+
+    /// <summary>
+    /// Reads into <paramref name="destinations"/> back to back starting at <paramref name="offset"/> (a record's header
+    /// and payload) and returns the bytes read, fewer only at the end of the store. A store that can should make this
+    /// one operation; the default reads the buffers one after another.
+    /// </summary>
+    ValueTask<int> ReadScatterAsync(long offset, IReadOnlyList<Memory<byte>> destinations, CancellationToken ct) =>
+        ReadEachAsync(this, offset, destinations, ct);
+
+    /// <summary>
+    /// Reads like <see cref="ReadScatterAsync"/>, but only if the store can do it at once without waiting for a disk
+    /// or a network (data in the page cache or a local cache); otherwise returns false, possibly having read part of it.
+    /// The image uses this to read ahead the next record while the host is busy with the last one, never to delay
+    /// anyone: a store without a cheap answer keeps the default, which declines, and gets no read-ahead.
+    /// </summary>
+    bool TryReadCached(long offset, IReadOnlyList<Memory<byte>> destinations, out int bytesRead)
+    {
+        bytesRead = 0;
+        return false;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask WriteEachAsync(ITapeStore store, long offset, IReadOnlyList<ReadOnlyMemory<byte>> sources, CancellationToken ct)
+    {
+        for (var i = 0; i < sources.Count; i++)
+        {
+            await store.WriteAsync(offset, sources[i], ct).ConfigureAwait(false);
+            offset += sources[i].Length;
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<int> ReadEachAsync(ITapeStore store, long offset, IReadOnlyList<Memory<byte>> destinations, CancellationToken ct)
+    {
+        var total = 0;
+        for (var i = 0; i < destinations.Count; i++)
+        {
+            var n = await store.ReadAsync(offset + total, destinations[i], ct).ConfigureAwait(false);
+            total += n;
+            if (n < destinations[i].Length)
+            {
+                break;
+            }
+        }
+
+        return total;
+    }
 }
 
 /// <summary>What a store implementation may rely on about the image layout.</summary>

@@ -42,6 +42,29 @@ public sealed class MemoryTapeStore : ITapeStore
         return ValueTask.FromResult(n);
     }
 
+    /// <summary>Everything is in memory: always at once (so tests exercise the image's read-ahead).</summary>
+    public bool TryReadCached(long offset, IReadOnlyList<Memory<byte>> destinations, out int bytesRead)
+    {
+        bytesRead = 0;
+        foreach (var destination in destinations)
+        {
+            if (offset + bytesRead >= _length)
+            {
+                break;
+            }
+
+            var n = (int)Math.Min(destination.Length, _length - (offset + bytesRead));
+            _bytes.AsSpan((int)(offset + bytesRead), n).CopyTo(destination.Span);
+            bytesRead += n;
+            if (n < destination.Length)
+            {
+                break;
+            }
+        }
+
+        return true;
+    }
+
     public ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();

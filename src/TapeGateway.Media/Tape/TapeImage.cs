@@ -29,6 +29,27 @@ public sealed class TapeImage : ITapeMedium
     private readonly byte[] _readHeader = new byte[TapeFormat.RecordHeaderSize];
     private readonly byte[] _markBuffer = new byte[TapeFormat.MarkSlotSize];
 
+    // Reused part lists for the store's gathered write and scatter read (header + payload in one operation).
+    private readonly ReadOnlyMemory<byte>[] _writeParts = new ReadOnlyMemory<byte>[2];
+    private readonly Memory<byte>[] _readParts = new Memory<byte>[2];
+
+    // Read-ahead of the next data record (see ScheduleReadAhead). Everything below is guarded by _aheadLock, which the
+    // background read holds for its whole duration, so a verb that enters waits for it instead of racing it.
+    private readonly Lock _aheadLock = new();
+    private readonly byte[] _aheadHeaderBytes = new byte[TapeFormat.RecordHeaderSize];
+    private readonly Memory<byte>[] _aheadParts = new Memory<byte>[2];
+    private ReadAheadWork? _aheadWork;
+    private int _aheadVersion; // bumped by every verb: a queued read-ahead that sees another version does nothing
+    private int _aheadScheduledVersion;
+    private bool _aheadQueued;
+    private long _aheadTarget = -1; // record the queued read-ahead is for
+    private long _aheadLon = -1; // record whose verified payload _aheadBuffer holds, or -1
+    private RecordHeader _aheadRecord;
+
+    // Kept for the mount (grown to the largest record read ahead) rather than rented per record: rented on a worker
+    // and returned on the read loop, shared-pool arrays would pile up in thread slots and rents would allocate.
+    private byte[]? _aheadBuffer;
+
     private Compressor? _compressor;
     private Decompressor? _decompressor;
 
@@ -343,6 +364,7 @@ public sealed class TapeImage : ITapeMedium
     }
 
     /// <summary>Durability point: fsync the records written so far, then advance the mark.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SyncAsync(CancellationToken ct)
     {
         if (_mount.ReadOnly)
@@ -369,6 +391,7 @@ public sealed class TapeImage : ITapeMedium
     /// Without this, a crash after an overwrite could resurrect old records, or mix old and new bytes under a mark
     /// that trusts them.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask CutAsync(long offset, CancellationToken ct)
     {
         if (_dirty)
@@ -394,12 +417,26 @@ public sealed class TapeImage : ITapeMedium
 
     // ---- Verb plumbing --------------------------------------------------------------------------------------------
 
-    private void Enter()
+    /// <param name="keepReadAhead">
+    /// READ keeps a finished read-ahead (it may be the record it wants); every other verb drops it, as it may change
+    /// the tape or move away for good.
+    /// </param>
+    private void Enter(bool keepReadAhead = false)
     {
         ObjectDisposedException.ThrowIf(_closed, this);
         if (Interlocked.Exchange(ref _busy, 1) != 0)
         {
             throw new InvalidOperationException("Overlapping tape verbs: the drive must issue one at a time.");
+        }
+
+        // Waits for a read-ahead in progress (bounded: it only reads what the store has at hand) and cancels a queued one.
+        lock (_aheadLock)
+        {
+            _aheadVersion++;
+            if (!keepReadAhead)
+            {
+                DropReadAheadLocked();
+            }
         }
     }
 
@@ -494,8 +531,19 @@ public sealed class TapeImage : ITapeMedium
 
             await TruncateAtPositionAsync(ct).ConfigureAwait(false);
             TapeFormat.WriteRecordHeader(_writeHeader, RecordType.Data, compressed, payload.Length, data.Length, _position, TapeFormat.Crc(payload.Span));
-            await _store.WriteAsync(start, _writeHeader, ct).ConfigureAwait(false);
-            await _store.WriteAsync(start + TapeFormat.RecordHeaderSize, payload, ct).ConfigureAwait(false);
+
+            // Header and payload in one store operation: one system call (pwritev) and one thread-pool hop per record.
+            _writeParts[0] = _writeHeader;
+            _writeParts[1] = payload;
+            try
+            {
+                await _store.WriteGatherAsync(start, _writeParts, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _writeParts[1] = default; // the caller's buffer is not ours to keep
+            }
+
             Appended(start, recordEnd, filemark: false);
             Statistics.OnWrite(data.Length, payload.Length, compressed);
             return recordEnd > EarlyWarningStart ? TapeResult.Of(TapeCondition.EarlyWarning) : TapeResult.Ok;
@@ -569,6 +617,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteFilemarkRecordsAsync(long start, int count, CancellationToken ct)
     {
         const int Batch = 1024;
@@ -626,6 +675,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask FlushAsync(CancellationToken ct = default)
     {
         Enter();
@@ -648,7 +698,21 @@ public sealed class TapeImage : ITapeMedium
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> ReadBlockAsync(Memory<byte> destination, CancellationToken ct = default)
     {
-        Enter();
+        var result = await ReadBlockCoreAsync(destination, ct).ConfigureAwait(false);
+
+        // After Exit, so the work item does not find the verb still running; the drive issues nothing in between.
+        if (result.Condition is TapeCondition.Ok or TapeCondition.IncorrectLength)
+        {
+            ScheduleReadAhead();
+        }
+
+        return result;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<TapeResult> ReadBlockCoreAsync(Memory<byte> destination, CancellationToken ct)
+    {
+        Enter(keepReadAhead: true);
         try
         {
             Moved();
@@ -668,7 +732,9 @@ public sealed class TapeImage : ITapeMedium
             var offset = _index.OffsetOf(_position);
             var lon = _position;
             _position++; // an unreadable block is passed over, so the application can go on with the next one
-            return await ReadDataRecordAsync(offset, lon, destination, ct).ConfigureAwait(false);
+            return TryTakeReadAhead(lon, out var header, out var ahead)
+                ? DeliverReadAhead(header, ahead, destination)
+                : await ReadDataRecordAsync(offset, lon, destination, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -676,44 +742,137 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<TapeResult> ReadDataRecordAsync(long offset, long lon, Memory<byte> destination, CancellationToken ct)
+    // ---- Read-ahead ---------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// After a READ, the next data record is read and verified in the background (a thread-pool work item) while the
+    /// host is busy with this one — as a real drive's read-ahead buffer does. Only from what the store has at hand
+    /// (<see cref="ITapeStore.TryReadCached"/>: page cache, no disk wait), so the next verb never waits long for it.
+    /// Invisible to tape semantics: the position moves only when a READ takes the record, the CRC is checked before
+    /// it is kept, and every other verb drops it.
+    /// </summary>
+    private void ScheduleReadAhead()
     {
-        var n = await _store.ReadAsync(offset, _readHeader, ct).ConfigureAwait(false);
-        if (n < TapeFormat.RecordHeaderSize || !TapeFormat.TryReadRecordHeader(_readHeader, lon, out var header) || header.Type != RecordType.Data)
+        var next = _position;
+        if (next >= _index.Count || _index.IsFilemark(next))
         {
-            return TapeResult.Of(TapeCondition.MediumError);
+            return;
         }
 
-        var payloadOffset = offset + TapeFormat.RecordHeaderSize;
-        var logical = header.LogicalLength;
-        var transfer = Math.Min(logical, destination.Length);
-
-        if (!header.Compressed && header.StoredLength <= destination.Length)
+        lock (_aheadLock)
         {
-            // Common case: straight into the caller's buffer, verify there.
-            var target = destination[..header.StoredLength];
-            n = await _store.ReadAsync(payloadOffset, target, ct).ConfigureAwait(false);
-            if (n != header.StoredLength || TapeFormat.Crc(target.Span) != header.PayloadCrc)
+            _aheadTarget = next;
+            _aheadScheduledVersion = _aheadVersion;
+            if (_aheadQueued)
             {
-                return TapeResult.Of(TapeCondition.MediumError);
+                return; // the queued work item reads the new target
             }
 
-            Statistics.OnRead(logical);
-            return Completed(logical, transfer, destination.Length);
+            _aheadQueued = true;
         }
 
-        var stored = ArrayPool<byte>.Shared.Rent(header.StoredLength);
+        ThreadPool.UnsafeQueueUserWorkItem(_aheadWork ??= new ReadAheadWork(this), preferLocal: false);
+    }
+
+    private void RunReadAhead()
+    {
+        lock (_aheadLock)
+        {
+            _aheadQueued = false;
+            var lon = _aheadTarget;
+
+            // A verb has started since this was scheduled (it owns the index now), or the record is in hand already.
+            if (Volatile.Read(ref _busy) != 0 || _closed || lon < 0 || lon == _aheadLon || _aheadScheduledVersion != _aheadVersion)
+            {
+                return;
+            }
+
+            var offset = _index.OffsetOf(lon);
+            var next = lon + 1 < _index.Count ? _index.OffsetOf(lon + 1) : _end;
+            var stored = next - offset - TapeFormat.RecordHeaderSize;
+            if (stored <= 0 || stored > TapeFormat.MaxBlockLength)
+            {
+                return;
+            }
+
+            DropReadAheadLocked();
+            if (_aheadBuffer is null || _aheadBuffer.Length < stored)
+            {
+                if (_aheadBuffer is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(_aheadBuffer);
+                }
+
+                _aheadBuffer = ArrayPool<byte>.Shared.Rent((int)stored);
+            }
+
+            var buffer = _aheadBuffer;
+            _aheadParts[0] = _aheadHeaderBytes;
+            _aheadParts[1] = buffer.AsMemory(0, (int)stored);
+            bool cached;
+            int n;
+            try
+            {
+                cached = _store.TryReadCached(offset, _aheadParts, out n);
+            }
+            catch (IOException)
+            {
+                cached = false; // the READ itself will meet the error and report it
+                n = 0;
+            }
+            finally
+            {
+                _aheadParts[1] = default;
+            }
+
+            if (cached && n == TapeFormat.RecordHeaderSize + stored
+                && TapeFormat.TryReadRecordHeader(_aheadHeaderBytes, lon, out var header)
+                && header.Type == RecordType.Data && header.StoredLength == stored
+                && TapeFormat.Crc(buffer.AsSpan(0, (int)stored)) == header.PayloadCrc)
+            {
+                _aheadRecord = header;
+                _aheadLon = lon;
+            }
+        }
+    }
+
+    private bool TryTakeReadAhead(long lon, out RecordHeader header, out byte[] buffer)
+    {
+        lock (_aheadLock)
+        {
+            if (_aheadLon == lon && _aheadBuffer is { } b)
+            {
+                // The buffer stays the image's: no read-ahead runs before this READ has copied out of it.
+                header = _aheadRecord;
+                buffer = b;
+                _aheadLon = -1;
+                return true;
+            }
+
+            DropReadAheadLocked();
+        }
+
+        header = default;
+        buffer = null!;
+        return false;
+    }
+
+    private void DropReadAheadLocked() => _aheadLon = -1;
+
+    private TapeResult DeliverReadAhead(RecordHeader header, byte[] stored, Memory<byte> destination) =>
+        Deliver(header, stored.AsSpan(0, header.StoredLength), destination);
+
+    /// <summary>
+    /// Hands a record whose stored bytes have passed their CRC to the caller: as is, or expanded (zstd), truncated to
+    /// the caller's buffer when the record is longer (SSC-4 incorrect length: the rest of the record is skipped).
+    /// </summary>
+    private TapeResult Deliver(RecordHeader header, ReadOnlySpan<byte> source, Memory<byte> destination)
+    {
+        var logical = header.LogicalLength;
+        var transfer = Math.Min(logical, destination.Length);
         byte[]? expanded = null;
         try
         {
-            n = await _store.ReadAsync(payloadOffset, stored.AsMemory(0, header.StoredLength), ct).ConfigureAwait(false);
-            if (n != header.StoredLength || TapeFormat.Crc(stored.AsSpan(0, n)) != header.PayloadCrc)
-            {
-                return TapeResult.Of(TapeCondition.MediumError);
-            }
-
-            ReadOnlySpan<byte> source = stored.AsSpan(0, header.StoredLength);
             if (header.Compressed)
             {
                 Span<byte> target;
@@ -748,11 +907,112 @@ public sealed class TapeImage : ITapeMedium
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(stored);
             if (expanded is not null)
             {
                 ArrayPool<byte>.Shared.Return(expanded);
             }
+        }
+    }
+
+    /// <summary>The image's one read-ahead work item, reused: queuing it allocates nothing.</summary>
+    private sealed class ReadAheadWork(TapeImage image) : IThreadPoolWorkItem
+    {
+        public void Execute() => image.RunReadAhead();
+    }
+
+    /// <summary>
+    /// Reads the data record at <paramref name="offset"/>. The index knows where the next record starts, hence this
+    /// record's stored length: when it fits the caller's buffer, header and payload come in one store operation,
+    /// the payload straight into the buffer (one system call, and no hop at all when the store serves it from cache).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<TapeResult> ReadDataRecordAsync(long offset, long lon, Memory<byte> destination, CancellationToken ct)
+    {
+        var next = lon + 1 < _index.Count ? _index.OffsetOf(lon + 1) : _end;
+        var stored = next - offset - TapeFormat.RecordHeaderSize;
+        int n;
+        var payloadRead = 0;
+        if (stored > 0 && stored <= destination.Length)
+        {
+            _readParts[0] = _readHeader;
+            _readParts[1] = destination[..(int)stored];
+            try
+            {
+                n = await _store.ReadScatterAsync(offset, _readParts, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _readParts[1] = default;
+            }
+
+            payloadRead = Math.Max(0, n - TapeFormat.RecordHeaderSize);
+        }
+        else
+        {
+            n = await _store.ReadAsync(offset, _readHeader, ct).ConfigureAwait(false);
+        }
+
+        if (n < TapeFormat.RecordHeaderSize || !TapeFormat.TryReadRecordHeader(_readHeader, lon, out var header) || header.Type != RecordType.Data)
+        {
+            return TapeResult.Of(TapeCondition.MediumError);
+        }
+
+        // The payload is in the caller's buffer already unless the header disagrees with the index (then it is read
+        // again below, by the header's length, and the CRC decides).
+        var inDestination = payloadRead == header.StoredLength && stored == header.StoredLength;
+        var payloadOffset = offset + TapeFormat.RecordHeaderSize;
+        var logical = header.LogicalLength;
+        var transfer = Math.Min(logical, destination.Length);
+
+        if (!header.Compressed && header.StoredLength <= destination.Length)
+        {
+            // Common case: straight into the caller's buffer, verify there.
+            var target = destination[..header.StoredLength];
+            if (!inDestination)
+            {
+                n = await _store.ReadAsync(payloadOffset, target, ct).ConfigureAwait(false);
+                if (n != header.StoredLength)
+                {
+                    return TapeResult.Of(TapeCondition.MediumError);
+                }
+            }
+
+            if (TapeFormat.Crc(target.Span) != header.PayloadCrc)
+            {
+                return TapeResult.Of(TapeCondition.MediumError);
+            }
+
+            Statistics.OnRead(logical);
+            return Completed(logical, transfer, destination.Length);
+        }
+
+        var storedBytes = ArrayPool<byte>.Shared.Rent(header.StoredLength);
+        try
+        {
+            if (inDestination)
+            {
+                // A compressed payload was read into the caller's buffer, where it would overlap its own expansion.
+                destination.Span[..header.StoredLength].CopyTo(storedBytes);
+            }
+            else
+            {
+                n = await _store.ReadAsync(payloadOffset, storedBytes.AsMemory(0, header.StoredLength), ct).ConfigureAwait(false);
+                if (n != header.StoredLength)
+                {
+                    return TapeResult.Of(TapeCondition.MediumError);
+                }
+            }
+
+            if (TapeFormat.Crc(storedBytes.AsSpan(0, header.StoredLength)) != header.PayloadCrc)
+            {
+                return TapeResult.Of(TapeCondition.MediumError);
+            }
+
+            return Deliver(header, storedBytes.AsSpan(0, header.StoredLength), destination);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(storedBytes);
         }
     }
 
@@ -786,6 +1046,7 @@ public sealed class TapeImage : ITapeMedium
         return _dirty ? SyncAsync(ct) : ValueTask.CompletedTask;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> SpaceBlocksAsync(long count, CancellationToken ct = default)
     {
         Enter();
@@ -851,6 +1112,7 @@ public sealed class TapeImage : ITapeMedium
         return TapeResult.Ok;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> SpaceFilemarksAsync(long count, CancellationToken ct = default)
     {
         Enter();
@@ -892,6 +1154,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> SpaceToEndOfDataAsync(CancellationToken ct = default)
     {
         Enter();
@@ -907,6 +1170,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> LocateAsync(long logicalObjectNumber, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(logicalObjectNumber);
@@ -932,6 +1196,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> RewindAsync(CancellationToken ct = default)
     {
         Enter();
@@ -1037,6 +1302,7 @@ public sealed class TapeImage : ITapeMedium
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TapeResult> StoreAttributesAsync(IReadOnlyList<TapeAttribute> attributes, CancellationToken ct)
     {
         if (_attributes.EncodedLengthAfter(attributes) > TapeFormat.MaxAttributeBytes)
@@ -1072,6 +1338,7 @@ public sealed class TapeImage : ITapeMedium
 
     // ---- Unload ---------------------------------------------------------------------------------------------------
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask UnloadAsync(CancellationToken ct = default)
     {
         if (_closed)
@@ -1107,6 +1374,15 @@ public sealed class TapeImage : ITapeMedium
             _closed = true;
             _compressor?.Dispose();
             _decompressor?.Dispose();
+            lock (_aheadLock)
+            {
+                if (_aheadBuffer is { } ahead)
+                {
+                    _aheadBuffer = null;
+                    ArrayPool<byte>.Shared.Return(ahead);
+                }
+            }
+
             Exit();
             await _store.DisposeAsync().ConfigureAwait(false);
         }

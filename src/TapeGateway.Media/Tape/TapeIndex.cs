@@ -11,6 +11,9 @@ internal sealed class TapeIndex
     private const int ChunkSize = 1 << ChunkShift;
     private const int ChunkMask = ChunkSize - 1;
 
+    // Chunks stay allocated when the index is cut (a rewrite from BOP cuts it to zero): the next records land in them
+    // again, so rewriting a tape allocates nothing per record. The memory kept is what this mount's longest stream
+    // needed, which it may need again.
     private readonly List<long[]> _chunks = [];
     private readonly List<long> _filemarks = [];
 
@@ -24,7 +27,7 @@ internal sealed class TapeIndex
     public void Append(long offset, bool filemark)
     {
         var chunk = (int)(Count >> ChunkShift);
-        if (chunk == _chunks.Count)
+        if (chunk >= _chunks.Count)
         {
             _chunks.Add(new long[ChunkSize]);
         }
@@ -48,12 +51,6 @@ internal sealed class TapeIndex
 
         var keepFm = FilemarksBefore(count);
         _filemarks.RemoveRange(keepFm, _filemarks.Count - keepFm);
-        var keepChunks = (int)((count + ChunkMask) >> ChunkShift);
-        if (keepChunks < _chunks.Count)
-        {
-            _chunks.RemoveRange(keepChunks, _chunks.Count - keepChunks);
-        }
-
         Count = count;
     }
 

@@ -29,6 +29,14 @@ public enum CommandFlags
     /// <summary>Must not run concurrently with other commands on this LU (tape positioning, changer moves, PR OUT).</summary>
     Serialized = 1 << 6,
 
+    /// <summary>
+    /// May block its thread on media I/O (page-cache writes that can stall on dirty-page throttling, fsync, opening
+    /// a tape image): never run on the transport's thread, which must keep reading PDUs (task management, other LUNs
+    /// of the session). The unit runs it on a thread-pool worker once all its Data-Out has arrived; that worker then
+    /// goes on with the commands queued behind it, so a stream of WRITEs costs one hop per burst, not per command.
+    /// </summary>
+    Blocking = 1 << 7,
+
     /// <summary>Commands that are always allowed regardless of any reservation (INQUIRY, REPORT LUNS, …).</summary>
     AllowedUnderAnyReservation = AllowedUnderReserve | AllowedUnderWriteExclusive | AllowedUnderExclusiveAccess,
 }

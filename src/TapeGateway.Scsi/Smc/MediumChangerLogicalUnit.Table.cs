@@ -20,7 +20,12 @@ public sealed partial class MediumChangerLogicalUnit
     /// (MOVE, EXCHANGE, POSITION, INITIALIZE, PREVENT, OPEN/CLOSE) conflicts with any reservation of another nexus.
     /// Commands that move media or change shared state are Serialized: one robot, one move at a time.
     /// </summary>
-    private const CommandFlags Mover = CommandFlags.Serialized;
+    /// <remarks>
+    /// Every changer command reaches the library backend — the SQLite catalog, tape images opened, sealed and fsynced
+    /// on a move — so all of them are <see cref="CommandFlags.Blocking"/>: they run on a worker, never on a
+    /// connection's read loop. A changer command is rare; the hop costs nothing that matters.
+    /// </remarks>
+    private const CommandFlags Mover = CommandFlags.Serialized | CommandFlags.Blocking;
 
     private static CommandTable<MediumChangerLogicalUnit> BuildCommandTable()
     {
@@ -28,7 +33,7 @@ public sealed partial class MediumChangerLogicalUnit
 
         // CDB usage bitmaps (SPC-4 §6.35.3): a one for every bit the handler evaluates. Byte 1 bits 7-5 are the
         // obsolete SCSI-2 LUN field, which the Linux ch driver and mtx still fill in: reserved, ignored, reported 0.
-        t.Add(ReadElementStatus, "READ ELEMENT STATUS", ReadElementStatusAsync, CommandFlags.AllowedUnderWriteExclusive,
+        t.Add(ReadElementStatus, "READ ELEMENT STATUS", ReadElementStatusAsync, CommandFlags.AllowedUnderWriteExclusive | CommandFlags.Blocking,
             [ReadElementStatus, 0x1F, 0xFF, 0xFF, 0xFF, 0xFF, 0x03, 0xFF, 0xFF, 0xFF, 0x00, 0x00], "SMC-3 6.10");
         t.Add(MoveMedium, "MOVE MEDIUM", MoveMediumAsync, Mover,
             [MoveMedium, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x01, 0x00], "SMC-3 6.7");

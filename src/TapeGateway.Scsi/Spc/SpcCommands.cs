@@ -98,7 +98,8 @@ public static partial class SpcCommands
 
         // PERSISTENT RESERVE OUT passes reservations (table 64): which nexus may do what is decided per service action.
         byte[] prOut = [PersistentReserveOut, 0x1F, 0xFF, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00];
-        const CommandFlags prOutFlags = AllowedUnderPersistent | CommandFlags.Serialized;
+        // Blocking: with APTPL the new state is written and fsynced (IPersistentReservationStore.Save) before GOOD.
+        const CommandFlags prOutFlags = AllowedUnderPersistent | CommandFlags.Serialized | CommandFlags.Blocking;
         table.Add(PersistentReserveOut, 0x00, "PERSISTENT RESERVE OUT (REGISTER)", PersistentReserveOutAsync, prOutFlags, prOut, "SPC-4 6.17.2");
         table.Add(PersistentReserveOut, 0x01, "PERSISTENT RESERVE OUT (RESERVE)", PersistentReserveOutAsync, prOutFlags, prOut, "SPC-4 6.17.2");
         table.Add(PersistentReserveOut, 0x02, "PERSISTENT RESERVE OUT (RELEASE)", PersistentReserveOutAsync, prOutFlags, prOut, "SPC-4 6.17.2");

@@ -39,32 +39,41 @@ public sealed partial class TapeDriveLogicalUnit
 
     private const CommandFlags Motion = CommandFlags.Serialized;
 
+    /// <summary>
+    /// Commands that write the image or reach a durability point (fsync) block on the store, so they run on a worker
+    /// (<see cref="CommandFlags.Blocking"/>). READ(6) does not: the store serves page-cache hits without blocking and
+    /// queues only real disk reads, so a read streamed back at queue depth 1 costs no thread hop.
+    /// </summary>
+    private const CommandFlags MotionBlocking = Motion | CommandFlags.Blocking;
+
+    private const CommandFlags ReadLikeBlocking = ReadLike | CommandFlags.Blocking;
+
     private static CommandTable<TapeDriveLogicalUnit> BuildCommandTable()
     {
         var t = SpcCommands.Register(new CommandTable<TapeDriveLogicalUnit>());
 
-        t.Add(Rewind, "REWIND", RewindAsync, Motion, [Rewind, 0x01, 0x00, 0x00, 0x00, 0x00], "SSC-4");
+        t.Add(Rewind, "REWIND", RewindAsync, MotionBlocking, [Rewind, 0x01, 0x00, 0x00, 0x00, 0x00], "SSC-4");
         t.Add(ReadBlockLimits, "READ BLOCK LIMITS", ReadBlockLimitsAsync, Query & ~CommandFlags.Serialized,
             [ReadBlockLimits, 0x01, 0x00, 0x00, 0x00, 0x00], "SSC-4");
         t.Add(Read6, "READ(6)", ReadAsync, ReadLike, [Read6, 0x03, 0xFF, 0xFF, 0xFF, 0x00], "SSC-4");
-        t.Add(Write6, "WRITE(6)", WriteAsync, Motion, [Write6, 0x01, 0xFF, 0xFF, 0xFF, 0x00], "SSC-4");
-        t.Add(WriteFilemarks6, "WRITE FILEMARKS(6)", WriteFilemarksAsync, Motion, [WriteFilemarks6, 0x01, 0xFF, 0xFF, 0xFF, 0x00], "SSC-4");
-        t.Add(WriteFilemarks16, "WRITE FILEMARKS(16)", WriteFilemarksAsync, Motion,
+        t.Add(Write6, "WRITE(6)", WriteAsync, MotionBlocking, [Write6, 0x01, 0xFF, 0xFF, 0xFF, 0x00], "SSC-4");
+        t.Add(WriteFilemarks6, "WRITE FILEMARKS(6)", WriteFilemarksAsync, MotionBlocking, [WriteFilemarks6, 0x01, 0xFF, 0xFF, 0xFF, 0x00], "SSC-4");
+        t.Add(WriteFilemarks16, "WRITE FILEMARKS(16)", WriteFilemarksAsync, MotionBlocking,
             [WriteFilemarks16, 0x01, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00], "SSC-4");
-        t.Add(Space6, "SPACE(6)", SpaceAsync, ReadLike, [Space6, 0x0F, 0xFF, 0xFF, 0xFF, 0x00], "SSC-4");
-        t.Add(Space16, "SPACE(16)", SpaceAsync, ReadLike,
+        t.Add(Space6, "SPACE(6)", SpaceAsync, ReadLikeBlocking, [Space6, 0x0F, 0xFF, 0xFF, 0xFF, 0x00], "SSC-4");
+        t.Add(Space16, "SPACE(16)", SpaceAsync, ReadLikeBlocking,
             [Space16, 0x0F, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00], "SSC-4");
-        t.Add(Locate10, "LOCATE(10)", LocateAsync, ReadLike,
+        t.Add(Locate10, "LOCATE(10)", LocateAsync, ReadLikeBlocking,
             [Locate10, 0x07, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0xFF, 0x00], "SSC-4");
-        t.Add(Locate16, "LOCATE(16)", LocateAsync, ReadLike,
+        t.Add(Locate16, "LOCATE(16)", LocateAsync, ReadLikeBlocking,
             [Locate16, 0x3B, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00], "SSC-4");
         byte[] readPosition = [ReadPosition, 0x1F, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0x00];
         t.Add(ReadPosition, 0x00, "READ POSITION (SHORT FORM - BLOCK ID)", ReadPositionAsync, Query, readPosition, "SSC-4");
         t.Add(ReadPosition, 0x01, "READ POSITION (SHORT FORM - VENDOR SPECIFIC)", ReadPositionAsync, Query, readPosition, "SSC-4");
         t.Add(ReadPosition, 0x06, "READ POSITION (LONG FORM)", ReadPositionAsync, Query, readPosition, "SSC-4");
         t.Add(ReadPosition, 0x08, "READ POSITION (EXTENDED FORM)", ReadPositionAsync, Query, readPosition, "SSC-4");
-        t.Add(Erase6, "ERASE(6)", EraseAsync, Motion, [Erase6, 0x03, 0x00, 0x00, 0x00, 0x00], "SSC-4");
-        t.Add(LoadUnload, "LOAD UNLOAD", LoadUnloadAsync, Motion, [LoadUnload, 0x01, 0x00, 0x00, 0x0F, 0x00], "SSC-4");
+        t.Add(Erase6, "ERASE(6)", EraseAsync, MotionBlocking, [Erase6, 0x03, 0x00, 0x00, 0x00, 0x00], "SSC-4");
+        t.Add(LoadUnload, "LOAD UNLOAD", LoadUnloadAsync, MotionBlocking, [LoadUnload, 0x01, 0x00, 0x00, 0x0F, 0x00], "SSC-4");
         t.Add(PreventAllowMediumRemoval, "PREVENT ALLOW MEDIUM REMOVAL", PreventAllowAsync, Motion,
             [PreventAllowMediumRemoval, 0x00, 0x00, 0x00, 0x03, 0x00], "SSC-4 / SPC-4");
         t.Add(ReportDensitySupport, "REPORT DENSITY SUPPORT", ReportDensitySupportAsync, Query,
@@ -75,7 +84,7 @@ public sealed partial class TapeDriveLogicalUnit
             [AllowOverwrite, 0x00, 0x0F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00], "SSC-4");
         t.Add(ReadAttribute, "READ ATTRIBUTE", ReadAttributeAsync, Query,
             [ReadAttribute, 0x1F, 0x00, 0x00, 0x00, 0xFF, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00], "SPC-4");
-        t.Add(WriteAttribute, "WRITE ATTRIBUTE", WriteAttributeAsync, Motion,
+        t.Add(WriteAttribute, "WRITE ATTRIBUTE", WriteAttributeAsync, MotionBlocking,
             [WriteAttribute, 0x01, 0x00, 0x00, 0x00, 0xFF, 0x00, 0xFF, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00], "SPC-4");
         t.Add(ServiceActionIn12, ReadMediaSerialNumberAction, "READ MEDIA SERIAL NUMBER", ReadMediaSerialNumberAsync, Query,
             [ServiceActionIn12, 0x1F, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00], "SPC-4");

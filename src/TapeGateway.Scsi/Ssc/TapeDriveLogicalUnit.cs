@@ -198,7 +198,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
 
         try
         {
-            using (await EnterAsync(CommandFlags.Serialized, ct).ConfigureAwait(false))
+            using (await EnterAsync(ct).ConfigureAwait(false))
             {
                 if (cartridge.ReadOnly)
                 {
@@ -254,7 +254,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     /// </summary>
     public async ValueTask<ITapeMedium?> EjectAsync(bool force, CancellationToken ct)
     {
-        using (await EnterAsync(CommandFlags.Serialized, ct).ConfigureAwait(false))
+        using (await EnterAsync(ct).ConfigureAwait(false))
         {
             ITapeMedium medium;
             bool threaded;
