@@ -15,23 +15,9 @@ internal sealed class TierCopier(IObjectStore store, TapeObjectLayout layout)
     public TapeObjectLayout Layout { get; } = layout;
 
     /// <summary>The manifest of <paramref name="tier"/>, or null when none is published.</summary>
-    public async Task<TapeManifest?> ReadManifestAsync(TapeTier tier, string barcode, CancellationToken ct)
-    {
-        try
-        {
-            var read = await Store.GetAsync(Layout.ManifestKey(tier, barcode), null, ct).ConfigureAwait(false);
-            await using (read.ConfigureAwait(false))
-            {
-                using var buffer = new MemoryStream();
-                await read.Content.CopyToAsync(buffer, ct).ConfigureAwait(false);
-                return TapeManifest.Parse(buffer.ToArray());
-            }
-        }
-        catch (ObjectNotFoundException)
-        {
-            return null;
-        }
-    }
+    public Task<TapeManifest?> ReadManifestAsync(TapeTier tier, string barcode, CancellationToken ct) =>
+        TapeManifest.ReadAsync(Store, Layout.ManifestKey(tier, barcode), ct);
+
 
     /// <summary>Publishes a manifest. Always STANDARD: it must stay readable without a restore (it says what to restore).</summary>
     public async Task WriteManifestAsync(TapeTier tier, TapeManifest manifest, CancellationToken ct)

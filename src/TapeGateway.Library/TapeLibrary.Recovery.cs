@@ -87,17 +87,19 @@ public sealed partial class TapeLibrary
             return new RecoveredTape(barcode, null, 0, "already in the catalog");
         }
 
-        TapeManifest manifest;
+        TapeManifest? manifest;
         try
         {
-            await using var read = await tier.ObjectStore.GetAsync(key, null, ct).ConfigureAwait(false);
-            using var buffer = new MemoryStream();
-            await read.Content.CopyToAsync(buffer, ct).ConfigureAwait(false);
-            manifest = TapeManifest.Parse(buffer.ToArray());
+            manifest = await TapeManifest.ReadAsync(tier.ObjectStore, key, ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is InvalidDataException or ObjectStoreException)
         {
             return new RecoveredTape(barcode, null, 0, "unreadable manifest: " + ex.Message);
+        }
+
+        if (manifest is null)
+        {
+            return new RecoveredTape(barcode, null, 0, "the manifest disappeared while recovering");
         }
 
         if (manifest.Barcode != barcode)

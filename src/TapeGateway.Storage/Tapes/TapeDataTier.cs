@@ -355,20 +355,9 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
         }
     }
 
-    public async Task<TapeManifest?> GetManifestAsync(TapeTier tier, string barcode, CancellationToken ct)
-    {
-        try
-        {
-            await using var read = await ObjectStore.GetAsync(Layout.ManifestKey(tier, barcode), null, ct).ConfigureAwait(false);
-            using var buffer = new MemoryStream();
-            await read.Content.CopyToAsync(buffer, ct).ConfigureAwait(false);
-            return TapeManifest.Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
-        }
-        catch (ObjectNotFoundException)
-        {
-            return null;
-        }
-    }
+    public Task<TapeManifest?> GetManifestAsync(TapeTier tier, string barcode, CancellationToken ct) =>
+        TapeManifest.ReadAsync(ObjectStore, Layout.ManifestKey(tier, barcode), ct);
+
 
     public Task PurgeLocalAsync(string barcode, CancellationToken ct)
     {

@@ -149,6 +149,26 @@ public sealed record TapeManifest
         return error is null ? manifest : throw new InvalidDataException("Invalid tape manifest: " + error);
     }
 
+    /// <summary>Reads and validates the manifest at <paramref name="key"/>; null when there is none.</summary>
+    public static async Task<TapeManifest?> ReadAsync(IObjectStore store, string key, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        try
+        {
+            var read = await store.GetAsync(key, null, ct).ConfigureAwait(false);
+            await using (read.ConfigureAwait(false))
+            {
+                using var buffer = new MemoryStream();
+                await read.Content.CopyToAsync(buffer, ct).ConfigureAwait(false);
+                return Parse(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+            }
+        }
+        catch (ObjectNotFoundException)
+        {
+            return null;
+        }
+    }
+
     public static string Sha256Hex(ReadOnlySpan<byte> data) => Convert.ToHexStringLower(SHA256.HashData(data));
 }
 
