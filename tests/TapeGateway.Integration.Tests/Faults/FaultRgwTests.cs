@@ -35,6 +35,11 @@ public sealed class FaultRgwTests : IAsyncLifetime
 
     public Task DisposeAsync()
     {
+        if (Environment.GetEnvironmentVariable("TAPEGW_KEEP_TEST_DATA") is { Length: > 0 })
+        {
+            return Task.CompletedTask; // the gateway logs (gateway-N.log) stay for a post-mortem
+        }
+
         try
         {
             Directory.Delete(_dataDirectory, recursive: true);
