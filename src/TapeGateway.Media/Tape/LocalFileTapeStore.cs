@@ -1,8 +1,5 @@
-using System.Buffers;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Threading.Tasks.Sources;
 using Microsoft.Win32.SafeHandles;
+using TapeGateway.Media.IO;
 
 namespace TapeGateway.Media.Tape;
 
@@ -25,16 +22,13 @@ namespace TapeGateway.Media.Tape;
 /// (<see cref="RandomAccess"/> would hop on every call, and its gathered overloads allocate per call.)
 /// </para>
 /// </remarks>
-public sealed partial class LocalFileTapeStore : ITapeStore
+public sealed class LocalFileTapeStore : ITapeStore
 {
-    private const int MaxVectors = 4;
-
-    // 64-bit Linux: off_t is 64 bits, so the libc entry points below take the offsets as given.
-    private static readonly bool s_native = OperatingSystem.IsLinux() && Environment.Is64BitProcess;
+    private static readonly bool s_native = VectoredFile.IsNative;
 
 
     private readonly SafeFileHandle _handle;
-    private readonly PendingIo _pending;
+    private readonly PooledFileRead _pending = new();
     private readonly ReadOnlyMemory<byte>[] _oneSource = new ReadOnlyMemory<byte>[1];
     private long _length;
     private bool _tryNoWaitReads = s_native;
@@ -43,7 +37,6 @@ public sealed partial class LocalFileTapeStore : ITapeStore
     {
         _handle = handle;
         _length = RandomAccess.GetLength(handle);
-        _pending = new PendingIo(this);
     }
 
     public string Path { get; private init; } = "";
@@ -78,7 +71,7 @@ public sealed partial class LocalFileTapeStore : ITapeStore
         var done = TryReadNoWait(offset, destination, default);
         if (done < 0)
         {
-            return _pending.StartRead(offset, destination, default, ct);
+            return _pending.Start(_handle, offset, destination, default, ct);
         }
 
         return new ValueTask<int>(done);
@@ -95,7 +88,7 @@ public sealed partial class LocalFileTapeStore : ITapeStore
         var done = TryReadNoWait(offset, destinations[0], destinations[1]);
         if (done < 0)
         {
-            return _pending.StartRead(offset, destinations[0], destinations[1], ct);
+            return _pending.Start(_handle, offset, destinations[0], destinations[1], ct);
         }
 
         return new ValueTask<int>(done);
@@ -140,13 +133,7 @@ public sealed partial class LocalFileTapeStore : ITapeStore
             _length = end;
         }
 
-        if (!s_native || sources.Count > MaxVectors)
-        {
-            RandomAccess.Write(_handle, sources, offset);
-            return ValueTask.CompletedTask;
-        }
-
-        WriteAll(offset, sources);
+        VectoredFile.WriteGather(_handle, offset, sources);
         return ValueTask.CompletedTask;
     }
 
@@ -206,287 +193,20 @@ public sealed partial class LocalFileTapeStore : ITapeStore
         return total;
     }
 
-    /// <summary>
-    /// Reads from the page cache without blocking. Returns the bytes read (all of them, or fewer at the end of the
-    /// file), or -1 when the kernel would have to wait for the disk (or cannot promise not to): then nothing useful
-    /// was done and the caller queues the whole read to the thread pool.
-    /// </summary>
-    private unsafe int TryReadNoWait(long offset, Memory<byte> first, Memory<byte> second)
+    /// <summary>Reads from the page cache without blocking; -1 when the read has to go to a pool thread.</summary>
+    private int TryReadNoWait(long offset, Memory<byte> first, Memory<byte> second)
     {
         if (!_tryNoWaitReads)
         {
             return -1;
         }
 
-        var wanted = first.Length + second.Length;
-        using var a = first.Pin();
-        using var b = second.Pin();
-        var fd = AcquireFd();
-        try
+        var n = VectoredFile.TryReadNoWait(_handle, offset, first, second);
+        if (n == VectoredFile.Unsupported)
         {
-            var done = 0;
-            var vectors = stackalloc IoVec[2];
-            while (done < wanted)
-            {
-                var count = Vectors(vectors, (byte*)a.Pointer, first.Length, (byte*)b.Pointer, second.Length, done);
-                var n = Native.preadv2(fd, vectors, count, offset + done, Native.RWF_NOWAIT);
-                if (n > 0)
-                {
-                    done += (int)n;
-                    continue;
-                }
-
-                if (n == 0)
-                {
-                    return done; // end of file
-                }
-
-                var errno = Marshal.GetLastPInvokeError();
-                switch (errno)
-                {
-                    case Native.EINTR:
-                        continue;
-                    case Native.EAGAIN:
-                        // Not (all) in the page cache. Whatever was read is simply read again by the pool thread.
-                        return -1;
-                    case Native.EOPNOTSUPP or Native.EINVAL or Native.ENOSYS:
-                        _tryNoWaitReads = false; // older kernel or a file system without it: always use the pool
-                        return -1;
-                    default:
-                        throw new IOException($"preadv2 on '{Path}' failed (errno {errno})", errno);
-                }
-            }
-
-            return done;
-        }
-        finally
-        {
-            _handle.DangerousRelease();
-        }
-    }
-
-    /// <summary>Blocking positional read of both buffers until full or end of file (a pool thread's job).</summary>
-    private unsafe int ReadAll(long offset, Memory<byte> first, Memory<byte> second)
-    {
-        var wanted = first.Length + second.Length;
-        using var a = first.Pin();
-        using var b = second.Pin();
-        var fd = AcquireFd();
-        try
-        {
-            var done = 0;
-            var vectors = stackalloc IoVec[2];
-            while (done < wanted)
-            {
-                var count = Vectors(vectors, (byte*)a.Pointer, first.Length, (byte*)b.Pointer, second.Length, done);
-                var n = Native.preadv(fd, vectors, count, offset + done);
-                if (n > 0)
-                {
-                    done += (int)n;
-                }
-                else if (n == 0)
-                {
-                    break;
-                }
-                else if (Marshal.GetLastPInvokeError() is var errno && errno != Native.EINTR)
-                {
-                    throw new IOException($"preadv on '{Path}' failed (errno {errno})", errno);
-                }
-            }
-
-            return done;
-        }
-        finally
-        {
-            _handle.DangerousRelease();
-        }
-    }
-
-    /// <summary>Positional gathered write of every buffer, on the calling thread (short writes are continued).</summary>
-    private unsafe void WriteAll(long offset, IReadOnlyList<ReadOnlyMemory<byte>> sources)
-    {
-        var pins = default(Pins);
-        var count = sources.Count;
-        var vectors = stackalloc IoVec[MaxVectors];
-        long remaining = 0;
-        try
-        {
-            for (var i = 0; i < count; i++)
-            {
-                pins[i] = sources[i].Pin();
-                vectors[i] = new IoVec((byte*)pins[i].Pointer, sources[i].Length);
-                remaining += sources[i].Length;
-            }
-
-            var fd = AcquireFd();
-            try
-            {
-                var first = 0;
-                while (remaining > 0)
-                {
-                    var n = Native.pwritev(fd, vectors + first, count - first, offset);
-                    if (n < 0)
-                    {
-                        var errno = Marshal.GetLastPInvokeError();
-                        if (errno == Native.EINTR)
-                        {
-                            continue;
-                        }
-
-                        throw new IOException($"pwritev on '{Path}' failed (errno {errno})", errno);
-                    }
-
-                    long written = n;
-                    offset += written;
-                    remaining -= written;
-                    while (written > 0 && first < count)
-                    {
-                        var take = (long)Math.Min((ulong)written, vectors[first].Length);
-                        vectors[first] = new IoVec(vectors[first].Base + take, (int)((long)vectors[first].Length - take));
-                        written -= take;
-                        if (vectors[first].Length == 0)
-                        {
-                            first++;
-                        }
-                    }
-                }
-            }
-            finally
-            {
-                _handle.DangerousRelease();
-            }
-        }
-        finally
-        {
-            for (var i = 0; i < count; i++)
-            {
-                pins[i].Dispose();
-            }
-        }
-    }
-
-    /// <summary>The two buffers as iovecs, skipping the first <paramref name="skip"/> bytes; returns the vector count.</summary>
-    private static unsafe int Vectors(IoVec* vectors, byte* first, int firstLength, byte* second, int secondLength, int skip)
-    {
-        var count = 0;
-        if (skip < firstLength)
-        {
-            vectors[count++] = new IoVec(first + skip, firstLength - skip);
-            skip = 0;
-        }
-        else
-        {
-            skip -= firstLength;
+            _tryNoWaitReads = false; // older kernel or a file system without it: always use the pool
         }
 
-        if (secondLength - skip > 0)
-        {
-            vectors[count++] = new IoVec(second + skip, secondLength - skip);
-        }
-
-        return count;
-    }
-
-    /// <summary>The raw descriptor, with a reference held so a concurrent dispose cannot recycle it under us.</summary>
-    private int AcquireFd()
-    {
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
-        var added = false;
-        _handle.DangerousAddRef(ref added);
-        return (int)_handle.DangerousGetHandle();
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private readonly unsafe struct IoVec(byte* start, int length)
-    {
-        public readonly byte* Base = start;
-        public readonly nuint Length = (nuint)length;
-    }
-
-    [InlineArray(MaxVectors)]
-    private struct Pins
-    {
-        private MemoryHandle _element;
-    }
-
-    /// <summary>
-    /// The one read the store can have in flight on the thread pool (the image never overlaps calls), as a reusable
-    /// work item and <see cref="IValueTaskSource{TResult}"/>: queuing and awaiting it allocate nothing. The
-    /// continuation runs on the pool thread that did the read.
-    /// </summary>
-    private sealed class PendingIo(LocalFileTapeStore store) : IThreadPoolWorkItem, IValueTaskSource<int>
-    {
-        private ManualResetValueTaskSourceCore<int> _core;
-        private Memory<byte> _first;
-        private Memory<byte> _second;
-        private long _offset;
-        private CancellationToken _ct;
-
-        public ValueTask<int> StartRead(long offset, Memory<byte> first, Memory<byte> second, CancellationToken ct)
-        {
-            _offset = offset;
-            _first = first;
-            _second = second;
-            _ct = ct;
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-            return new ValueTask<int>(this, _core.Version);
-        }
-
-        public void Execute()
-        {
-            var first = _first;
-            var second = _second;
-
-            // Do not keep the caller's buffers reachable from the store after the operation.
-            _first = default;
-            _second = default;
-            try
-            {
-                _ct.ThrowIfCancellationRequested();
-                _core.SetResult(store.ReadAll(_offset, first, second));
-            }
-            catch (Exception ex)
-            {
-                _core.SetException(ex);
-            }
-        }
-
-        public int GetResult(short token)
-        {
-            try
-            {
-                return _core.GetResult(token);
-            }
-            finally
-            {
-                _ct = default;
-                _core.Reset();
-            }
-        }
-
-        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
-
-        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-            _core.OnCompleted(continuation, state, token, flags);
-    }
-
-    /// <summary>Linux system calls .NET does not expose without allocating. "libc" is resolved to the C library.</summary>
-    private static unsafe partial class Native
-    {
-        public const int RWF_NOWAIT = 0x08;
-        public const int EINTR = 4;
-        public const int EAGAIN = 11;
-        public const int EINVAL = 22;
-        public const int ENOSYS = 38;
-        public const int EOPNOTSUPP = 95;
-
-        [LibraryImport("libc", SetLastError = true)]
-        public static partial nint pwritev(int fd, IoVec* iov, int iovcnt, long offset);
-
-        [LibraryImport("libc", SetLastError = true)]
-        public static partial nint preadv(int fd, IoVec* iov, int iovcnt, long offset);
-
-        [LibraryImport("libc", SetLastError = true)]
-        public static partial nint preadv2(int fd, IoVec* iov, int iovcnt, long offset, int flags);
+        return n < 0 ? -1 : n;
     }
 }

@@ -461,6 +461,34 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Like <see cref="LeaseForReadAsync"/> but never waits: the leased handle when the segment is local, else null
+    /// after starting its fetch (so a read-ahead that declines now finds it next time).
+    /// </summary>
+    internal SafeFileHandle? TryLeasePresent(CachedTape tape, int index)
+    {
+        lock (tape.Gate)
+        {
+            if (index >= tape.Segments.Count)
+            {
+                return null;
+            }
+
+            var s = tape.Segments[index];
+            if (!s.Present)
+            {
+                s.Fetch ??= FetchAsync(tape, s);
+                return null;
+            }
+
+            s.Handle ??= TieredTapeStore.OpenHandle(tape.SegmentPath(index), FileMode.Open);
+            s.Leases++;
+            s.LastAccess = _time.GetTimestamp();
+            StartReadAheadLocked(tape, index);
+            return s.Handle;
+        }
+    }
+
     internal void ReleaseRead(CachedTape tape, int index)
     {
         lock (tape.Gate)
@@ -698,7 +726,11 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
     }
 
     /// <summary>After the store wrote <paramref name="data"/> at <paramref name="within"/>: extends the running hash of an append.</summary>
-    internal void Written(CachedTape tape, int index, long within, ReadOnlySpan<byte> data, bool succeeded)
+    internal void Written(CachedTape tape, int index, long within, ReadOnlySpan<byte> data, bool succeeded) =>
+        Written(tape, index, within, data, default, succeeded);
+
+    /// <summary>After a gathered write of <paramref name="first"/> then <paramref name="second"/> (a record's header and payload).</summary>
+    internal void Written(CachedTape tape, int index, long within, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, bool succeeded)
     {
         var full = false;
         lock (tape.Gate)
@@ -717,8 +749,9 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
             }
             else if (s.Hash is not null && within == s.HashedLength)
             {
-                s.Hash.AppendData(data);
-                s.HashedLength += data.Length;
+                s.Hash.AppendData(first);
+                s.Hash.AppendData(second);
+                s.HashedLength += first.Length + second.Length;
             }
             else if (s.Hash is not null)
             {
