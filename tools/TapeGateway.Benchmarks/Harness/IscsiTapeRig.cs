@@ -30,9 +30,12 @@ public sealed class IscsiTapeRig : IAsyncDisposable
 
     public RawInitiator Initiator { get; }
 
-    public static async Task<IscsiTapeRig> CreateAsync(RigStore store, long capacityBytes, bool compression, int maxPayload, int maxDepth)
+    public static async Task<IscsiTapeRig> CreateAsync(RigStore store, long capacityBytes, bool compression, int maxPayload, int maxDepth) =>
+        await CreateAsync(await TapeDriveRig.CreateAsync(store, capacityBytes, compression), maxPayload, maxDepth);
+
+    /// <summary>The iSCSI path in front of an existing drive rig (which the new rig owns).</summary>
+    public static async Task<IscsiTapeRig> CreateAsync(TapeDriveRig drive, int maxPayload, int maxDepth)
     {
-        var drive = await TapeDriveRig.CreateAsync(store, capacityBytes, compression);
         var registry = new ScsiTargetRegistry();
         registry.Add(drive.Target);
 

@@ -12,8 +12,14 @@ public enum RigStore
     /// <summary><see cref="MemoryTapeStore"/>: every store call completes synchronously.</summary>
     Memory,
 
-    /// <summary><see cref="LocalFileTapeStore"/> on a temp file: real positional I/O, as the server runs it.</summary>
+    /// <summary><see cref="LocalFileTapeStore"/> on a temp file: real positional I/O, as a local image runs it.</summary>
     File,
+
+    /// <summary>
+    /// The object-store tier's cache (<c>TieredTapeStore</c>), the server's default data path; created by
+    /// <c>TieredTapeRig</c> (Harness/TieredTapeRig.cs), where the Storage layer is referenced.
+    /// </summary>
+    Tiered,
 }
 
 /// <summary>
@@ -28,19 +34,19 @@ public sealed class TapeDriveRig : IAsyncDisposable
     /// <summary>Every this many commands one is a REWIND, so an unbounded stream of writes fits a bounded tape.</summary>
     public const int RewindEvery = 256;
 
-    private readonly string? _directory;
+    private readonly IAsyncDisposable? _owner;
     private readonly ScsiTask _rewind = new();
     private ScsiTask[] _tasks = [];
     private ValueTask[] _pending = [];
     private long _sequence;
 
-    private TapeDriveRig(ScsiTargetDevice target, TapeDriveLogicalUnit drive, ItNexus nexus, TapeImage image, string? directory)
+    private TapeDriveRig(ScsiTargetDevice target, TapeDriveLogicalUnit drive, ItNexus nexus, TapeImage image, IAsyncDisposable? owner)
     {
+        _owner = owner;
         Target = target;
         Drive = drive;
         Nexus = nexus;
         Image = image;
-        _directory = directory;
     }
 
     public ScsiTargetDevice Target { get; }
@@ -54,22 +60,28 @@ public sealed class TapeDriveRig : IAsyncDisposable
 
     public static async Task<TapeDriveRig> CreateAsync(RigStore store, long capacityBytes, bool compression)
     {
+        switch (store)
+        {
+            case RigStore.File:
+                var directory = new TempDirectory();
+                return await CreateAsync(options => TapeImage.CreateFileAsync(Path.Combine(directory.Path, "tape.tgt"), options), capacityBytes, compression, directory);
+            case RigStore.Memory:
+                return await CreateAsync(options => TapeImage.CreateAsync(new MemoryTapeStore(), options), capacityBytes, compression, owner: null);
+            default:
+                throw new ArgumentException("RigStore.Tiered: use TieredTapeRig.CreateDriveAsync", nameof(store));
+        }
+    }
+
+    /// <summary>
+    /// A rig over an image <paramref name="createImage"/> makes; <paramref name="owner"/> (whatever holds the image's
+    /// store: a temp directory, a data tier) is disposed after the tape is ejected.
+    /// </summary>
+    public static async Task<TapeDriveRig> CreateAsync(Func<TapeImageOptions, ValueTask<TapeImage>> createImage, long capacityBytes, bool compression, IAsyncDisposable? owner)
+    {
         var target = new ScsiTargetDevice(TargetName);
         var drive = new TapeDriveLogicalUnit(new Lun(1), TapeDrivePersonality.IbmUlt3580Td5, "1013000001");
         target.Add(drive);
-        string? directory = null;
-        TapeImage image;
-        var options = new TapeImageOptions { CapacityBytes = capacityBytes };
-        if (store == RigStore.File)
-        {
-            directory = Directory.CreateTempSubdirectory("tapegw-bench-").FullName;
-            image = await TapeImage.CreateFileAsync(Path.Combine(directory, "tape.tgt"), options);
-        }
-        else
-        {
-            image = await TapeImage.CreateAsync(new MemoryTapeStore(), options);
-        }
-
+        var image = await createImage(new TapeImageOptions { CapacityBytes = capacityBytes });
         var nexus = new ItNexus("iqn.2026-11.tools:bench", 0x23D000000001, TargetName, 1);
         target.NexusCreated(nexus);
         await drive.LoadAsync(image, new LoadedCartridge("BNC001L5", LtoGeneration.Lto5, false, false, false, capacityBytes, "SNBNC001L5"), CancellationToken.None);
@@ -77,7 +89,7 @@ public sealed class TapeDriveRig : IAsyncDisposable
         {
         }
 
-        var rig = new TapeDriveRig(target, drive, nexus, image, directory);
+        var rig = new TapeDriveRig(target, drive, nexus, image, owner);
         await rig.SetCompressionAsync(compression);
         return rig;
     }
@@ -221,9 +233,22 @@ public sealed class TapeDriveRig : IAsyncDisposable
             await medium.DisposeAsync();
         }
 
-        if (_directory is not null)
+        if (_owner is not null)
         {
-            Directory.Delete(_directory, recursive: true);
+            await _owner.DisposeAsync();
         }
+
+    }
+}
+
+/// <summary>A temp directory deleted with everything in it when disposed.</summary>
+public sealed class TempDirectory : IAsyncDisposable
+{
+    public string Path { get; } = Directory.CreateTempSubdirectory("tapegw-bench-").FullName;
+
+    public ValueTask DisposeAsync()
+    {
+        Directory.Delete(Path, recursive: true);
+        return ValueTask.CompletedTask;
     }
 }
