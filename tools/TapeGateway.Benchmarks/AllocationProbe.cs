@@ -5,7 +5,7 @@ using TapeGateway.Benchmarks.Harness;
 namespace TapeGateway.Benchmarks;
 
 /// <summary>
-/// <c>probe lu|iscsi|iscsi-read memory|file BYTES DEPTH COUNT [attribute]</c>: runs the WRITE(6) steady state of the
+/// <c>probe lu|iscsi|iscsi-read memory|file|tiered BYTES DEPTH COUNT [attribute]</c>: runs the WRITE(6) steady state of the
 /// benchmarks (or READ(6) at queue depth 1 of a tape written once) outside BenchmarkDotNet, prints bytes allocated per
 /// command (process-wide, GC.GetTotalAllocatedBytes(precise)), commands per second and process CPU per command,
 /// and with <c>attribute</c> samples the runtime's GCAllocationTick events (one per ~100 KB allocated, with the type
@@ -16,7 +16,7 @@ internal static class AllocationProbe
     public static async Task<int> RunAsync(string[] args)
     {
         var path = args.Length > 0 ? args[0] : "lu";
-        var store = args.Length > 1 && args[1] == "file" ? RigStore.File : RigStore.Memory;
+        var store = args.Length > 1 ? args[1] switch { "file" => RigStore.File, "tiered" => RigStore.Tiered, _ => RigStore.Memory } : RigStore.Memory;
         var bytes = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 262144;
         var depth = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 4;
         var count = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 20_000;
@@ -28,7 +28,7 @@ internal static class AllocationProbe
         if (path == "iscsi-read")
         {
             // Fill the tape once (every record the same size), then each run rewinds and reads `n` records back.
-            var r = await IscsiTapeRig.CreateAsync(store, capacity, compression: false, bytes, depth);
+            var r = await IscsiTapeRig.CreateAsync(await DriveAsync(store, capacity), bytes, depth);
             long sequence = 0;
             var records = Math.Min(TapeDriveRig.RewindEvery - 1, 200);
             r.Initiator.WriteBurst(1, bytes, records, 4, ref sequence, rewindEvery: 0);
@@ -46,14 +46,14 @@ internal static class AllocationProbe
         }
         else if (path == "iscsi")
         {
-            var r = await IscsiTapeRig.CreateAsync(store, capacity, compression: false, bytes, depth);
+            var r = await IscsiTapeRig.CreateAsync(await DriveAsync(store, capacity), bytes, depth);
             long sequence = 0;
             run = n => ValueTask.FromResult(r.Initiator.WriteBurst(1, bytes, n, depth, ref sequence, TapeDriveRig.RewindEvery));
             rig = r;
         }
         else
         {
-            var r = await TapeDriveRig.CreateAsync(store, capacity, compression: false);
+            var r = await DriveAsync(store, capacity);
             run = n => r.WriteAsync(bytes, n, depth);
             rig = r;
         }
@@ -129,4 +129,9 @@ internal static class AllocationProbe
             }
         }
     }
+
+    private static Task<TapeDriveRig> DriveAsync(RigStore store, long capacity) =>
+        store == RigStore.Tiered
+            ? TieredTapeRig.CreateDriveAsync(capacity, compression: false)
+            : TapeDriveRig.CreateAsync(store, capacity, compression: false);
 }

@@ -29,7 +29,8 @@
 #   BUILD [1]           dotnet build the server (Release) into ARTIFACTS first
 #   ARTIFACTS           [/tmp/art-tbench]   TG_DLL [$ARTIFACTS/bin/TapeGateway.Server/release/TapeGateway.Server.dll]
 #   TG_PORT [3273] TG_HTTP [8273] TG_LOGLEVEL [Warning] TG_EXTRA (extra server args)  TG_ENV (extra environment,
-#                       e.g. "DOTNET_gcServer=0")   TGB_DLL  TGB_ENV  (target tgb; ports TG_PORT+1, TG_HTTP+1)
+#                       e.g. "DOTNET_gcServer=0")   TGB_DLL  TGB_ENV  TGB_EXTRA (target tgb; ports TG_PORT+1,
+#                       TG_HTTP+1; e.g. TGB_EXTRA=--TapeGateway:TapeCache:Enabled=false: local images, no object store)
 #   WARMUP_MIB [64]     untimed warm-up per drive per record size on every tape target (the .NET JIT tiers up)
 #   TGT_PORT [3293] (also its control port)   TGT_PARAMS  iSCSI keys set on tgt's target before login, e.g.
 #                       "MaxRecvDataSegmentLength=262144 MaxBurstLength=1048576 FirstBurstLength=262144 InitialR2T=No"
@@ -60,6 +61,7 @@ TG_EXTRA=${TG_EXTRA:-}
 TG_ENV=${TG_ENV:-}
 TGB_DLL=${TGB_DLL:-}
 TGB_ENV=${TGB_ENV:-}
+TGB_EXTRA=${TGB_EXTRA:-}
 WARMUP_MIB=${WARMUP_MIB:-64}
 TGT_PORT=${TGT_PORT:-3293}
 TGT_PARAMS=${TGT_PARAMS:-}
@@ -187,8 +189,8 @@ start_tgt() {
 	log "tgt drive 1 compression page: $("$TAPECTL" dce "$TGT_BASE/1" | tr '\n' ' ')"
 }
 
-start_tg() { # name dll port http datadir env; sets REPLY to the PID
-	local name=$1 dll=$2 port=$3 http=$4 data=$5 extra_env=$6 base tapes pid
+start_tg() { # name dll port http datadir env extra-args; sets REPLY to the PID
+	local name=$1 dll=$2 port=$3 http=$4 data=$5 extra_env=$6 extra_args=$7 base tapes pid
 	base=iscsi://127.0.0.1:$port/$TG_IQN
 	log "starting TapeGateway $name ($dll${extra_env:+, $extra_env}) on 127.0.0.1:$port ($NDRIVES drives, $NTAPES tapes)"
 	rm -rf "$data"
@@ -205,7 +207,7 @@ start_tg() { # name dll port http datadir env; sets REPLY to the PID
 		--TapeGateway:Library:FirstDriveLun=1 \
 		--TapeGateway:Library:Tapes:0:Barcode="${tapes%,}" \
 		--Logging:LogLevel:Default="$TG_LOGLEVEL" \
-		$TG_EXTRA \
+		$extra_args \
 		>"$RESULTS_DIR/tapegateway-$name.log" 2>&1 &
 	pid=$!
 	REPLY=$pid
@@ -239,11 +241,11 @@ set_target_dce() { # target drives
 
 has_target tgt && start_tgt
 if has_tg; then
-	start_tg tg "$TG_DLL" "$TG_PORT" "$TG_HTTP" "$TG_DATA" "$TG_ENV"
+	start_tg tg "$TG_DLL" "$TG_PORT" "$TG_HTTP" "$TG_DATA" "$TG_ENV" "$TG_EXTRA"
 	TG_PID=$REPLY
 fi
 if has_target tgb; then
-	start_tg tgb "$TGB_DLL" "$TGB_PORT" "$TGB_HTTP" "$TGB_DATA" "$TGB_ENV"
+	start_tg tgb "$TGB_DLL" "$TGB_PORT" "$TGB_HTTP" "$TGB_DATA" "$TGB_ENV" "$TG_EXTRA $TGB_EXTRA"
 	TGB_PID=$REPLY
 fi
 
