@@ -41,22 +41,36 @@ internal sealed class SegmentState
     public SafeFileHandle? Handle { get; set; }
 
     /// <summary>
-    /// SHA-256 of bytes [0, <see cref="HashedLength"/>) fed as they were appended, so a full segment's upload needs no
-    /// extra read-and-hash pass; null when unknown (the segment was rewritten, truncated or loaded after a restart).
+    /// SHA-256 of bytes [0, <see cref="HashedLength"/>), extended by the tier's hasher shortly after they were written
+    /// (from the page cache, off the command path), so a full segment's upload needs no extra read-and-hash pass; null
+    /// when unknown (the segment was rewritten, truncated or loaded after a restart): the upload hashes the file then.
     /// </summary>
     public System.Security.Cryptography.IncrementalHash? Hash { get; set; }
 
     public long HashedLength { get; set; }
+
+    /// <summary>Bytes [0, this) were completely written (appends in order): the most the hasher may read.</summary>
+    public long HashableLength { get; set; }
+
+    /// <summary>The hasher is appending to <see cref="Hash"/> outside the gate: nobody else touches it meanwhile.</summary>
+    public bool Hashing { get; set; }
 
     /// <summary>Writes between <c>PrepareWriteAsync</c> and <c>Written</c>: the uploader must not read the file meanwhile.</summary>
     public int Writers { get; set; }
 
     public void ForgetHash()
     {
-        Hash?.Dispose();
+        if (!Hashing)
+        {
+            Hash?.Dispose(); // else the hasher finds it replaced and disposes it
+        }
+
         Hash = null;
         HashedLength = -1;
     }
+
+    /// <summary>A complete running hash of the current bytes, ready for an upload of <paramref name="length"/> bytes.</summary>
+    public bool HashReady(long length) => Hash is not null && !Hashing && HashedLength == length;
 }
 
 /// <summary>
@@ -111,6 +125,9 @@ internal sealed class CachedTape
 
     /// <summary>A live store has the tape open (mounted). Persisted, so a crash while open is visible at the next start.</summary>
     public TieredTapeStore? OpenStore { get; set; }
+
+    /// <summary>Extends the segments' running hashes in the background (created on the first append).</summary>
+    public SegmentHasher? Hasher { get; set; }
 
     public bool Publishing { get; set; }
 

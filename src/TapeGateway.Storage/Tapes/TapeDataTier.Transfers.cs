@@ -74,7 +74,8 @@ public sealed partial class TapeDataTier
             foreach (var s in tape.Segments)
             {
                 if (s.Dirty && s.Upload is null && s.Present && s.Writers == 0 && s.Length > 0 &&
-                    (s.Length == tape.SegmentSize || (idle && s.Index == tape.Segments.Count - 1)))
+                    (s.Length == tape.SegmentSize || (idle && s.Index == tape.Segments.Count - 1)) &&
+                    (s.Hash is null || s.HashReady(s.Length)))
                 {
                     s.Upload = Track(UploadSegmentAsync(tape, s, stopping));
                 }
@@ -179,17 +180,14 @@ public sealed partial class TapeDataTier
             long length;
             long version;
             long generation;
-            string? sha = null;
             lock (tape.Gate)
             {
                 length = s.Length;
                 version = s.Version;
                 generation = tape.NextGeneration++;
-                if (s.Hash is not null && s.HashedLength == length)
-                {
-                    sha = Convert.ToHexStringLower(s.Hash.GetCurrentHash());
-                }
             }
+
+            var sha = await RunningHashAsync(tape, s, length, stopping).ConfigureAwait(false);
 
             key = Layout.SegmentKey(TapeTier.Library, tape.Barcode, s.Index, generation);
             using var handle = File.OpenHandle(tape.SegmentPath(s.Index), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);

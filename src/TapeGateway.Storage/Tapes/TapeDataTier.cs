@@ -563,6 +563,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                         Dirty = true,
                         Hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256),
                         HashedLength = 0,
+                        HashableLength = 0,
                     };
                     created.Handle = TieredTapeStore.OpenHandle(tape.SegmentPath(index), FileMode.Create);
                     tape.Segments.Add(created);
@@ -583,7 +584,11 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                     if (!s.Dirty)
                     {
                         s.Dirty = true;
-                        s.ForgetHash();
+                        if (within != s.HashableLength)
+                        {
+                            s.ForgetHash(); // an append to an uploaded tail keeps its running hash; anything else cannot
+                        }
+
                         Interlocked.Add(ref _cleanPresentBytes, -s.Length);
                         Interlocked.Add(ref _dirtyBytes, s.Length);
                         tape.PersistLocked();
@@ -675,6 +680,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                                 }
 
                                 last.Length = newLength;
+                                last.HashableLength = Math.Min(last.HashableLength, newLength);
                                 last.Version++;
                                 last.ForgetHash();
                             }
@@ -727,12 +733,16 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
 
     /// <summary>After the store wrote <paramref name="data"/> at <paramref name="within"/>: extends the running hash of an append.</summary>
     internal void Written(CachedTape tape, int index, long within, ReadOnlySpan<byte> data, bool succeeded) =>
-        Written(tape, index, within, data, default, succeeded);
+        Written(tape, index, within, data.Length, succeeded);
 
-    /// <summary>After a gathered write of <paramref name="first"/> then <paramref name="second"/> (a record's header and payload).</summary>
-    internal void Written(CachedTape tape, int index, long within, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, bool succeeded)
+    /// <summary>
+    /// After the store wrote <paramref name="count"/> bytes at <paramref name="within"/>: an append extends what the
+    /// hasher may read and wakes it; a rewrite of completely written bytes makes the running hash unknown.
+    /// </summary>
+    internal void Written(CachedTape tape, int index, long within, long count, bool succeeded)
     {
         var full = false;
+        var hash = false;
         lock (tape.Gate)
         {
             if (index >= tape.Segments.Count)
@@ -743,25 +753,28 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
             var s = tape.Segments[index];
             s.Writers--;
             full = s.Writers == 0 && s.Length == tape.SegmentSize;
-            if (!succeeded)
+            if (!succeeded || within < s.HashableLength)
             {
+                // A failed write leaves unknown bytes; a rewrite changes bytes the hasher may have read already.
                 s.ForgetHash();
             }
-            else if (s.Hash is not null && within == s.HashedLength)
+
+            if (succeeded && within <= s.HashableLength)
             {
-                s.Hash.AppendData(first);
-                s.Hash.AppendData(second);
-                s.HashedLength += first.Length + second.Length;
+                s.HashableLength = Math.Max(s.HashableLength, within + count);
+                hash = s.Hash is not null && !tape.Creating; // a new tape is reloaded from disk once formatted
             }
-            else if (s.Hash is not null)
-            {
-                s.ForgetHash(); // a rewrite inside the hashed bytes: hash the file at upload instead
-            }
+        }
+
+        if (hash)
+        {
+            tape.Hasher ??= new SegmentHasher(this, tape);
+            tape.Hasher.Queue();
         }
 
         if (full)
         {
-            Signal(); // a full segment whose bytes are all in the file: upload it now
+            Signal(); // a full segment whose bytes are all in the file: upload it now (once its hash has caught up)
         }
     }
 

@@ -311,7 +311,7 @@ public sealed class TieredTapeStore : ITapeStore
         }
         finally
         {
-            _tier.Written(_tape, index, within, sources[0].Span, sources.Count > 1 ? sources[1].Span : default, succeeded);
+            _tier.Written(_tape, index, within, sources[0].Length + (sources.Count > 1 ? sources[1].Length : 0), succeeded);
         }
 
         _unsynced.Add(index);
