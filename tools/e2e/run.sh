@@ -180,7 +180,7 @@ run_scenario() {   # run_scenario NAME CONFIG vm.sh-args...
   # (a FAIL of a check listed in expected-failures.txt is shown as XFAIL, without its output)
   sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$HERE/expected-failures.txt" 2>/dev/null |
     awk -v sc="$name" '$1 == sc { sub(/^[^ \t]+[ \t]+/, ""); print }' > "$out.xfail"
-  awk 'NR == FNR { if ($0 != "") x[n++] = $0; next }
+  awk 'FILENAME == ARGV[1] { if ($0 != "") x[n++] = $0; next }
        /^# /{buf=""} {buf=buf $0 "\n"}
        /^(ok|FAIL) /{ d = $0; sub(/^(ok|FAIL) +/, "", d); e = 0; for (i = 0; i < n; i++) if (index(d, x[i]) == 1) e = 1
                       if ($1 == "FAIL" && e) { sub(/^FAIL  /, "XFAIL "); print }
