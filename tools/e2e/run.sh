@@ -16,9 +16,9 @@
 #                QEMU -> scsi-generic -> guest st/ch/sg: mtx, mt, tar, dd, sg_logs, sg_read_attr (guest/tape.sh)
 #   archive      issue 5's tape life (guest/archive.sh): tar a backup onto a tape, mtx transfer it into the
 #                mailslot, the archive job archives it (it leaves the library), retrieve it through the HTTP API, load
-#                it from the I/E slot read-only and read it back; own gateway configuration "archive" (SingleTarget,
-#                archive job every 2 s, 5 s export grace, filesystem object store); the guest kernel's initiator,
-#                for its network: the guest calls the API at 10.0.2.2 (QEMU user networking -> host loopback)
+#                it from the I/E slot read-only and read it back; own gateway configuration "archive" (layout as
+#                tape, archive job every 2 s, 5 s export grace, filesystem object store); the guest kernel's
+#                initiator, for its network: the guest calls the API at 10.0.2.2 (QEMU user networking -> loopback)
 #   tape-kernel  guest/tape.sh again, AWS layout (TargetPerDevice: ...:mediachanger, ...:tapedrive-01/02) through
 #                the guest kernel's initiator, with CRC32C digests, InitialR2T=Yes, ImmediateData=No, 4 KiB PDUs
 #   btape        Bacula 9.6 btape "test" + "auto" through mtx-changer, SingleTarget layout (guest/btape.sh)
@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
     --dll) DLL=$2; shift 2 ;;
     --scenarios) SCENARIOS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -89,8 +89,9 @@ cat "$RUN/build-guest.log"; echo "e2e: guest image $GUEST"
 
 # ---- 3. the gateway: one process per configuration ------------------------------------------------------------
 # config "disk": library disabled; "SingleTarget" / "TargetPerDevice": library in that layout; "archive": the library
-# in layout $L1 with a fast archive job (the disk target volume0 is there in every configuration). Scenarios run in the given order; the gateway is restarted (fresh data
-# directory) only when the next scenario needs another configuration.
+# in layout $L1 with a fast archive job (the disk target volume0 is there in every configuration). Scenarios run in
+# the given order; the gateway is restarted (fresh data directory) only when the next scenario needs another
+# configuration.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() { local p i; for i in $(seq 1 50); do p=$((20000 + RANDOM % 20000)); port_busy $p || { echo $p; return; }; done; return 1; }
 DISK_IQN=iqn.2026-11.org.tapegateway:volume0
@@ -225,6 +226,7 @@ run_scenario() {   # run_scenario NAME CONFIG vm.sh-args...
 archive_history() {   # archive_history BARCODE: the tape life of the scenario "archive" as the gateway's catalog
                       # recorded it (tape_events, append-only). The guest polls the API every 0.5 s and rarely sees
                       # ARCHIVING, which lasts only as long as the server-side copy; the history has every transition.
+  [ "$GW_CONFIG" = archive ] && [ -n "$GW_PID" ] || return 0   # the gateway did not start: already counted
   local b=$1 got want="AVAILABLE>IN TRANSIT TO VTS, IN TRANSIT TO VTS>ARCHIVING, ARCHIVING>ARCHIVED, ARCHIVED>RETRIEVING, RETRIEVING>RETRIEVED, RETRIEVED>ARCHIVED"
   got=$(sqlite3 -readonly "$RUN/data-$GW_N/catalog.db" "SELECT group_concat(t, ', ') FROM (SELECT from_state || '>' || to_state AS t
           FROM tape_events WHERE barcode = '$b' AND kind = 'state-transition' ORDER BY id)" 2>&1)

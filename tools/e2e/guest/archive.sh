@@ -54,7 +54,7 @@ wait_state() {   # wait_state BARCODE TIMEOUT STATE...: polls GET /api/tapes/BAR
   done
 }
 inventory_changed() {   # TEST UNIT READY on the changer until no UNIT ATTENTION is left; succeeds when one of them
-                        # was 28/00 (not ready to ready change, medium may have changed): the gateway told ch that the
+                        # was 28/00 (not ready to ready change, medium may have changed): the gateway tells the initiator that
                         # inventory changed behind its back, so a backup server knows to read it again
   local i seen=1
   for i in 1 2 3 4 5; do
