@@ -54,8 +54,8 @@ wait_state() {   # wait_state BARCODE TIMEOUT STATE...: polls GET /api/tapes/BAR
   done
 }
 inventory_changed() {   # TEST UNIT READY on the changer until no UNIT ATTENTION is left; succeeds when one of them
-                        # was 28/00 (not ready to ready change, medium may have changed): the gateway tells the initiator that
-                        # inventory changed behind its back, so a backup server knows to read it again
+                        # was 28/00 (not ready to ready change, medium may have changed): the gateway tells the
+                        # initiator that the inventory changed behind its back, so a backup server reads it again
   local i seen=1
   for i in 1 2 3 4 5; do
     sg_turs -v $CH > /tmp/tur 2>&1; cat /tmp/tur
