@@ -226,12 +226,17 @@ run_scenario() {   # run_scenario NAME CONFIG vm.sh-args...
 archive_history() {   # archive_history BARCODE: the tape life of the scenario "archive" as the gateway's catalog
                       # recorded it (tape_events, append-only). The guest polls the API every 0.5 s and rarely sees
                       # ARCHIVING, which lasts only as long as the server-side copy; the history has every transition.
+                      # And no archive or retrieval step may have failed on the way (they log warn: and retry).
   [ "$GW_CONFIG" = archive ] && [ -n "$GW_PID" ] || return 0   # the gateway did not start: already counted
   local b=$1 got want="AVAILABLE>IN TRANSIT TO VTS, IN TRANSIT TO VTS>ARCHIVING, ARCHIVING>ARCHIVED, ARCHIVED>RETRIEVING, RETRIEVING>RETRIEVED, RETRIEVED>ARCHIVED"
   got=$(sqlite3 -readonly "$RUN/data-$GW_N/catalog.db" "SELECT group_concat(t, ', ') FROM (SELECT from_state || '>' || to_state AS t
           FROM tape_events WHERE barcode = '$b' AND kind = 'state-transition' ORDER BY id)" 2>&1)
   if [ "$got" = "$want" ]; then ok "archive: the catalog's history of $b is $want"
   else bad "archive: the catalog's history of $b is '$got', expected '$want'"; fi
+  if grep -qE '^warn: TapeGateway\.Archive\.' "$RUN/gateway-$GW_N.log"; then
+    grep -E -A3 '^warn: TapeGateway\.Archive\.' "$RUN/gateway-$GW_N.log" | head -20 | sed 's/^/    /'
+    bad "archive: the archive/retrieval jobs logged warn: entries (failed steps; $RUN/gateway-$GW_N.log)"
+  else ok "archive: no archive or retrieval step failed (no warn: from TapeGateway.Archive)"; fi
 }
 # tape-kernel logs in with digests on and without immediate or unsolicited data, in small PDUs: every write goes
 # through R2T/Data-Out and every PDU is checked, the opposite corner from the defaults disk-kernel uses

@@ -172,5 +172,12 @@ check "mt offline, mtx unload $MAILSLOT 0 (export of the RETRIEVED tape): the AP
 check "after the unit attention $T is gone from mtx status again, the I/E slot and drive 0 empty" '
   inventory_changed && mtx -f $CH status | tee /tmp/inv2 && ! grep -q "VolumeTag *= *$T" /tmp/inv2 &&
   grep -Eq "^ *Storage Element $MAILSLOT IMPORT/EXPORT:Empty" /tmp/inv2 && ! grep -q "Data Transfer Element 0:Full" /tmp/inv2'
+check "the archive job deletes the retrieval's library copy: libraryCopyPendingDeletion false within 60 s" '
+  for i in $(seq 1 120); do
+    api GET "/api/archive/status?barcode=$T" > /tmp/st.json || break
+    [ "$(json libraryCopyPendingDeletion < /tmp/st.json)" = false ] && break
+    sleep 0.5
+  done; cat /tmp/st.json
+  [ "$(json state < /tmp/st.json)" = ARCHIVED ] && [ "$(json libraryCopyPendingDeletion < /tmp/st.json)" = false ]'
 show "kernel messages from st/ch" 'dmesg | grep -E "st[0-9]+:|ch[0-9]+|\[ch|scsi" | tail -30'
 finish
