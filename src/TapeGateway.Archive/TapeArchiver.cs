@@ -326,13 +326,16 @@ public sealed partial class TapeArchiver
 
     private async Task<ArchiveOutcome> PurgeLibraryCopyAsync(Tape tape, CancellationToken ct)
     {
-        if (_tier.IsOpen(tape.Barcode))
+        // A retrieved tape is usually ejected right after a drive read it: the load wrote its MAM load count, and the
+        // tier publishes that (head object, manifest) once the tape is closed, while the eject already triggered this
+        // job. So the local copy goes first, and only when the tier is idle for the tape (else the next pass does it):
+        // once it is gone nothing writes into the library tier any more, and the objects deleted next stay deleted.
+        if (!await _tier.TryPurgeLocalAsync(tape.Barcode, ct).ConfigureAwait(false))
         {
             return ArchiveOutcome.Waiting;
         }
 
         var deleted = await _copier.DeleteTierAsync(TapeTier.Library, tape.Barcode, ct).ConfigureAwait(false);
-        await _tier.PurgeLocalAsync(tape.Barcode, ct).ConfigureAwait(false);
         await _tapes.ClearLibraryCopyPurgeAsync(tape.Barcode, ct).ConfigureAwait(false);
         LogLibraryCopyPurged(_logger, tape.Barcode, deleted);
         return ArchiveOutcome.LibraryCopyPurged;

@@ -21,6 +21,9 @@ public sealed class FakeTapeDataTier(IObjectStore store, string gatewayId = "gw-
 
     public List<string> Purged { get; } = [];
 
+    /// <summary>Tapes with transfers in flight (as the real tier while it publishes a just-closed tape): purges are refused.</summary>
+    public HashSet<string> Busy { get; } = new(StringComparer.Ordinal);
+
     /// <summary>When set, uploads wait for it (the tape stays IN TRANSIT TO VTS meanwhile); <see cref="UploadStarted"/> says one began.</summary>
     public TaskCompletionSource? UploadGate { get; set; }
 
@@ -142,6 +145,11 @@ public sealed class FakeTapeDataTier(IObjectStore store, string gatewayId = "gw-
             throw new InvalidOperationException($"Tape {barcode} is open.");
         }
 
+        if (Busy.Contains(barcode))
+        {
+            throw new InvalidOperationException($"Tape {barcode} has transfers in flight; try again.");
+        }
+
         lock (_lock)
         {
             _local.Remove(barcode);
@@ -149,6 +157,17 @@ public sealed class FakeTapeDataTier(IObjectStore store, string gatewayId = "gw-
         }
 
         return Task.CompletedTask;
+    }
+
+    public async Task<bool> TryPurgeLocalAsync(string barcode, CancellationToken ct)
+    {
+        if (IsOpen(barcode) || Busy.Contains(barcode))
+        {
+            return false;
+        }
+
+        await PurgeLocalAsync(barcode, ct);
+        return true;
     }
 
     private async Task<TapeObjectRef> PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken ct)

@@ -71,6 +71,40 @@ public sealed class RetrievalTests
     }
 
     [Fact]
+    public async Task A_retrieved_tape_ejected_while_the_tier_still_publishes_it_waits_then_its_whole_library_copy_goes()
+    {
+        await using var h = await ArchiveHarness.StartAsync();
+        await h.ArchiveTapeAsync("RET005", slot: 1);
+        Assert.True((await h.Operations.RetrieveAsync("RET005", "api", None)).Succeeded);
+        Assert.Equal(RetrievalOutcome.Retrieved, await h.Retriever.RunAsync("RET005", None));
+        Assert.Equal(Scsi.Smc.ChangerResult.Ok, await h.Library.MoveAsync(ArchiveHarness.FirstImportExport, h.Drive(1).ElementAddress, "scsi:iqn.test", None));
+        Assert.Equal(Scsi.Smc.ChangerResult.Ok, await h.Library.MoveAsync(h.Drive(1).ElementAddress, ArchiveHarness.FirstImportExport, "scsi:iqn.test", None));
+        Assert.True((await h.TapeAsync("RET005")).PurgeLibraryCopy);
+
+        // The drive just closed the tape: the real tier now publishes the head with the new MAM load count, so the
+        // tape has transfers in flight and a new object lands in the library tier after the eject.
+        h.Tier.Busy.Add("RET005");
+        var objects = (await h.ObjectsAsync(TapeTier.Library, "RET005")).Count;
+        var purges = h.Tier.Purged.Count;
+        Assert.True(objects > 0);
+        Assert.Equal(ArchiveOutcome.Waiting, (await h.Archiver.RunPendingAsync(None))["RET005"]);
+        Assert.True((await h.TapeAsync("RET005")).PurgeLibraryCopy);
+        Assert.Equal((objects, purges), ((await h.ObjectsAsync(TapeTier.Library, "RET005")).Count, h.Tier.Purged.Count)); // nothing done yet
+        using (var head = new MemoryStream(new byte[64]))
+        {
+            await h.Store.PutAsync(h.Layout.HeadKey(TapeTier.Library, "RET005", 999), head);
+        }
+
+        // The publish is done: the next pass purges the local copy, then deletes every library object, the late one too.
+        h.Tier.Busy.Remove("RET005");
+        Assert.Equal(ArchiveOutcome.LibraryCopyPurged, (await h.Archiver.RunPendingAsync(None))["RET005"]);
+        Assert.Equal(purges + 1, h.Tier.Purged.Count);
+        Assert.Empty(await h.ObjectsAsync(TapeTier.Library, "RET005"));
+        Assert.False((await h.TapeAsync("RET005")).PurgeLibraryCopy);
+        Assert.Empty(await h.Archiver.RunPendingAsync(None));
+    }
+
+    [Fact]
     public async Task A_store_without_restore_is_treated_as_readable()
     {
         await using var h = await ArchiveHarness.StartAsync();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/e2e/run.sh - TapeGateway end-to-end test with real Linux initiators in a VM.
 #
-#   tools/e2e/run.sh [--dll PATH] [--scenarios "disk disk-kernel tape btape bacula"] [--keep]
+#   tools/e2e/run.sh [--dll PATH] [--scenarios "disk disk-kernel tape archive btape bacula"] [--keep]
 #
 # Builds the gateway (or takes --dll), starts it on free loopback ports with a fresh data directory, boots one
 # throw-away QEMU guest per scenario (tools/e2e/vm.sh), stops the gateway by its PID, prints one line per scenario
@@ -14,15 +14,20 @@
 #   disk-kernel  the same LUNs via the guest kernel's own initiator (iscsi_tcp + open-iscsi), guest/disk.sh again
 #   tape         library (changer + 2 drives, SingleTarget layout: ...:vtl LUN 0 changer, LUNs 1-2 drives) via
 #                QEMU -> scsi-generic -> guest st/ch/sg: mtx, mt, tar, dd, sg_logs, sg_read_attr (guest/tape.sh)
+#   archive      issue 5's tape life (guest/archive.sh): tar a backup onto a tape, mtx transfer it into the
+#                mailslot, the archive job archives it (it leaves the library), retrieve it through the HTTP API, load
+#                it from the I/E slot read-only and read it back; own gateway configuration "archive" (layout as
+#                tape, archive job every 2 s, 5 s export grace, filesystem object store); the guest kernel's
+#                initiator, for its network: the guest calls the API at 10.0.2.2 (QEMU user networking -> loopback)
 #   tape-kernel  guest/tape.sh again, AWS layout (TargetPerDevice: ...:mediachanger, ...:tapedrive-01/02) through
 #                the guest kernel's initiator, with CRC32C digests, InitialR2T=Yes, ImmediateData=No, 4 KiB PDUs
 #   btape        Bacula 9.6 btape "test" + "auto" through mtx-changer, SingleTarget layout (guest/btape.sh)
 #   bacula       a whole Bacula 9.6 cycle in the guest (bacula-dir with SQLite catalog, -fd, -sd, bconsole), the
 #                library as an Autochanger with 2 drives: label barcodes, Full, Incremental appending to the same
 #                tape, restores, a Full on another tape; SingleTarget layout (guest/bacula.sh, image "bacula")
-# Default: $E2E_SCENARIOS if set, else "disk disk-kernel tape btape bacula tape-kernel" when the gateway build contains
+# Default: $E2E_SCENARIOS if set, else "disk disk-kernel tape archive btape bacula tape-kernel" when the build contains
 # the tape library (TapeGateway.Library.dll next to the server dll), else "disk disk-kernel".
-# One gateway process per configuration (disk only / SingleTarget / TargetPerDevice), each with a fresh data
+# One gateway process per configuration (disk only / SingleTarget / archive / TargetPerDevice), each with a fresh data
 # directory; it is restarted only when the next scenario needs another configuration.
 #
 # Environment: E2E_BUILD (cache: guest image, gateway build, runs; default ${TMPDIR:-/tmp}/tapegw-e2e),
@@ -38,7 +43,7 @@ while [ $# -gt 0 ]; do
     --dll) DLL=$2; shift 2 ;;
     --scenarios) SCENARIOS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -70,9 +75,9 @@ fi
 [ -f "$DLL" ] || { bad "no gateway at $DLL"; final; exit 1; }
 HAS_LIBRARY=0; [ -f "$(dirname "$DLL")/TapeGateway.Library.dll" ] && HAS_LIBRARY=1
 if [ -z "$SCENARIOS" ]; then
-  if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape btape bacula tape-kernel"; else SCENARIOS="disk disk-kernel"; fi
+  if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape archive btape bacula tape-kernel"; else SCENARIOS="disk disk-kernel"; fi
 fi
-NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" btape "*|*" tape-kernel "*|*" bacula "*) NEED_LIBRARY=1 ;; esac
+NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" archive "*|*" btape "*|*" tape-kernel "*|*" bacula "*) NEED_LIBRARY=1 ;; esac
 [ $NEED_LIBRARY = 1 ] && [ $HAS_LIBRARY = 0 ] && echo "e2e: WARNING: library scenarios requested but $(dirname "$DLL") has no TapeGateway.Library.dll"
 echo "e2e: gateway $DLL (tape library: $([ $HAS_LIBRARY = 1 ] && echo yes || echo no)); scenarios: $SCENARIOS"
 
@@ -83,15 +88,16 @@ fi
 cat "$RUN/build-guest.log"; echo "e2e: guest image $GUEST"
 
 # ---- 3. the gateway: one process per configuration ------------------------------------------------------------
-# config "disk": library disabled; "SingleTarget" / "TargetPerDevice": library in that layout (the disk target
-# volume0 is there in every configuration). Scenarios run in the given order; the gateway is restarted (fresh data
-# directory) only when the next scenario needs another configuration.
+# config "disk": library disabled; "SingleTarget" / "TargetPerDevice": library in that layout; "archive": the library
+# in layout $L1 with a fast archive job (the disk target volume0 is there in every configuration). Scenarios run in
+# the given order; the gateway is restarted (fresh data directory) only when the next scenario needs another
+# configuration.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() { local p i; for i in $(seq 1 50); do p=$((20000 + RANDOM % 20000)); port_busy $p || { echo $p; return; }; done; return 1; }
 DISK_IQN=iqn.2026-11.org.tapegateway:volume0
 P=iqn.2026-11.org.tapegateway:
 BARCODES="HRN001L4 HRN002L4 HRN003L4 HRN004L4 HRN005L4 HRN006L4 HRN007L4 HRN008L4"
-GW_PID=""; GW_CONFIG=""; GW_N=0; ISCSI_PORT=""
+GW_PID=""; GW_CONFIG=""; GW_N=0; ISCSI_PORT=""; HTTP_PORT=""
 stop_gateway() {   # stops the gateway this script started, by its PID; checks exit status and log
   [ -n "$GW_PID" ] || return 0
   local i rc log=$RUN/gateway-$GW_N.log
@@ -117,21 +123,29 @@ start_gateway() {   # start_gateway CONFIG
   [ "$cfg" = "$GW_CONFIG" ] && [ -n "$GW_PID" ] && return 0
   stop_gateway
   GW_N=$((GW_N + 1)); GW_CONFIG=$cfg; data=$RUN/data-$GW_N; mkdir -p "$data"
-  local http
-  ISCSI_PORT=$(free_port); http=$(free_port)
-  while [ "$http" = "$ISCSI_PORT" ]; do http=$(free_port); done
+  ISCSI_PORT=$(free_port); HTTP_PORT=$(free_port)
+  while [ "$HTTP_PORT" = "$ISCSI_PORT" ]; do HTTP_PORT=$(free_port); done
   # the disk target, pinned here rather than taken from appsettings.json: LUN 0 1 GiB of 512-byte blocks,
   # LUN 1 512 MiB of 4096-byte blocks (both sparse files in the data directory)
   local T=--TapeGateway:Targets:0
-  local args=(--TapeGateway:Iscsi:Address=127.0.0.1 "--TapeGateway:Iscsi:Port=$ISCSI_PORT" "--Urls=http://127.0.0.1:$http"
+  local args=(--TapeGateway:Iscsi:Address=127.0.0.1 "--TapeGateway:Iscsi:Port=$ISCSI_PORT" "--Urls=http://127.0.0.1:$HTTP_PORT"
               "--TapeGateway:DataDirectory=$data" "$T:Name=$DISK_IQN" "$T:Alias=e2e"
               "$T:Luns:0:Lun=0" "$T:Luns:0:Type=Disk" "$T:Luns:0:File=volumes/e2e-512.img" "$T:Luns:0:SizeMiB=1024" "$T:Luns:0:BlockSize=512"
               "$T:Luns:1:Lun=1" "$T:Luns:1:Type=Disk" "$T:Luns:1:File=volumes/e2e-4k.img" "$T:Luns:1:SizeMiB=512" "$T:Luns:1:BlockSize=4096")
   if [ "$cfg" = disk ]; then
     args+=(--TapeGateway:Library:Enabled=false)
   else
+    local layout=$cfg
+    if [ "$cfg" = archive ]; then
+      # the archive job every 2 s (default 10 s) and 5 s of grace after an export (appsettings.json: 1 min), so an
+      # exported tape is ARCHIVED within seconds yet stays IN TRANSIT TO VTS long enough for the guest to see it in
+      # the mailslot; the retrieval job runs on the same schedule. The tapes go to the default filesystem object
+      # store under the data directory, which records storage classes and restores at once.
+      layout=$L1
+      args+=("--TapeGateway:Archive:Schedule=0/2 * * * * ?" --TapeGateway:Archive:MinimumExportAge=00:00:05)
+    fi
     # 2 drives, 10 slots, 1 mailslot, HRN001L4..HRN008L4 in slots 1-8; 4 GiB tapes (btape writes ~1.3 GB)
-    args+=(--TapeGateway:Library:Enabled=true "--TapeGateway:Library:Layout=$cfg"
+    args+=(--TapeGateway:Library:Enabled=true "--TapeGateway:Library:Layout=$layout"
            --TapeGateway:Library:Drives=2 --TapeGateway:Library:StorageSlots=10 --TapeGateway:Library:ImportExportSlots=1
            --TapeGateway:Library:ChangerLun=0 --TapeGateway:Library:FirstDriveLun=1 --TapeGateway:Library:AllowSmallTapes=true
            "--TapeGateway:Library:Tapes:0:Barcode=${BARCODES// /,}" --TapeGateway:Library:Tapes:0:CapacityMiB=4096)
@@ -149,7 +163,7 @@ start_gateway() {   # start_gateway CONFIG
   else bad "gateway #$GW_N did not open 127.0.0.1:$ISCSI_PORT within 60 s"; tail -30 "$RUN/gateway-$GW_N.log"; stop_gateway quiet; return 1; fi
   iscsi-ls "iscsi://127.0.0.1:$ISCSI_PORT" > "$RUN/targets-$GW_N.txt" 2>&1
   sed 's/^/        /' "$RUN/targets-$GW_N.txt"
-  case "$cfg" in SingleTarget) want=${P}vtl ;; TargetPerDevice) want=${P}mediachanger ;; *) want=$DISK_IQN ;; esac
+  case "${layout:-$cfg}" in SingleTarget) want=${P}vtl ;; TargetPerDevice) want=${P}mediachanger ;; *) want=$DISK_IQN ;; esac
   if grep -q "Target:$want " "$RUN/targets-$GW_N.txt"; then ok "SendTargets offers $want"; else bad "SendTargets does not offer $want"; return 1; fi
 }
 
@@ -175,12 +189,14 @@ run_scenario() {   # run_scenario NAME CONFIG vm.sh-args...
   local out=$RUN/$name t=$SECONDS rc res p f
   if ! start_gateway "$cfg"; then LINES+=("$(printf '%-12s not run: the gateway did not start' "$name")"); FAILED=$((FAILED + 1)); return; fi
   echo; echo "==== scenario $name (gateway #$GW_N, $cfg)"
-  "$HERE/vm.sh" --portal "127.0.0.1:$ISCSI_PORT" --out "$out" "$@" > "$out.log" 2>&1; rc=$?
+  # E2E_API: the gateway's management API as the guest reaches it, in kernel mode only (QEMU user networking maps
+  # 10.0.2.2 to this host's loopback; qemu mode has no network)
+  "$HERE/vm.sh" --portal "127.0.0.1:$ISCSI_PORT" --out "$out" --env "E2E_API=http://10.0.2.2:$HTTP_PORT" "$@" > "$out.log" 2>&1; rc=$?
   # the check lines; for a failed check also its commands and output
   # (a FAIL of a check listed in expected-failures.txt is shown as XFAIL, without its output)
   sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$HERE/expected-failures.txt" 2>/dev/null |
     awk -v sc="$name" '$1 == sc { sub(/^[^ \t]+[ \t]+/, ""); print }' > "$out.xfail"
-  awk 'NR == FNR { if ($0 != "") x[n++] = $0; next }
+  awk 'FILENAME == ARGV[1] { if ($0 != "") x[n++] = $0; next }
        /^# /{buf=""} {buf=buf $0 "\n"}
        /^(ok|FAIL) /{ d = $0; sub(/^(ok|FAIL) +/, "", d); e = 0; for (i = 0; i < n; i++) if (index(d, x[i]) == 1) e = 1
                       if ($1 == "FAIL" && e) { sub(/^FAIL  /, "XFAIL "); print }
@@ -207,6 +223,21 @@ run_scenario() {   # run_scenario NAME CONFIG vm.sh-args...
   LINES+=("$(printf '%-12s %3d passed, %d failed  %4d s  %s' "$name" "$p" "$f" $((SECONDS - t)) "$out.log")")
   if kill -0 "$GW_PID" 2>/dev/null; then ok "gateway still running after $name"; else bad "gateway died during $name"; tail -30 "$RUN/gateway-$GW_N.log"; fi
 }
+archive_history() {   # archive_history BARCODE: the tape life of the scenario "archive" as the gateway's catalog
+                      # recorded it (tape_events, append-only). The guest polls the API every 0.5 s and rarely sees
+                      # ARCHIVING, which lasts only as long as the server-side copy; the history has every transition.
+                      # And no archive or retrieval step may have failed on the way (they log warn: and retry).
+  [ "$GW_CONFIG" = archive ] && [ -n "$GW_PID" ] || return 0   # the gateway did not start: already counted
+  local b=$1 got want="AVAILABLE>IN TRANSIT TO VTS, IN TRANSIT TO VTS>ARCHIVING, ARCHIVING>ARCHIVED, ARCHIVED>RETRIEVING, RETRIEVING>RETRIEVED, RETRIEVED>ARCHIVED"
+  got=$(sqlite3 -readonly "$RUN/data-$GW_N/catalog.db" "SELECT group_concat(t, ', ') FROM (SELECT from_state || '>' || to_state AS t
+          FROM tape_events WHERE barcode = '$b' AND kind = 'state-transition' ORDER BY id)" 2>&1)
+  if [ "$got" = "$want" ]; then ok "archive: the catalog's history of $b is $want"
+  else bad "archive: the catalog's history of $b is '$got', expected '$want'"; fi
+  if grep -qE '^warn: TapeGateway\.Archive\.' "$RUN/gateway-$GW_N.log"; then
+    grep -E -A3 '^warn: TapeGateway\.Archive\.' "$RUN/gateway-$GW_N.log" | head -20 | sed 's/^/    /'
+    bad "archive: the archive/retrieval jobs logged warn: entries (failed steps; $RUN/gateway-$GW_N.log)"
+  else ok "archive: no archive or retrieval step failed (no warn: from TapeGateway.Archive)"; fi
+}
 # tape-kernel logs in with digests on and without immediate or unsolicited data, in small PDUs: every write goes
 # through R2T/Data-Out and every PDU is checked, the opposite corner from the defaults disk-kernel uses
 STRICT_NODE_OPTS="node.conn[0].iscsi.HeaderDigest=CRC32C node.conn[0].iscsi.DataDigest=CRC32C node.session.iscsi.ImmediateData=No
@@ -219,6 +250,8 @@ for s in $SCENARIOS; do
     disk)        run_scenario disk $DISK_CFG --mode qemu --lun $DISK_IQN/0:block --lun $DISK_IQN/1:block --env "$DISK_SIZES" --timeout 300 "$HERE/guest/disk.sh" ;;
     disk-kernel) run_scenario disk-kernel $DISK_CFG --mode kernel --target $DISK_IQN --devs 2 --env "$DISK_SIZES" --timeout 300 "$HERE/guest/disk.sh" ;;
     tape)        run_scenario tape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --timeout 600 "$HERE/guest/tape.sh" ;;
+    archive)     run_scenario archive archive --mode kernel $(lib_devices $L1 kernel) --env "E2E_BARCODES=$BARCODES" --timeout 600 "$HERE/guest/archive.sh"
+                 archive_history "${BARCODES%% *}" ;;
     tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" \
                    --env "E2E_NODE_OPTS=$STRICT_NODE_OPTS" --timeout 600 "$HERE/guest/tape.sh" ;;
     btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --timeout 900 "$HERE/guest/btape.sh" ;;

@@ -32,4 +32,11 @@ public interface ITapeDataTier
     /// deleted, or before a retrieved copy replaces it. Refused (InvalidOperationException) while the tape is open.
     /// </summary>
     Task PurgeLocalAsync(string barcode, CancellationToken ct);
+
+    /// <summary>
+    /// <see cref="PurgeLocalAsync"/> if the tier is idle for the tape; false, and nothing done, while the tape is open
+    /// or has transfers in flight (an upload, a fetch, or the manifest the tier publishes after a tape was closed).
+    /// True when the tape was purged or was not cached at all.
+    /// </summary>
+    Task<bool> TryPurgeLocalAsync(string barcode, CancellationToken ct);
 }

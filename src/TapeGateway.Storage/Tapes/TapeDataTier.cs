@@ -361,21 +361,34 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
 
     public Task PurgeLocalAsync(string barcode, CancellationToken ct)
     {
+        if (PurgeLocal(barcode) is { } refusal)
+        {
+            throw new InvalidOperationException(refusal);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> TryPurgeLocalAsync(string barcode, CancellationToken ct) => Task.FromResult(PurgeLocal(barcode) is null);
+
+    /// <summary>Forgets the tape locally; returns why it cannot (open, transfers in flight), or null when done.</summary>
+    private string? PurgeLocal(string barcode)
+    {
         if (!_tapes.TryGetValue(barcode, out var tape))
         {
-            return Task.CompletedTask;
+            return null;
         }
 
         lock (tape.Gate)
         {
             if (tape.OpenStore is not null)
             {
-                throw new InvalidOperationException($"Tape {barcode} is mounted; it cannot be purged.");
+                return $"Tape {barcode} is mounted; it cannot be purged.";
             }
 
             if (tape.Segments.Any(s => s.Upload is not null || s.Fetch is not null) || tape.Publishing)
             {
-                throw new InvalidOperationException($"Tape {barcode} has transfers in flight; try again.");
+                return $"Tape {barcode} has transfers in flight; try again.";
             }
 
             foreach (var s in tape.Segments)
@@ -399,7 +412,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
         Directory.Move(tape.Directory, doomed);
         Directory.Delete(doomed, recursive: true);
         SignalSpace();
-        return Task.CompletedTask;
+        return null;
     }
 
     /// <summary>Deletes every library-tier object of a tape (its manifest first, so no reader sees a partial tape).</summary>

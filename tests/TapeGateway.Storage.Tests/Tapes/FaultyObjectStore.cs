@@ -17,6 +17,9 @@ internal sealed class FaultyObjectStore : IObjectStore
 
     public int Puts;
 
+    /// <summary>Puts that found the gate closed (<see cref="StallPuts"/>) and waited.</summary>
+    public int StalledPuts;
+
     /// <summary>Puts wait until <see cref="ReleasePuts"/>.</summary>
     public void StallPuts() => _putGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -31,7 +34,13 @@ internal sealed class FaultyObjectStore : IObjectStore
 
     public async Task<PutResult> PutAsync(string key, Stream content, PutOptions? options = null, CancellationToken cancellationToken = default)
     {
-        await _putGate.Task.WaitAsync(cancellationToken);
+        var gate = _putGate.Task;
+        if (!gate.IsCompleted)
+        {
+            Interlocked.Increment(ref StalledPuts);
+        }
+
+        await gate.WaitAsync(cancellationToken);
         if (FailPuts)
         {
             throw new TransientObjectStoreException("injected: endpoint unreachable") { Key = key };

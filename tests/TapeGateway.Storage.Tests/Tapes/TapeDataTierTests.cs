@@ -162,6 +162,35 @@ public sealed class TapeDataTierTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_closed_tape_the_tier_still_publishes_is_not_purged_until_the_publish_is_done()
+    {
+        var tier = await StartTierAsync();
+        await CreateTapeAsync(tier, "TST020");
+        var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST020", default));
+        await WriteBlocksAsync(image, 4);
+        await image.UnloadAsync();
+        await tier.EnsureUploadedAsync("TST020", default);
+
+        // A load changes the head even without a write (the MAM load count, not subject to write protection); the
+        // tier publishes it once the tape is closed. The archive job may want the tape purged at that very moment.
+        _store.StallPuts();
+        image = await TapeImage.OpenAsync(await tier.OpenAsync("TST020", default));
+        await image.IncrementLoadCountAsync();
+        await image.UnloadAsync();
+        await EventuallyAsync(() => Task.FromResult(Volatile.Read(ref _store.StalledPuts)), n => n > 0, "the publish of the closed tape");
+
+        Assert.False(await tier.TryPurgeLocalAsync("TST020", default));
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => tier.PurgeLocalAsync("TST020", default));
+        Assert.Contains("in flight", refused.Message, StringComparison.Ordinal);
+        Assert.True(tier.IsCachedLocally("TST020"));
+
+        _store.ReleasePuts();
+        await EventuallyAsync(() => tier.TryPurgeLocalAsync("TST020", default), purged => purged, "the purge after the publish");
+        Assert.False(tier.IsCachedLocally("TST020"));
+        Assert.True(await tier.TryPurgeLocalAsync("TST020", default)); // nothing cached: nothing to refuse
+    }
+
+    [Fact]
     public async Task Reads_stream_through_a_cache_smaller_than_the_tape()
     {
         var tier = await StartTierAsync(o => o with { CacheBytes = 2 * SegmentSize, ReadAheadSegments = 1 });
