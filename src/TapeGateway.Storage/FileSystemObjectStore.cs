@@ -65,6 +65,9 @@ public sealed class FileSystemObjectStore : IObjectStore
     /// </summary>
     private static string ETagOf(string sha256Hex) => $"\"{sha256Hex[..32]}\"";
 
+    /// <summary>The SHA-256 is computed while storing (and returned), so nobody needs to hash first.</summary>
+    public bool NeedsSha256BeforePut => false;
+
     public async Task<PutResult> PutAsync(string key, Stream content, PutOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);

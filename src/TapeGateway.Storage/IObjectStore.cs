@@ -17,6 +17,14 @@ public interface IObjectStore
     /// </summary>
     Task<PutResult> PutAsync(string key, Stream content, PutOptions? options = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// True when a put needs the content's SHA-256 before its first byte goes out (S3: it travels as object metadata
+    /// with the request), so a caller that knows it should pass <see cref="PutOptions.ExpectedSha256"/> or the store
+    /// reads the content twice; false when the store computes it while storing and returns it in
+    /// <see cref="PutResult.Sha256"/> at no extra cost, and an expected value only adds a comparison.
+    /// </summary>
+    bool NeedsSha256BeforePut => true;
+
     /// <summary>Opens the object, or the byte range of it, for reading. A full read verifies the SHA-256.</summary>
     /// <exception cref="ObjectNotFoundException">No such key.</exception>
     /// <exception cref="InvalidObjectStateException">Archived (GLACIER/DEEP_ARCHIVE) and not restored.</exception>

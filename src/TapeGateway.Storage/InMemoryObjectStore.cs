@@ -29,6 +29,9 @@ public sealed class InMemoryObjectStore : IObjectStore
 
     public int Count => _objects.Count;
 
+    /// <summary>The SHA-256 is computed while storing (and returned), so nobody needs to hash first.</summary>
+    public bool NeedsSha256BeforePut => false;
+
     public async Task<PutResult> PutAsync(string key, Stream content, PutOptions? options = null, CancellationToken cancellationToken = default)
     {
         ObjectKeys.Validate(key);

@@ -196,11 +196,16 @@ public sealed partial class TapeDataTier
             RandomAccess.FlushToDisk(handle);
             // The running hash of an append-only segment saves a read-and-hash pass; the store still checks the bytes it
             // sends against it (PutOptions.ExpectedSha256), so a stale hash can only fail the upload, never store bad data.
-            sha ??= await HashAsync(handle, length, stopping).ConfigureAwait(false);
+            // A store that hashes while storing needs neither: its result is the hash (one pass over the bytes in all).
+            if (sha is null && ObjectStore.NeedsSha256BeforePut)
+            {
+                sha = await HashAsync(handle, length, stopping).ConfigureAwait(false);
+            }
+
             await using (var file = new FileStream(handle, FileAccess.Read, 0, isAsync: true))
             {
                 using var body = new BoundedReadStream(file, length);
-                await ObjectStore.PutAsync(
+                var stored = await ObjectStore.PutAsync(
                     key,
                     body,
                     new PutOptions
@@ -209,6 +214,7 @@ public sealed partial class TapeDataTier
                         Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["tapegw-barcode"] = tape.Barcode },
                     },
                     stopping).ConfigureAwait(false);
+                sha = stored.Sha256;
             }
 
             lock (tape.Gate)
@@ -243,6 +249,16 @@ public sealed partial class TapeDataTier
         catch (Exception ex) when (ex is ObjectStoreException or IOException)
         {
             Interlocked.Increment(ref _uploadFailures);
+            if (ex is ObjectCorruptedException)
+            {
+                // The bytes sent did not match the running hash (a rewrite it missed, or the cache file changed):
+                // never retry with that hash, hash the file itself next time.
+                lock (tape.Gate)
+                {
+                    s.ForgetHash();
+                }
+            }
+
             Backoff(tape);
             LogUploadFailed(_logger, tape.Barcode, ex.Message);
             if (key is not null)

@@ -574,7 +574,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                     {
                         Present = true,
                         Dirty = true,
-                        Hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256),
+                        Hash = ObjectStore.NeedsSha256BeforePut ? System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256) : null,
                         HashedLength = 0,
                         HashableLength = 0,
                     };
