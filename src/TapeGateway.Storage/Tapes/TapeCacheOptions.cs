@@ -45,6 +45,9 @@ public sealed record TapeCacheOptions
     /// <summary>Cap of the doubling retry delay, so uploads resume soon after the object store comes back.</summary>
     public TimeSpan MaxUploadRetryDelay { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>A segment larger than this is fetched as parallel ranged GETs of this size (4 in flight per segment).</summary>
+    public int FetchRangeBytes { get; init; } = 8 << 20;
+
     public string? Validate()
     {
         if (string.IsNullOrWhiteSpace(Directory))
@@ -55,6 +58,11 @@ public sealed record TapeCacheOptions
         if (SegmentSize is < 64 * 1024 or > 5L << 30)
         {
             return "SegmentSize must be 64 KiB – 5 GiB.";
+        }
+
+        if (FetchRangeBytes < 4096)
+        {
+            return "FetchRangeBytes must be at least 4 KiB.";
         }
 
         if (CacheBytes < SegmentSize || UploadBufferBytes < SegmentSize)

@@ -233,10 +233,12 @@ public sealed class TapeDataTierTests : IAsyncLifetime
         Assert.True(await tier.TryPurgeLocalAsync("TST020", default)); // nothing cached: nothing to refuse
     }
 
-    [Fact]
-    public async Task Reads_stream_through_a_cache_smaller_than_the_tape()
+    [Theory]
+    [InlineData(8 << 20)] // whole-segment GETs
+    [InlineData(16 * 1024)] // four parallel ranged GETs per 64 KiB segment
+    public async Task Reads_stream_through_a_cache_smaller_than_the_tape(int fetchRange)
     {
-        var tier = await StartTierAsync(o => o with { CacheBytes = 2 * SegmentSize, ReadAheadSegments = 1 });
+        var tier = await StartTierAsync(o => o with { CacheBytes = 2 * SegmentSize, ReadAheadSegments = 1, FetchRangeBytes = fetchRange });
         await CreateTapeAsync(tier, "TST003");
         var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST003", default));
         await WriteBlocksAsync(image, 30);
@@ -250,10 +252,12 @@ public sealed class TapeDataTierTests : IAsyncLifetime
         await EventuallyAsync(() => Task.FromResult(tier.CachedBytes), b => b <= 2 * SegmentSize, "eviction after reading");
     }
 
-    [Fact]
-    public async Task A_corrupted_segment_object_is_a_medium_error_never_data()
+    [Theory]
+    [InlineData(8 << 20)]
+    [InlineData(16 * 1024)] // ranged GETs are not checked by the store: the manifest's SHA-256 must catch it
+    public async Task A_corrupted_segment_object_is_a_medium_error_never_data(int fetchRange)
     {
-        var tier = await StartTierAsync();
+        var tier = await StartTierAsync(o => o with { FetchRangeBytes = fetchRange });
         await CreateTapeAsync(tier, "TST004");
         var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST004", default));
         await WriteBlocksAsync(image, 8);
