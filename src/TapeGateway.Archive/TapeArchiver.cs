@@ -97,6 +97,7 @@ public sealed partial class TapeArchiver
     public async Task<IReadOnlyDictionary<string, ArchiveOutcome>> RunPendingAsync(CancellationToken ct)
     {
         using var _ = await _coordinator.EnterAsync(ct).ConfigureAwait(false);
+        await ResumeInterruptedExportsAsync(ct).ConfigureAwait(false);
         var outcomes = new Dictionary<string, ArchiveOutcome>(StringComparer.Ordinal);
         foreach (var tape in await _tapes.ListArchiveWorkAsync(ct).ConfigureAwait(false))
         {
@@ -144,6 +145,24 @@ public sealed partial class TapeArchiver
         {
             LogStepFailed(_logger, barcode, ex.Message, ex);
             return ArchiveOutcome.Failed;
+        }
+    }
+
+    /// <summary>
+    /// Finishes exports a stop interrupted: the changer committed a tape's move into an I/E element, the initiator was
+    /// told GOOD, and the gateway went down before the tape became IN TRANSIT TO VTS. The backup application has
+    /// exported that tape, so it is exported now (the export grace period counts from this transition).
+    /// </summary>
+    private async Task ResumeInterruptedExportsAsync(CancellationToken ct)
+    {
+        foreach (var barcode in await _tapes.ListInterruptedExportsAsync(ct).ConfigureAwait(false))
+        {
+            var resumed = await _tapes.TransitionAsync(
+                barcode, TapeState.Available, TapeState.InTransitToVts, Actor, "export resumed: moved into an I/E element before a restart", ct).ConfigureAwait(false);
+            if (resumed.Succeeded)
+            {
+                LogExportResumed(_logger, barcode);
+            }
         }
     }
 
@@ -447,6 +466,9 @@ public sealed partial class TapeArchiver
 
     [LoggerMessage(EventId = 508, Level = LogLevel.Information, Message = "Deleted tape {Barcode}: {Archive} archive and {Library} library-tier object(s) removed")]
     private static partial void LogObjectsDeleted(ILogger logger, string barcode, int archive, int library);
+
+    [LoggerMessage(EventId = 512, Level = LogLevel.Warning, Message = "Tape {Barcode} was moved into an I/E slot before a restart but never marked exported: IN TRANSIT TO VTS now")]
+    private static partial void LogExportResumed(ILogger logger, string barcode);
 }
 
 internal static class StorageClassMapping

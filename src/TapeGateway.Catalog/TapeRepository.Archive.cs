@@ -32,6 +32,32 @@ public sealed partial class TapeRepository
         return rows.Select(r => r.ToModel()).ToList();
     }
 
+    // The last move or state change of the tape: a 'moved' into the I/E element it still sits in, with no state change
+    // after it, is an export whose IN TRANSIT transition never happened (a crash between the move's commit and it).
+    // A tape created into an I/E slot (last event 'created') or whose export was cancelled there ('state-transition'
+    // back to AVAILABLE) does not qualify.
+    private const string InterruptedExportsSql = """
+        SELECT t.barcode FROM tapes t
+        JOIN elements e ON e.library_id = t.library_id AND e.address = t.element_address
+        WHERE t.state = 'AVAILABLE' AND t.location_kind = 'element' AND e.element_type = 'import-export'
+          AND EXISTS (
+            SELECT 1 FROM tape_events ev
+            WHERE ev.id = (SELECT max(id) FROM tape_events
+                           WHERE barcode = t.barcode AND kind IN ('created', 'state-transition', 'moved'))
+              AND ev.kind = 'moved' AND ev.to_element = t.element_address AND ev.from_element IS NOT NULL)
+        ORDER BY t.barcode;
+        """;
+
+    /// <summary>
+    /// AVAILABLE tapes sitting in an I/E element because a MOVE MEDIUM put them there, whose export transition was
+    /// lost (the gateway stopped between committing the move and marking the tape IN TRANSIT TO VTS).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ListInterruptedExportsAsync(CancellationToken cancellationToken = default)
+    {
+        await using var c = await _connections.OpenAsync(cancellationToken);
+        return (await c.QueryAsync<string>(new CommandDefinition(InterruptedExportsSql, cancellationToken: cancellationToken))).ToList();
+    }
+
     private const string StateEnteredSql = """
         SELECT time FROM tape_events
         WHERE barcode = @Barcode AND to_state = @State AND kind IN ('state-transition', 'created')

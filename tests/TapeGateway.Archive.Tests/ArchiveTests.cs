@@ -166,6 +166,40 @@ public sealed class ArchiveTests
     }
 
     [Fact]
+    public async Task An_export_whose_transition_a_restart_lost_is_resumed_and_other_tapes_in_IE_slots_are_left_alone()
+    {
+        await using var h = await ArchiveHarness.StartAsync();
+
+        // The move committed (as MOVE MEDIUM does) but the gateway stopped before the export handler ran: the catalog
+        // alone, without the library's export notification.
+        await h.CreateTapeAsync("RES001", slot: 2);
+        Assert.True((await h.Tapes.MoveAsync(h.Library.LibraryId, 2, ArchiveHarness.FirstImportExport, "scsi:iqn.test")).Succeeded);
+        Assert.Equal(TapeState.Available, (await h.TapeAsync("RES001")).State);
+
+        // An export the operator cancelled: AVAILABLE in the I/E slot on purpose.
+        await h.CreateTapeAsync("RES002", slot: 3);
+        await h.ExportAsync(3, ArchiveHarness.FirstImportExport + 1);
+        Assert.True((await h.Operations.CancelArchiveAsync("RES002", "api", None)).Succeeded);
+
+        // A new tape created into an I/E slot (AWS's default placement).
+        var created = await h.Library.CreateTapesAsync(
+            new CreateTapesRequest { LibraryId = h.Library.LibraryId, Barcodes = ["RES003"], CapacityBytes = 16 * TapeCapacity.MiB, PoolId = Pool.GlacierId },
+            None);
+        Assert.True(created.Succeeded, created.Message);
+        Assert.Equal(Catalog.ElementType.ImportExport, (await h.Library.GetCatalogInventoryAsync(None)).Elements.Single(e => e.Barcode == "RES003").Type);
+
+        var outcomes = await h.Archiver.RunPendingAsync(None);
+
+        Assert.Equal(ArchiveOutcome.Archived, outcomes["RES001"]);
+        Assert.Equal(TapeState.Archived, (await h.TapeAsync("RES001")).State);
+        Assert.Contains(await h.Tapes.GetEventsAsync("RES001"), e => e.Detail?.Contains("export resumed", StringComparison.Ordinal) == true);
+        Assert.Equal((TapeState.Available, (int?)ArchiveHarness.FirstImportExport + 1), ((await h.TapeAsync("RES002")).State, (await h.TapeAsync("RES002")).ElementAddress));
+        Assert.Equal(TapeState.Available, (await h.TapeAsync("RES003")).State);
+        Assert.False(outcomes.ContainsKey("RES002"));
+        Assert.False(outcomes.ContainsKey("RES003"));
+    }
+
+    [Fact]
     public async Task Minimum_export_age_holds_the_tape_in_transit_until_it_has_passed()
     {
         await using var h = await ArchiveHarness.StartAsync(new Dictionary<string, string?> { ["TapeGateway:Archive:MinimumExportAge"] = "00:30:00" });
