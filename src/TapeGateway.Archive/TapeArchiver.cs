@@ -49,9 +49,10 @@ public enum ArchiveOutcome
 /// work left (<see cref="TapeRepository.ListArchiveWorkAsync"/>) and re-derives the next step from the tape's state and
 /// what the bucket holds; copies whose destination is already there and verified are skipped, deletions of missing
 /// keys are no-ops, and every state change is a guarded transition, so racing an operator's cancel is safe.
-/// Retention is enforced by the catalog (governance bypass flag, compliance never before RetainUntil), not by the
-/// bucket: <see cref="IObjectStore"/> has no S3 Object Lock API. The retention lock and date are written into the
-/// archive manifest so that a disaster-recovery rebuild knows them.
+/// Retention is enforced by the catalog (governance bypass flag, compliance never before RetainUntil) and, where the
+/// bucket has S3 Object Lock, by the bucket too (<see cref="IObjectStore.ApplyRetentionAsync"/> on every archive
+/// object). The retention lock and date are written into the archive manifest so that a disaster-recovery rebuild
+/// knows them.
 /// </remarks>
 public sealed partial class TapeArchiver
 {
@@ -301,11 +302,13 @@ public sealed partial class TapeArchiver
             throw new InvalidDataException($"{bad.Count} archive object(s) of {barcode} fail verification after a second copy (first: {bad[0].Key}).");
         }
 
+        // Before the library copy goes: the archive copy is then all there is, and a locked pool wants it locked.
+        var lockNote = await ApplyObjectLockAsync(barcode, archived!, pool, ct).ConfigureAwait(false);
         await _tapes.SetArchiveProgressAsync(barcode, 100, ct).ConfigureAwait(false);
         var deleted = await _copier.DeleteTierAsync(TapeTier.Library, barcode, ct).ConfigureAwait(false);
         await _tier.PurgeLocalAsync(barcode, ct).ConfigureAwait(false);
         await _tapes.SetArchiveClassAsync(barcode, pool.StorageClass, ct).ConfigureAwait(false);
-        var done = await _tapes.TransitionAsync(barcode, TapeState.Archiving, TapeState.Archived, Actor, $"{archived!.Objects().Count()} object(s) in {targetClass.ToS3Name()}", ct).ConfigureAwait(false);
+        var done = await _tapes.TransitionAsync(barcode, TapeState.Archiving, TapeState.Archived, Actor, $"{archived!.Objects().Count()} object(s) in {targetClass.ToS3Name()}{lockNote}", ct).ConfigureAwait(false);
         if (!done.Succeeded)
         {
             LogSuperseded(_logger, barcode, done.Message ?? done.Status.ToString());
@@ -397,20 +400,51 @@ public sealed partial class TapeArchiver
         }
 
         var locked = pool.RetentionLock != RetentionLockType.None;
-        await _copier.WriteManifestAsync(
-            TapeTier.Archive,
-            manifest with
-            {
-                PoolId = pool.Id,
-                StorageClass = target,
-                Written = _time.GetUtcNow(),
-                RetentionLock = pool.RetentionLock.ToDb(),
-                RetainUntil = locked && tape.RetentionStart is { } start ? start.AddDays(pool.RetentionDays) : null,
-            },
-            ct).ConfigureAwait(false);
+        var moved = manifest with
+        {
+            PoolId = pool.Id,
+            StorageClass = target,
+            Written = _time.GetUtcNow(),
+            RetentionLock = pool.RetentionLock.ToDb(),
+            RetainUntil = locked && tape.RetentionStart is { } start ? start.AddDays(pool.RetentionDays) : null,
+        };
+        await _copier.WriteManifestAsync(TapeTier.Archive, moved, ct).ConfigureAwait(false);
+
+        // An in-place copy writes new object versions: they need the new pool's retention (the old versions keep theirs).
+        await ApplyObjectLockAsync(barcode, moved, pool, ct).ConfigureAwait(false);
         await _tapes.SetArchiveClassAsync(barcode, pool.StorageClass, ct).ConfigureAwait(false);
         LogReclassed(_logger, barcode, target.ToS3Name(), pool.Name);
         return ArchiveOutcome.Reclassed;
+    }
+
+    /// <summary>
+    /// S3 Object Lock (PutObjectRetention) on every archive object and the archive manifest of a tape in a locked pool,
+    /// until the manifest's RetainUntil, in the pool's mode, so the bucket itself refuses to delete those versions
+    /// (pools: governance can be bypassed by who holds the permission, compliance by nobody). Where the bucket has no
+    /// Object Lock the catalog alone enforces the retention (docs/archive.md). Returns a note for the event log.
+    /// </summary>
+    private async Task<string> ApplyObjectLockAsync(string barcode, TapeManifest archived, Pool pool, CancellationToken ct)
+    {
+        if (pool.RetentionLock == RetentionLockType.None || archived.RetainUntil is not { } until)
+        {
+            return string.Empty;
+        }
+
+        var mode = pool.RetentionLock == RetentionLockType.Compliance ? ObjectRetentionMode.Compliance : ObjectRetentionMode.Governance;
+        var retention = new ObjectRetention(mode, until);
+        var keys = archived.Objects().Select(o => o.Key).Append(_copier.Layout.ManifestKey(TapeTier.Archive, barcode)).ToList();
+        foreach (var key in keys)
+        {
+            if (!await _copier.Store.ApplyRetentionAsync(key, retention, ct).ConfigureAwait(false))
+            {
+                LogObjectLockUnavailable(_logger, barcode, pool.Name);
+                return "; retention kept by the catalog (the bucket has no S3 Object Lock)";
+            }
+        }
+
+        var note = $"; S3 Object Lock {mode.ToString().ToUpperInvariant()} until {until:yyyy-MM-dd} on {keys.Count} object(s)";
+        LogObjectLockApplied(_logger, barcode, note[2..]);
+        return note;
     }
 
     // ---- DELETED ----------------------------------------------------------------------------------------------------
@@ -466,6 +500,12 @@ public sealed partial class TapeArchiver
 
     [LoggerMessage(EventId = 508, Level = LogLevel.Information, Message = "Deleted tape {Barcode}: {Archive} archive and {Library} library-tier object(s) removed")]
     private static partial void LogObjectsDeleted(ILogger logger, string barcode, int archive, int library);
+
+    [LoggerMessage(EventId = 513, Level = LogLevel.Information, Message = "Tape {Barcode}: {What}")]
+    private static partial void LogObjectLockApplied(ILogger logger, string barcode, string what);
+
+    [LoggerMessage(EventId = 514, Level = LogLevel.Information, Message = "Tape {Barcode} (pool {Pool}, retention locked): the bucket has no S3 Object Lock, the catalog enforces the retention")]
+    private static partial void LogObjectLockUnavailable(ILogger logger, string barcode, string pool);
 
     [LoggerMessage(EventId = 512, Level = LogLevel.Warning, Message = "Tape {Barcode} was moved into an I/E slot before a restart but never marked exported: IN TRANSIT TO VTS now")]
     private static partial void LogExportResumed(ILogger logger, string barcode);

@@ -21,7 +21,7 @@ namespace TapeGateway.Storage.S3;
 /// RGW check (400 BadDigest, retried as transient); the whole object's SHA-256 goes into x-amz-meta-tapegw-sha256 and is
 /// verified on every full read. Flexible checksums (x-amz-checksum-*) are deliberately not used: RGW 16 ignores them.
 /// </remarks>
-public sealed class S3ObjectStore : IObjectStore, IDisposable
+public sealed partial class S3ObjectStore : IObjectStore, IDisposable
 {
     private const string MetaPrefix = "x-amz-meta-";
 
@@ -113,7 +113,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         {
             try
             {
-                await _s3.PutBucketAsync(new PutBucketRequest { BucketName = _bucket }, ct).ConfigureAwait(false);
+                await _s3.PutBucketAsync(new PutBucketRequest { BucketName = _bucket, ObjectLockEnabledForBucket = _options.CreateBucketWithObjectLock }, ct).ConfigureAwait(false);
             }
             catch (AmazonS3Exception ex) when (ex.ErrorCode is "BucketAlreadyOwnedByYou" or "BucketAlreadyExists")
             {

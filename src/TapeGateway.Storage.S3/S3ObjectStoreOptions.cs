@@ -61,6 +61,13 @@ public sealed class S3ObjectStoreOptions
     /// </summary>
     public bool EmulateGlacier { get; set; }
 
+    /// <summary>
+    /// <see cref="S3ObjectStore.EnsureBucketAsync"/> creates the bucket with S3 Object Lock enabled (which also turns
+    /// versioning on; it cannot be enabled later on most servers). Archive objects of locked pools then get a real,
+    /// server-enforced retention. Off by default.
+    /// </summary>
+    public bool CreateBucketWithObjectLock { get; set; }
+
     /// <summary>With <see cref="EmulateGlacier"/>: how long an emulated restore runs before the object is readable (0: at once).</summary>
     public TimeSpan GlacierRestoreDelay { get; set; } = TimeSpan.Zero;
 

@@ -25,6 +25,16 @@ public interface IObjectStore
     /// </summary>
     bool NeedsSha256BeforePut => true;
 
+    /// <summary>
+    /// Puts the object's current version under S3 Object Lock retention (PutObjectRetention), so the bucket itself
+    /// refuses to delete or overwrite that version before <see cref="ObjectRetention.RetainUntil"/>. Returns false —
+    /// and changes nothing — when the store or bucket has no Object Lock (a bucket must be created with it): then the
+    /// catalog's retention is the only guard. Extending a retention is always allowed; shortening a governance one
+    /// needs the bypass permission and a compliance one is refused by the server.
+    /// </summary>
+    Task<bool> ApplyRetentionAsync(string key, ObjectRetention retention, CancellationToken cancellationToken = default) =>
+        Task.FromResult(false);
+
     /// <summary>Opens the object, or the byte range of it, for reading. A full read verifies the SHA-256.</summary>
     /// <exception cref="ObjectNotFoundException">No such key.</exception>
     /// <exception cref="InvalidObjectStateException">Archived (GLACIER/DEEP_ARCHIVE) and not restored.</exception>

@@ -1,4 +1,5 @@
 using TapeGateway.Catalog;
+using TapeGateway.Storage;
 using TapeGateway.Storage.Tapes;
 using CatalogStorageClass = TapeGateway.Catalog.StorageClass;
 using StorageClass = TapeGateway.Storage.StorageClass;
@@ -78,6 +79,37 @@ public sealed class PoolTests
         Assert.Equal((TapeState.Deleted, (CatalogStorageClass?)null), (deleted.State, deleted.ArchiveClass));
         Assert.Contains(await h.Tapes.GetEventsAsync("GOV001"), e => e.Detail == "bypass-governance-retention");
         Assert.Empty(await h.Archiver.RunPendingAsync(None));
+    }
+
+    [Theory]
+    [InlineData("GOVERNANCE", true)]
+    [InlineData("COMPLIANCE", true)]
+    [InlineData("GOVERNANCE", false)] // a bucket without Object Lock: the catalog alone keeps the retention
+    public async Task A_locked_pool_puts_every_archive_object_under_S3_Object_Lock_where_the_bucket_has_it(string mode, bool bucketLock)
+    {
+        await using var h = await ArchiveHarness.StartAsync();
+        h.Store.ObjectLock = bucketLock;
+        var pool = (await h.Operations.CreatePoolAsync("Locked " + mode, "GLACIER", mode, 30, None)).Pool!;
+        await h.ArchiveTapeAsync("OLK001", slot: 1, pool: pool.Id);
+        await h.ArchiveTapeAsync("OLK002", slot: 2); // the standard Glacier pool has no lock
+
+        var manifest = (await h.Tier.GetManifestAsync(TapeTier.Archive, "OLK001", None))!;
+        var expected = manifest.Objects().Select(o => o.Key).Append(h.Layout.ManifestKey(TapeTier.Archive, "OLK001")).Order(StringComparer.Ordinal);
+        var archivedEvent = (await h.Tapes.GetEventsAsync("OLK001")).Last(e => e.ToState == TapeState.Archived);
+        if (bucketLock)
+        {
+            Assert.Equal(expected, h.Store.Retentions.Keys.Order(StringComparer.Ordinal));
+            var wanted = new ObjectRetention(mode == "COMPLIANCE" ? ObjectRetentionMode.Compliance : ObjectRetentionMode.Governance, h.Time.GetUtcNow().AddDays(30));
+            Assert.All(h.Store.Retentions.Values, r => Assert.Equal(wanted, r));
+            Assert.Contains("S3 Object Lock " + mode, archivedEvent.Detail, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Empty(h.Store.Retentions);
+            Assert.Contains("retention kept by the catalog", archivedEvent.Detail, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(h.Store.Retentions.Keys, k => k.Contains("OLK002", StringComparison.Ordinal));
     }
 
     [Fact]

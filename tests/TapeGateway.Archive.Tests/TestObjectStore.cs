@@ -38,6 +38,26 @@ public sealed class TestObjectStore(TimeProvider time) : IObjectStore
     public Task<PutResult> PutAsync(string key, Stream content, PutOptions? options = null, CancellationToken cancellationToken = default) =>
         _inner.PutAsync(key, content, options, cancellationToken);
 
+    /// <summary>The bucket has S3 Object Lock: <see cref="ApplyRetentionAsync"/> records and returns true.</summary>
+    public bool ObjectLock { get; set; }
+
+    public Dictionary<string, ObjectRetention> Retentions { get; } = new(StringComparer.Ordinal);
+
+    public Task<bool> ApplyRetentionAsync(string key, ObjectRetention retention, CancellationToken cancellationToken = default)
+    {
+        if (!ObjectLock)
+        {
+            return Task.FromResult(false);
+        }
+
+        lock (Retentions)
+        {
+            Retentions[key] = retention;
+        }
+
+        return Task.FromResult(true);
+    }
+
     public Task<ObjectReadResult> GetAsync(string key, ByteRange? range = null, CancellationToken cancellationToken = default) =>
         _inner.GetAsync(key, range, cancellationToken);
 

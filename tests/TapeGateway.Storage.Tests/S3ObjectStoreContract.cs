@@ -156,4 +156,47 @@ public sealed class S3ObjectStoreContract(S3Fixture fixture) : ObjectStoreContra
         Assert.Equal("BadDigest", ex.ErrorCode);
         Assert.IsType<TransientObjectStoreException>(S3ObjectStore.Translate(ex, "k", CancellationToken.None));
     }
+
+    [SkippableFact]
+    public async Task Object_lock_retention_is_applied_where_the_bucket_has_it_and_the_server_enforces_it()
+    {
+        _ = Store;
+
+        // The shared test bucket has no Object Lock: nothing is applied, and the answer is "no", not an error.
+        await PutAsync(K("plain"), RandomBytes(100, 43));
+        var until = DateTimeOffset.UtcNow.AddDays(1);
+        Assert.False(await fixture.RawStore!.ApplyRetentionAsync(K("plain"), new ObjectRetention(ObjectRetentionMode.Governance, until)));
+
+        var options = S3Fixture.Options($"tapegw-lock-{Guid.NewGuid():N}"[..32])!;
+        options.CreateBucketWithObjectLock = true;
+        using var locked = S3ObjectStore.Create(options);
+        await locked.EnsureBucketAsync();
+        try
+        {
+            Assert.True(await locked.IsObjectLockEnabledAsync());
+            await locked.PutAsync("tape/seg", new MemoryStream(RandomBytes(1000, 44)));
+            Assert.True(await locked.ApplyRetentionAsync("tape/seg", new ObjectRetention(ObjectRetentionMode.Governance, until)));
+
+            var retention = await locked.Client.GetObjectRetentionAsync(new GetObjectRetentionRequest { BucketName = locked.Bucket, Key = "tape/seg" });
+            Assert.Equal(ObjectLockRetentionMode.Governance, retention.Retention.Mode);
+            Assert.InRange(retention.Retention.RetainUntilDate!.Value, until.UtcDateTime.AddSeconds(-1), until.UtcDateTime.AddSeconds(1));
+
+            // The server refuses to delete the locked version (a plain DELETE only adds a delete marker).
+            var version = (await locked.Client.ListVersionsAsync(new ListVersionsRequest { BucketName = locked.Bucket, Prefix = "tape/seg" })).Versions.Single(v => v.Key == "tape/seg");
+            var refused = await Assert.ThrowsAsync<AmazonS3Exception>(() =>
+                locked.Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = locked.Bucket, Key = "tape/seg", VersionId = version.VersionId }));
+            Assert.Equal(System.Net.HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+        finally
+        {
+            // Governance can be bypassed by the owner: clean the throw-away bucket up completely.
+            var versions = await locked.Client.ListVersionsAsync(new ListVersionsRequest { BucketName = locked.Bucket });
+            foreach (var v in versions.Versions)
+            {
+                await locked.Client.DeleteObjectAsync(new DeleteObjectRequest { BucketName = locked.Bucket, Key = v.Key, VersionId = v.VersionId, BypassGovernanceRetention = true });
+            }
+
+            await locked.Client.DeleteBucketAsync(locked.Bucket);
+        }
+    }
 }

@@ -77,6 +77,12 @@ public sealed class ObjectStoreOptions
     /// <summary>S3: create the bucket at host start if it does not exist (test and self-hosted setups).</summary>
     public bool CreateBucket { get; set; }
 
+    /// <summary>
+    /// S3 with <see cref="CreateBucket"/>: create it with S3 Object Lock (and so versioning) enabled, so archive objects
+    /// of pools with a retention lock get a server-enforced retention. Whether an existing bucket has it is detected.
+    /// </summary>
+    public bool CreateBucketWithObjectLock { get; set; }
+
     /// <summary>Set by <see cref="ObjectStoreRegistration.AddObjectStore"/> from <c>TapeGateway:DataDirectory</c>; not bound.</summary>
     public string DataDirectory { get; internal set; } = "data";
 
@@ -107,6 +113,7 @@ public sealed class ObjectStoreOptions
         MaxParallelParts = MaxParallelParts,
         EmulateGlacier = EmulateGlacier,
         GlacierRestoreDelay = TimeSpan.FromSeconds(GlacierRestoreDelaySeconds),
+        CreateBucketWithObjectLock = CreateBucketWithObjectLock,
     };
 
     /// <summary>
