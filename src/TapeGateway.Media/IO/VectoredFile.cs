@@ -104,13 +104,29 @@ public static unsafe partial class VectoredFile
     /// the end of the file), <see cref="WouldBlock"/> when the kernel would have to wait for the disk (whatever was
     /// read is simply read again by the blocking path), or <see cref="Unsupported"/>.
     /// </summary>
-    public static int TryReadNoWait(SafeFileHandle handle, long offset, Memory<byte> first, Memory<byte> second)
+    public static int TryReadNoWait(SafeFileHandle handle, long offset, Memory<byte> first, Memory<byte> second) =>
+        IsNative ? Read(handle, offset, first, second, noWait: true) : Unsupported;
+
+    /// <summary>Blocking positional read of both buffers until full or end of file (a pool thread's job).</summary>
+    public static int ReadAll(SafeFileHandle handle, long offset, Memory<byte> first, Memory<byte> second)
     {
-        if (!IsNative)
+        if (IsNative)
         {
-            return Unsupported;
+            return Read(handle, offset, first, second, noWait: false);
         }
 
+        var total = RandomAccess.Read(handle, first.Span, offset);
+        if (total == first.Length && second.Length > 0)
+        {
+            total += RandomAccess.Read(handle, second.Span, offset + total);
+        }
+
+        return total;
+    }
+
+    /// <summary><c>preadv</c> (or <c>preadv2(RWF_NOWAIT)</c>) of both buffers, continuing short reads.</summary>
+    private static int Read(SafeFileHandle handle, long offset, Memory<byte> first, Memory<byte> second, bool noWait)
+    {
         var wanted = first.Length + second.Length;
         using var a = first.Pin();
         using var b = second.Pin();
@@ -122,7 +138,9 @@ public static unsafe partial class VectoredFile
             while (done < wanted)
             {
                 var count = Vectors(vectors, (byte*)a.Pointer, first.Length, (byte*)b.Pointer, second.Length, done);
-                var n = Native.preadv2(fd, vectors, count, offset + done, Native.RWF_NOWAIT);
+                var n = noWait
+                    ? Native.preadv2(fd, vectors, count, offset + done, Native.RWF_NOWAIT)
+                    : Native.preadv(fd, vectors, count, offset + done);
                 if (n > 0)
                 {
                     done += (int)n;
@@ -139,60 +157,12 @@ public static unsafe partial class VectoredFile
                 {
                     case Native.EINTR:
                         continue;
-                    case Native.EAGAIN:
+                    case Native.EAGAIN when noWait:
                         return WouldBlock;
-                    case Native.EOPNOTSUPP or Native.EINVAL or Native.ENOSYS:
+                    case Native.EOPNOTSUPP or Native.EINVAL or Native.ENOSYS when noWait:
                         return Unsupported;
                     default:
-                        throw new IOException($"preadv2 failed (errno {errno})", errno);
-                }
-            }
-
-            return done;
-        }
-        finally
-        {
-            handle.DangerousRelease();
-        }
-    }
-
-    /// <summary>Blocking positional read of both buffers until full or end of file (a pool thread's job).</summary>
-    public static int ReadAll(SafeFileHandle handle, long offset, Memory<byte> first, Memory<byte> second)
-    {
-        if (!IsNative)
-        {
-            var total = RandomAccess.Read(handle, first.Span, offset);
-            if (total == first.Length && second.Length > 0)
-            {
-                total += RandomAccess.Read(handle, second.Span, offset + total);
-            }
-
-            return total;
-        }
-
-        var wanted = first.Length + second.Length;
-        using var a = first.Pin();
-        using var b = second.Pin();
-        var fd = AcquireFd(handle);
-        try
-        {
-            var done = 0;
-            var vectors = stackalloc IoVec[2];
-            while (done < wanted)
-            {
-                var count = Vectors(vectors, (byte*)a.Pointer, first.Length, (byte*)b.Pointer, second.Length, done);
-                var n = Native.preadv(fd, vectors, count, offset + done);
-                if (n > 0)
-                {
-                    done += (int)n;
-                }
-                else if (n == 0)
-                {
-                    break;
-                }
-                else if (Marshal.GetLastPInvokeError() is var errno && errno != Native.EINTR)
-                {
-                    throw new IOException($"preadv failed (errno {errno})", errno);
+                        throw new IOException($"{(noWait ? "preadv2" : "preadv")} failed (errno {errno})", errno);
                 }
             }
 

@@ -73,8 +73,9 @@ public interface ITapeStore : IAsyncDisposable
         }
     }
 
+    /// <summary>Reads the buffers one after another with <see cref="ReadAsync"/>, stopping at the end of the store.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<int> ReadEachAsync(ITapeStore store, long offset, IReadOnlyList<Memory<byte>> destinations, CancellationToken ct)
+    public static async ValueTask<int> ReadEachAsync(ITapeStore store, long offset, IReadOnlyList<Memory<byte>> destinations, CancellationToken ct)
     {
         var total = 0;
         for (var i = 0; i < destinations.Count; i++)

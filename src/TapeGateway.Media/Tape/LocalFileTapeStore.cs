@@ -81,7 +81,7 @@ public sealed class LocalFileTapeStore : ITapeStore
     {
         if (!s_native || destinations.Count != 2)
         {
-            return ReadEachAsync(offset, destinations, ct);
+            return ITapeStore.ReadEachAsync(this, offset, destinations, ct);
         }
 
         ct.ThrowIfCancellationRequested();
@@ -158,22 +158,6 @@ public sealed class LocalFileTapeStore : ITapeStore
     {
         _handle.Dispose();
         return ValueTask.CompletedTask;
-    }
-
-    private async ValueTask<int> ReadEachAsync(long offset, IReadOnlyList<Memory<byte>> destinations, CancellationToken ct)
-    {
-        var total = 0;
-        for (var i = 0; i < destinations.Count; i++)
-        {
-            var n = await ReadAsync(offset + total, destinations[i], ct).ConfigureAwait(false);
-            total += n;
-            if (n < destinations[i].Length)
-            {
-                break;
-            }
-        }
-
-        return total;
     }
 
     private async ValueTask<int> ReadFallbackAsync(long offset, Memory<byte> destination, CancellationToken ct)

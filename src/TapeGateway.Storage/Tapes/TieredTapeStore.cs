@@ -59,7 +59,7 @@ public sealed class TieredTapeStore : ITapeStore
         {
             1 => ReadScatter(offset, destinations[0], default, ct),
             2 => ReadScatter(offset, destinations[0], destinations[1], ct),
-            _ => ReadEachAsync(offset, destinations, ct),
+            _ => ITapeStore.ReadEachAsync(this, offset, destinations, ct),
         };
 
     public bool TryReadCached(long offset, IReadOnlyList<Memory<byte>> destinations, out int bytesRead)
@@ -184,23 +184,6 @@ public sealed class TieredTapeStore : ITapeStore
         }
 
         return n;
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> ReadEachAsync(long offset, IReadOnlyList<Memory<byte>> destinations, CancellationToken ct)
-    {
-        var total = 0;
-        for (var i = 0; i < destinations.Count; i++)
-        {
-            var n = await ReadGeneralAsync(offset + total, destinations[i], ct).ConfigureAwait(false);
-            total += n;
-            if (n < destinations[i].Length)
-            {
-                break;
-            }
-        }
-
-        return total;
     }
 
     /// <summary>Any range: metadata from the head file, the stream segment by segment, fetching evicted ones.</summary>
