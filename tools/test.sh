@@ -227,7 +227,9 @@ fi
 
 # Style gate: the code must stay `dotnet format` clean (the brief's strict-build rule).
 stage_begin "format"
-if dotnet format TapeGateway.sln --verify-no-changes --no-restore >"$LOG_DIR/format.log" 2>&1; then
+# --no-restore reuses the build's restore, which lives in obj/ only without TG_ARTIFACTS (else format restores itself).
+FORMAT_RESTORE=(--no-restore); [[ -n "${TG_ARTIFACTS:-}" ]] && FORMAT_RESTORE=()
+if dotnet format TapeGateway.sln --verify-no-changes "${FORMAT_RESTORE[@]}" >"$LOG_DIR/format.log" 2>&1; then
   ok "dotnet format --verify-no-changes"
 else
   grep -oE '^[^(]+\([0-9]+,[0-9]+\): (error|warning) [A-Z]+' "$LOG_DIR/format.log" | sort -u | head -n 20 | indent
