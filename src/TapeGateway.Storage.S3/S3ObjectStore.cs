@@ -173,7 +173,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         {
             var sha = Convert.ToHexStringLower(SHA256.HashData(part.Span));
             ObjectKeys.CheckExpected(key, options.ExpectedSha256, sha);
-            var md5 = part.Md5Base64();
+            var md5 = _options.ContentMd5 ? part.Md5Base64() : null;
             var response = await CallAsync(key, ct =>
             {
                 var request = new PutObjectRequest
@@ -287,7 +287,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     {
         try
         {
-            var md5 = part.Md5Base64();
+            var md5 = _options.ContentMd5 ? part.Md5Base64() : null;
             var response = await CallAsync(key, ct => _s3.UploadPartAsync(
                 new UploadPartRequest
                 {
@@ -606,8 +606,9 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             (_, "SlowDown" or "Throttling" or "ThrottlingException" or "RequestLimitExceeded" or "TooManyRequestsException") or (429, _) or (503, _) =>
                 new TransientObjectStoreException(message, ex) { Key = key, IsThrottling = true },
 
-            // BadDigest: the part's bytes did not match its Content-MD5 on arrival, i.e. damaged in transit; resend.
-            (_, "BadDigest" or "RequestTimeout" or "InternalError" or "ServiceUnavailable") or ( >= 500, _) =>
+            // BadDigest / XAmzContentSHA256Mismatch: the body did not match its Content-MD5 / signed SHA-256 on arrival,
+            // i.e. it was damaged on the way; resend.
+            (_, "BadDigest" or "XAmzContentSHA256Mismatch" or "RequestTimeout" or "InternalError" or "ServiceUnavailable") or ( >= 500, _) =>
                 new TransientObjectStoreException(message, ex) { Key = key },
             _ => new ObjectStoreException(message, ex) { Key = key },
         };

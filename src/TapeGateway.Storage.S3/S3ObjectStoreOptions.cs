@@ -34,6 +34,9 @@ public sealed class S3ObjectStoreOptions
     /// <summary>Parts (upload or copy) in flight at once per object; also bounds the memory a put holds (N parts).</summary>
     public int MaxParallelParts { get; set; } = 4;
 
+    /// <summary>Send Content-MD5 with every PutObject / UploadPart as well (see the remarks of <see cref="S3ObjectStore"/>).</summary>
+    public bool ContentMd5 { get; set; }
+
     /// <summary>CopyObject limit: S3 (and RGW's rgw_max_put_size) refuse single copies above 5 GiB.</summary>
     public long MaxSingleCopySize { get; set; } = 5 * GiB;
 

@@ -68,6 +68,12 @@ public sealed class ObjectStoreOptions
     /// <summary>S3: parts uploaded or copied in parallel per object; each in-flight upload part holds one buffer.</summary>
     public int MaxParallelParts { get; set; } = 4;
 
+    /// <summary>
+    /// S3: send Content-MD5 with every upload request as well. Off by default: each request's body is signed with its
+    /// SHA-256, which S3 and RGW verify; turn it on for a store that ignores x-amz-content-sha256.
+    /// </summary>
+    public bool ContentMd5 { get; set; }
+
     /// <summary>S3: emulate AWS Glacier (refused reads, RestoreObject) for stores without it, such as Ceph RGW. Needs <see cref="ServiceUrl"/>.</summary>
     public bool EmulateGlacier { get; set; }
 
@@ -105,6 +111,7 @@ public sealed class ObjectStoreOptions
         SecretKey = NullIfBlank(SecretKey),
         PartSize = PartSize,
         MaxParallelParts = MaxParallelParts,
+        ContentMd5 = ContentMd5,
         EmulateGlacier = EmulateGlacier,
         GlacierRestoreDelay = TimeSpan.FromSeconds(GlacierRestoreDelaySeconds),
     };

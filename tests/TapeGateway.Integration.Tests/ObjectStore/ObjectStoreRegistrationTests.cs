@@ -75,6 +75,7 @@ public sealed class ObjectStoreRegistrationTests : IDisposable
             (S + "SecretKey", "SK"),
             (S + "PartSize", "16777216"),
             (S + "MaxParallelParts", "2"),
+            (S + "ContentMd5", "true"),
             (S + "EmulateGlacier", "true"),
             (S + "GlacierRestoreDelaySeconds", "1.5"));
 
@@ -83,6 +84,7 @@ public sealed class ObjectStoreRegistrationTests : IDisposable
         var options = services.GetRequiredService<IOptions<ObjectStoreOptions>>().Value.ToS3Options();
         Assert.Equal(16 * S3ObjectStoreOptions.MiB, options.PartSize);
         Assert.Equal(2, options.MaxParallelParts);
+        Assert.True(options.ContentMd5);
         Assert.True(options.EmulateGlacier);
         Assert.Equal(TimeSpan.FromSeconds(1.5), options.GlacierRestoreDelay);
         Assert.True(options.ForcePathStyle);
