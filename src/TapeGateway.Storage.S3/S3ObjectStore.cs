@@ -29,6 +29,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     private readonly bool _ownsClient;
     private readonly S3ObjectStoreOptions _options;
     private readonly string _bucket;
+    private readonly SemaphoreSlim _partsInFlight;
 
     public S3ObjectStore(IAmazonS3 client, S3ObjectStoreOptions options)
         : this(client, options, ownsClient: false)
@@ -44,6 +45,8 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         _options = options;
         _bucket = options.Bucket;
         _ownsClient = ownsClient;
+        _partsInFlight = new SemaphoreSlim(options.MaxPartsInFlight, options.MaxPartsInFlight);
+
     }
 
     /// <summary>Creates the store with its own client, configured by <see cref="CreateClient"/>.</summary>
@@ -96,8 +99,8 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
 
         var client = options.AccessKey is { } ak && options.SecretKey is { } sk
-            ? new AmazonS3Client(new BasicAWSCredentials(ak, sk), config)
-            : new AmazonS3Client(config); // the standard AWS credential chain
+            ? new PrecomputedPayloadS3Client(new BasicAWSCredentials(ak, sk), config)
+            : new PrecomputedPayloadS3Client(config); // the standard AWS credential chain
         glacier?.LookUpThrough(client);
         return client;
     }
@@ -194,7 +197,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
                     request.IfNoneMatch = "*";
                 }
 
-                return _s3.PutObjectAsync(request, ct);
+                return _s3.PutObjectAsync(WithPayloadHash(request, sha), ct);
             }, cancellationToken).ConfigureAwait(false);
             return new PutResult(key, part.Length, sha, response.ETag);
         }
@@ -232,7 +235,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
                     break;
                 }
 
-                running.AppendData(part.Span);
+                part.Hash(running);
                 size += part.Length;
                 var number = partNumber;
                 uploads.Add(UploadPartAsync(key, uploadId, number, part, slots, failFast));
@@ -288,20 +291,33 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         try
         {
             var md5 = _options.ContentMd5 ? part.Md5Base64() : null;
-            var response = await CallAsync(key, ct => _s3.UploadPartAsync(
-                new UploadPartRequest
-                {
-                    BucketName = _bucket,
-                    Key = key,
-                    UploadId = uploadId,
-                    PartNumber = number,
-                    InputStream = part.OpenRead(),
-                    PartSize = part.Length,
-                    MD5Digest = md5,
-                    UseChunkEncoding = false,
-                },
-                ct), failFast.Token).ConfigureAwait(false);
-            return new PartETag(number, response.ETag);
+
+            // The part is read and hashed before it queues for the store-wide budget, so it leaves the moment a
+            // request of any upload finishes.
+            await _partsInFlight.WaitAsync(failFast.Token).ConfigureAwait(false);
+            try
+            {
+                var response = await CallAsync(key, ct => _s3.UploadPartAsync(
+                    WithPayloadHash(
+                        new UploadPartRequest
+                        {
+                            BucketName = _bucket,
+                            Key = key,
+                            UploadId = uploadId,
+                            PartNumber = number,
+                            InputStream = part.OpenRead(),
+                            PartSize = part.Length,
+                            MD5Digest = md5,
+                            UseChunkEncoding = false,
+                        },
+                        part.PayloadSha256),
+                    ct), failFast.Token).ConfigureAwait(false);
+                return new PartETag(number, response.ETag);
+            }
+            finally
+            {
+                _partsInFlight.Release();
+            }
         }
         catch
         {
@@ -552,6 +568,14 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         }
     }
 
+    /// <summary>
+    /// Lets the signer use the body hash we computed (see <see cref="PrecomputedPayloadS3Client"/>); with any other
+    /// client the SDK hashes the body itself.
+    /// </summary>
+    internal T WithPayloadHash<T>(T request, string? sha256)
+        where T : AmazonWebServiceRequest =>
+        _s3 is PrecomputedPayloadS3Client client && sha256 is not null ? client.WithPayloadHash(request, sha256) : request;
+
     /// <summary>One S3 call under the retry policy, with SDK errors translated into the port's exceptions.</summary>
     private Task<T> CallAsync<T>(string key, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) =>
         _options.Retry.ExecuteAsync(
@@ -677,6 +701,29 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         public ReadOnlySpan<byte> Span => (_buffer ?? throw new ObjectDisposedException(nameof(Part))).AsSpan(0, Length);
 
         public MemoryStream OpenRead() => new(_buffer ?? throw new ObjectDisposedException(nameof(Part)), 0, Length, writable: false);
+
+        /// <summary>Hex SHA-256 of this part alone, the request's signed payload hash; set by <see cref="Hash"/>.</summary>
+        public string? PayloadSha256 { get; private set; }
+
+        /// <summary>
+        /// Feeds the object's running hash and computes the part's own in the same sweep, block by block while each
+        /// block is still in the CPU cache.
+        /// </summary>
+        public void Hash(IncrementalHash running)
+        {
+            using var own = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var span = Span;
+            for (var offset = 0; offset < span.Length; offset += HashBlock)
+            {
+                var block = span.Slice(offset, Math.Min(HashBlock, span.Length - offset));
+                running.AppendData(block);
+                own.AppendData(block);
+            }
+
+            PayloadSha256 = Convert.ToHexStringLower(own.GetHashAndReset());
+        }
+
+        private const int HashBlock = 256 * 1024;
 
 #pragma warning disable CA5351 // Content-MD5 is what S3 checks per request; it is an integrity check, not security.
         public string Md5Base64() => Convert.ToBase64String(MD5.HashData(Span));

@@ -197,6 +197,24 @@ public sealed class S3ObjectStoreContract(S3Fixture fixture) : ObjectStoreContra
     }
 
     [SkippableFact]
+    public async Task A_precomputed_payload_hash_is_what_gets_signed_and_checked()
+    {
+        // The store hashes each part before it queues for an upload slot and hands that hash to the signer; prove the
+        // signer sends it (a wrong one is refused) rather than silently hashing the body itself.
+        _ = Store;
+        var store = fixture.RawStore!;
+        var data = RandomBytes(1000, 47);
+        await store.Client.PutObjectAsync(store.WithPayloadHash(
+            new PutObjectRequest { BucketName = store.Bucket, Key = K("presigned-ok"), InputStream = new MemoryStream(data), UseChunkEncoding = false },
+            Sha(data)));
+        Assert.Equal(data, await ReadAsync(K("presigned-ok")));
+        var ex = await Assert.ThrowsAsync<AmazonS3Exception>(() => store.Client.PutObjectAsync(store.WithPayloadHash(
+            new PutObjectRequest { BucketName = store.Bucket, Key = K("presigned-wrong"), InputStream = new MemoryStream(data), UseChunkEncoding = false },
+            Sha(RandomBytes(1000, 48)))));
+        Assert.Equal("XAmzContentSHA256Mismatch", ex.ErrorCode);
+    }
+
+    [SkippableFact]
     public async Task With_content_md5_on_puts_still_round_trip()
     {
         _ = Store;

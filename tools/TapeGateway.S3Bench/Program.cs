@@ -20,7 +20,8 @@ using TapeGateway.Storage.Tapes;
 //
 // Knobs (environment): BENCH_PART_MIB (part size of both contenders, default: the gateway's), BENCH_TIER_UPLOADS
 // (TapeCache:MaxParallelUploads, default: the gateway's), BENCH_TIER_PARTS (ObjectStore:MaxParallelParts, default: the
-// gateway's), BENCH_RAW_CONCURRENCY (TransferUtility's ConcurrentServiceRequests, default: the tier's request budget),
+// gateway's), BENCH_TIER_INFLIGHT (ObjectStore:MaxPartsInFlight, default: the gateway's), BENCH_RAW_CONCURRENCY
+// (TransferUtility's ConcurrentServiceRequests, default: the tier's request budget),
 // BENCH_ARCHIVE=0 (skip the archive measurement), BENCH_SWAP=1 (tier first in even rounds).
 var sizeMiB = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 2048;
 var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
@@ -32,7 +33,8 @@ var gatewayDefaults = new ObjectStoreOptionsDefaults();
 var partSize = (Knob("BENCH_PART_MIB") ?? (int)(gatewayDefaults.PartSize >> 20)) << 20;
 var tierUploads = Knob("BENCH_TIER_UPLOADS") ?? new TapeCacheSettings().MaxParallelUploads;
 var tierParts = Knob("BENCH_TIER_PARTS") ?? gatewayDefaults.MaxParallelParts;
-var tierBudget = tierUploads * tierParts;
+var tierInFlight = Knob("BENCH_TIER_INFLIGHT") ?? gatewayDefaults.MaxPartsInFlight;
+var tierBudget = Math.Min(tierUploads * tierParts, tierInFlight);
 var rawConcurrency = Knob("BENCH_RAW_CONCURRENCY") ?? tierBudget;
 var archive = Knob("BENCH_ARCHIVE") != 0;
 var swap = Knob("BENCH_SWAP") == 1;
@@ -40,10 +42,11 @@ var bucket = $"bench-{Guid.NewGuid():N}"[..24];
 var work = Directory.CreateTempSubdirectory("tapegw-s3bench-").FullName;
 const int Block = 256 * 1024;
 const int MaxAttempts = 3;
+const string WarmUpBarcode = "BNC000L5";
 
 Console.WriteLine(
     $"S3 bench: {sizeMiB} MiB x {rounds} round(s), endpoint {endpoint}, bucket {bucket}, work {work}; part {partSize >> 20} MiB; " +
-    $"raw TransferUtility {rawConcurrency} requests in flight; tier {tierUploads} segment(s) x {tierParts} part(s) = {tierBudget} in flight; " +
+    $"raw TransferUtility {rawConcurrency} requests in flight; tier {tierUploads} segment(s) x up to {tierParts} part(s), at most {tierInFlight} parts in flight in all = {tierBudget}; " +
     $"archive {(archive ? "on" : "off")}; order {(swap ? "raw,tier / tier,raw alternating" : "raw,tier every round")}");
 var dataPath = Path.Combine(work, "data.bin");
 await using (var file = File.Create(dataPath))
@@ -75,12 +78,13 @@ var app = GatewayHost.Build([], new Dictionary<string, string?>
     ["TapeGateway:ObjectStore:SecretKey"] = secretKey,
     ["TapeGateway:ObjectStore:PartSize"] = partSize.ToString(CultureInfo.InvariantCulture),
     ["TapeGateway:ObjectStore:MaxParallelParts"] = tierParts.ToString(CultureInfo.InvariantCulture),
+    ["TapeGateway:ObjectStore:MaxPartsInFlight"] = tierInFlight.ToString(CultureInfo.InvariantCulture),
     ["TapeGateway:TapeCache:MaxParallelUploads"] = tierUploads.ToString(CultureInfo.InvariantCulture),
     ["TapeGateway:Library:Drives"] = "1",
-    ["TapeGateway:Library:StorageSlots"] = (rounds * MaxAttempts).ToString(CultureInfo.InvariantCulture),
+    ["TapeGateway:Library:StorageSlots"] = ((rounds * MaxAttempts) + 1).ToString(CultureInfo.InvariantCulture),
     ["TapeGateway:Library:ImportExportSlots"] = (rounds * MaxAttempts).ToString(CultureInfo.InvariantCulture),
     ["TapeGateway:Library:AllowSmallTapes"] = "true",
-    ["TapeGateway:Library:Tapes:0:Barcode"] = string.Join(',', Enumerable.Range(1, rounds * MaxAttempts).Select(i => $"BNC{i:D3}L5")),
+    ["TapeGateway:Library:Tapes:0:Barcode"] = string.Join(',', Enumerable.Range(1, rounds * MaxAttempts).Select(i => $"BNC{i:D3}L5").Prepend(WarmUpBarcode)),
     ["TapeGateway:Library:Tapes:0:Slot"] = "1",
     ["TapeGateway:Library:Tapes:0:CapacityMiB"] = (sizeMiB + 1024).ToString(CultureInfo.InvariantCulture),
     ["TapeGateway:Archive:MinimumExportAge"] = "00:00:00",
@@ -97,6 +101,9 @@ var tapesUsed = 0;
 var archived = 0;
 try
 {
+    // Untimed warm-up of both paths (JIT, connection pools, thread pool growth): without it the first round's
+    // contenders pay different one-off costs.
+    await WarmUpAsync();
     for (var round = 1; round <= rounds; round++)
     {
         for (var attempt = 1; ; attempt++)
@@ -200,6 +207,33 @@ async Task<Round> RunRoundAsync(int round, string barcode)
     return new Round(round, rawRun, tierRun, tierFirst, read, written, archiveSeconds);
 }
 
+async Task WarmUpAsync()
+{
+    var small = Path.Combine(work, "warmup.bin");
+    await using (var file = File.Create(small))
+    {
+        await using var source = File.OpenRead(dataPath);
+        var buffer = new byte[1 << 20];
+        for (var i = 0; i < Math.Min(sizeMiB, 3 * (partSize >> 20)); i++)
+        {
+            await source.ReadExactlyAsync(buffer);
+            await file.WriteAsync(buffer);
+        }
+    }
+
+    using (var transfer = new TransferUtility(raw, new TransferUtilityConfig { ConcurrentServiceRequests = rawConcurrency }))
+    {
+        await transfer.UploadAsync(new TransferUtilityUploadRequest { BucketName = bucket, Key = "raw/warmup", FilePath = small, PartSize = partSize });
+    }
+
+    await raw.DeleteObjectAsync(bucket, "raw/warmup");
+    await WriteTapeAsync(WarmUpBarcode, small);
+    await tier.EnsureUploadedAsync(WarmUpBarcode, CancellationToken.None);
+    await tier.DeleteLibraryObjectsAsync(WarmUpBarcode, CancellationToken.None);
+    await tier.PurgeLocalAsync(WarmUpBarcode, CancellationToken.None);
+    File.Delete(small);
+}
+
 async Task RecoverAsync(string barcode)
 {
     for (var i = 0; i < 60; i++)
@@ -287,16 +321,18 @@ async Task CollectGarbageAsync()
     }
 }
 
-async Task WriteTapeAsync(string barcode)
+async Task WriteTapeAsync(string barcode, string? path = null)
 {
+    path ??= dataPath;
+    var length = new FileInfo(path).Length;
     // The same bytes written as 256 KiB records into a tape image in the cache (what the drive does below SSC). While a
     // tape is being created nothing of it is uploaded, so all of it is pending when the tier's clock starts.
     await tier.CreateAsync(barcode, bytes + (1L << 30), worm: false, async store =>
     {
         var image = await TapeImage.CreateAsync(store, new TapeImageOptions { CapacityBytes = bytes + (1L << 30) });
-        using var source = File.OpenHandle(dataPath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
+        using var source = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.Asynchronous);
         var record = new byte[Block];
-        for (long offset = 0; offset < bytes; offset += Block)
+        for (long offset = 0; offset < length; offset += Block)
         {
             var n = await RandomAccess.ReadAsync(source, record, offset);
             await image.WriteBlockAsync(record.AsMemory(0, n), compress: false);
@@ -432,4 +468,6 @@ internal sealed class ObjectStoreOptionsDefaults
     public long PartSize => _defaults.PartSize;
 
     public int MaxParallelParts => _defaults.MaxParallelParts;
+
+    public int MaxPartsInFlight => _defaults.MaxPartsInFlight;
 }
