@@ -22,7 +22,8 @@ using TapeGateway.Storage.Tapes;
 // (TapeCache:MaxParallelUploads, default: the gateway's), BENCH_TIER_PARTS (ObjectStore:MaxParallelParts, default: the
 // gateway's), BENCH_TIER_INFLIGHT (ObjectStore:MaxPartsInFlight, default: the gateway's), BENCH_RAW_CONCURRENCY
 // (TransferUtility's ConcurrentServiceRequests, default: the tier's request budget),
-// BENCH_ARCHIVE=0 (skip the archive measurement), BENCH_SWAP=1 (tier first in even rounds).
+// BENCH_ARCHIVE=0 (skip the archive measurement), BENCH_SWAP=0 (raw first in every round; by default the tier goes first
+// in even rounds, so neither contender always follows the other).
 var sizeMiB = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 2048;
 var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
 var endpoint = Environment.GetEnvironmentVariable("TAPEGW_S3_ENDPOINT") ?? throw new InvalidOperationException("Set TAPEGW_S3_ENDPOINT (tools/rgw/start.sh).");
@@ -37,7 +38,7 @@ var tierInFlight = Knob("BENCH_TIER_INFLIGHT") ?? gatewayDefaults.MaxPartsInFlig
 var tierBudget = Math.Min(tierUploads * tierParts, tierInFlight);
 var rawConcurrency = Knob("BENCH_RAW_CONCURRENCY") ?? tierBudget;
 var archive = Knob("BENCH_ARCHIVE") != 0;
-var swap = Knob("BENCH_SWAP") == 1;
+var swap = Knob("BENCH_SWAP") != 0;
 var bucket = $"bench-{Guid.NewGuid():N}"[..24];
 var work = Directory.CreateTempSubdirectory("tapegw-s3bench-").FullName;
 const int Block = 256 * 1024;
