@@ -17,9 +17,12 @@ namespace TapeGateway.Storage.S3;
 /// </summary>
 /// <remarks>
 /// Every request goes through <see cref="S3ObjectStoreOptions.Retry"/> (per part for multipart), and every SDK error is
-/// translated into the port's typed exceptions. Integrity: each PutObject / UploadPart carries Content-MD5, which S3 and
-/// RGW check (400 BadDigest, retried as transient); the whole object's SHA-256 goes into x-amz-meta-tapegw-sha256 and is
-/// verified on every full read. Flexible checksums (x-amz-checksum-*) are deliberately not used: RGW 16 ignores them.
+/// translated into the port's typed exceptions. Integrity: each PutObject / UploadPart body is signed with its SHA-256
+/// (x-amz-content-sha256, unchunked), which S3 and RGW recompute on arrival (400 XAmzContentSHA256Mismatch, retried as
+/// transient); Content-MD5 would check the same bytes again with a weaker hash at ~1.4 s of CPU per GB, so it is only
+/// sent with <see cref="S3ObjectStoreOptions.ContentMd5"/>, for stores that ignore the payload hash. The whole object's
+/// SHA-256 goes into x-amz-meta-tapegw-sha256 and is verified on every full read. Flexible checksums
+/// (x-amz-checksum-*) are deliberately not used: RGW 16 ignores them.
 /// </remarks>
 public sealed class S3ObjectStore : IObjectStore, IDisposable
 {
@@ -46,7 +49,6 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         _bucket = options.Bucket;
         _ownsClient = ownsClient;
         _partsInFlight = new SemaphoreSlim(options.MaxPartsInFlight, options.MaxPartsInFlight);
-
     }
 
     /// <summary>Creates the store with its own client, configured by <see cref="CreateClient"/>.</summary>
@@ -68,7 +70,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
 
             // SDK v4 defaults to WHEN_SUPPORTED: aws-chunked bodies with a trailing CRC32. RGW 16 rejects them with
             // 400 XAmzContentSHA256Mismatch, and some emulators store the chunk framing inside the object. Our integrity
-            // comes from Content-MD5 per request and our own SHA-256, which every store checks or keeps.
+            // comes from the signed payload hash per request and our own SHA-256, which every store checks or keeps.
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
 
             // Stores that never return x-amz-checksum-* would make validation a no-op anyway; skip the header and CRC work.
@@ -725,7 +727,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
 
         private const int HashBlock = 256 * 1024;
 
-#pragma warning disable CA5351 // Content-MD5 is what S3 checks per request; it is an integrity check, not security.
+#pragma warning disable CA5351 // Content-MD5 (optional) is an integrity check S3 makes per request, not security.
         public string Md5Base64() => Convert.ToBase64String(MD5.HashData(Span));
 #pragma warning restore CA5351
 
