@@ -21,7 +21,7 @@ public sealed class TapeCacheSettings
 
     public long SegmentSizeMiB { get; set; } = 64;
 
-    public int MaxParallelUploads { get; set; } = 2;
+    public int MaxParallelUploads { get; set; } = 4;
 
     public int ReadAheadSegments { get; set; } = 2;
 

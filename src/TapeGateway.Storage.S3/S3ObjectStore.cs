@@ -17,9 +17,12 @@ namespace TapeGateway.Storage.S3;
 /// </summary>
 /// <remarks>
 /// Every request goes through <see cref="S3ObjectStoreOptions.Retry"/> (per part for multipart), and every SDK error is
-/// translated into the port's typed exceptions. Integrity: each PutObject / UploadPart carries Content-MD5, which S3 and
-/// RGW check (400 BadDigest, retried as transient); the whole object's SHA-256 goes into x-amz-meta-tapegw-sha256 and is
-/// verified on every full read. Flexible checksums (x-amz-checksum-*) are deliberately not used: RGW 16 ignores them.
+/// translated into the port's typed exceptions. Integrity: each PutObject / UploadPart body is signed with its SHA-256
+/// (x-amz-content-sha256, unchunked), which S3 and RGW recompute on arrival (400 XAmzContentSHA256Mismatch, retried as
+/// transient); Content-MD5 would check the same bytes again with a weaker hash at ~1.4 s of CPU per GB, so it is only
+/// sent with <see cref="S3ObjectStoreOptions.ContentMd5"/>, for stores that ignore the payload hash. The whole object's
+/// SHA-256 goes into x-amz-meta-tapegw-sha256 and is verified on every full read. Flexible checksums
+/// (x-amz-checksum-*) are deliberately not used: RGW 16 ignores them.
 /// </remarks>
 public sealed partial class S3ObjectStore : IObjectStore, IDisposable
 {
@@ -29,6 +32,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     private readonly bool _ownsClient;
     private readonly S3ObjectStoreOptions _options;
     private readonly string _bucket;
+    private readonly SemaphoreSlim _partsInFlight;
 
     public S3ObjectStore(IAmazonS3 client, S3ObjectStoreOptions options)
         : this(client, options, ownsClient: false)
@@ -44,6 +48,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         _options = options;
         _bucket = options.Bucket;
         _ownsClient = ownsClient;
+        _partsInFlight = new SemaphoreSlim(options.MaxPartsInFlight, options.MaxPartsInFlight);
     }
 
     /// <summary>Creates the store with its own client, configured by <see cref="CreateClient"/>.</summary>
@@ -65,7 +70,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
 
             // SDK v4 defaults to WHEN_SUPPORTED: aws-chunked bodies with a trailing CRC32. RGW 16 rejects them with
             // 400 XAmzContentSHA256Mismatch, and some emulators store the chunk framing inside the object. Our integrity
-            // comes from Content-MD5 per request and our own SHA-256, which every store checks or keeps.
+            // comes from the signed payload hash per request and our own SHA-256, which every store checks or keeps.
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
 
             // Stores that never return x-amz-checksum-* would make validation a no-op anyway; skip the header and CRC work.
@@ -96,8 +101,8 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         }
 
         var client = options.AccessKey is { } ak && options.SecretKey is { } sk
-            ? new AmazonS3Client(new BasicAWSCredentials(ak, sk), config)
-            : new AmazonS3Client(config); // the standard AWS credential chain
+            ? new PrecomputedPayloadS3Client(new BasicAWSCredentials(ak, sk), config)
+            : new PrecomputedPayloadS3Client(config); // the standard AWS credential chain
         glacier?.LookUpThrough(client);
         return client;
     }
@@ -173,7 +178,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         {
             var sha = Convert.ToHexStringLower(SHA256.HashData(part.Span));
             ObjectKeys.CheckExpected(key, options.ExpectedSha256, sha);
-            var md5 = part.Md5Base64();
+            var md5 = _options.ContentMd5 ? part.Md5Base64() : null;
             var response = await CallAsync(key, ct =>
             {
                 var request = new PutObjectRequest
@@ -194,7 +199,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
                     request.IfNoneMatch = "*";
                 }
 
-                return _s3.PutObjectAsync(request, ct);
+                return _s3.PutObjectAsync(WithPayloadHash(request, sha), ct);
             }, cancellationToken).ConfigureAwait(false);
             return new PutResult(key, part.Length, sha, response.ETag);
         }
@@ -232,7 +237,7 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
                     break;
                 }
 
-                running.AppendData(part.Span);
+                part.Hash(running);
                 size += part.Length;
                 var number = partNumber;
                 uploads.Add(UploadPartAsync(key, uploadId, number, part, slots, failFast));
@@ -287,21 +292,34 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
     {
         try
         {
-            var md5 = part.Md5Base64();
-            var response = await CallAsync(key, ct => _s3.UploadPartAsync(
-                new UploadPartRequest
-                {
-                    BucketName = _bucket,
-                    Key = key,
-                    UploadId = uploadId,
-                    PartNumber = number,
-                    InputStream = part.OpenRead(),
-                    PartSize = part.Length,
-                    MD5Digest = md5,
-                    UseChunkEncoding = false,
-                },
-                ct), failFast.Token).ConfigureAwait(false);
-            return new PartETag(number, response.ETag);
+            var md5 = _options.ContentMd5 ? part.Md5Base64() : null;
+
+            // The part is read and hashed before it queues for the store-wide budget, so it leaves the moment a
+            // request of any upload finishes.
+            await _partsInFlight.WaitAsync(failFast.Token).ConfigureAwait(false);
+            try
+            {
+                var response = await CallAsync(key, ct => _s3.UploadPartAsync(
+                    WithPayloadHash(
+                        new UploadPartRequest
+                        {
+                            BucketName = _bucket,
+                            Key = key,
+                            UploadId = uploadId,
+                            PartNumber = number,
+                            InputStream = part.OpenRead(),
+                            PartSize = part.Length,
+                            MD5Digest = md5,
+                            UseChunkEncoding = false,
+                        },
+                        part.PayloadSha256),
+                    ct), failFast.Token).ConfigureAwait(false);
+                return new PartETag(number, response.ETag);
+            }
+            finally
+            {
+                _partsInFlight.Release();
+            }
         }
         catch
         {
@@ -552,6 +570,14 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
         }
     }
 
+    /// <summary>
+    /// Lets the signer use the body hash we computed (see <see cref="PrecomputedPayloadS3Client"/>); with any other
+    /// client the SDK hashes the body itself.
+    /// </summary>
+    internal T WithPayloadHash<T>(T request, string? sha256)
+        where T : AmazonWebServiceRequest =>
+        _s3 is PrecomputedPayloadS3Client client && sha256 is not null ? client.WithPayloadHash(request, sha256) : request;
+
     /// <summary>One S3 call under the retry policy, with SDK errors translated into the port's exceptions.</summary>
     private Task<T> CallAsync<T>(string key, Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) =>
         _options.Retry.ExecuteAsync(
@@ -606,8 +632,9 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
             (_, "SlowDown" or "Throttling" or "ThrottlingException" or "RequestLimitExceeded" or "TooManyRequestsException") or (429, _) or (503, _) =>
                 new TransientObjectStoreException(message, ex) { Key = key, IsThrottling = true },
 
-            // BadDigest: the part's bytes did not match its Content-MD5 on arrival, i.e. damaged in transit; resend.
-            (_, "BadDigest" or "RequestTimeout" or "InternalError" or "ServiceUnavailable") or ( >= 500, _) =>
+            // BadDigest / XAmzContentSHA256Mismatch: the body did not match its Content-MD5 / signed SHA-256 on arrival,
+            // i.e. it was damaged on the way; resend.
+            (_, "BadDigest" or "XAmzContentSHA256Mismatch" or "RequestTimeout" or "InternalError" or "ServiceUnavailable") or ( >= 500, _) =>
                 new TransientObjectStoreException(message, ex) { Key = key },
             _ => new ObjectStoreException(message, ex) { Key = key },
         };
@@ -677,7 +704,30 @@ public sealed partial class S3ObjectStore : IObjectStore, IDisposable
 
         public MemoryStream OpenRead() => new(_buffer ?? throw new ObjectDisposedException(nameof(Part)), 0, Length, writable: false);
 
-#pragma warning disable CA5351 // Content-MD5 is what S3 checks per request; it is an integrity check, not security.
+        /// <summary>Hex SHA-256 of this part alone, the request's signed payload hash; set by <see cref="Hash"/>.</summary>
+        public string? PayloadSha256 { get; private set; }
+
+        /// <summary>
+        /// Feeds the object's running hash and computes the part's own in the same sweep, block by block while each
+        /// block is still in the CPU cache.
+        /// </summary>
+        public void Hash(IncrementalHash running)
+        {
+            using var own = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var span = Span;
+            for (var offset = 0; offset < span.Length; offset += HashBlock)
+            {
+                var block = span.Slice(offset, Math.Min(HashBlock, span.Length - offset));
+                running.AppendData(block);
+                own.AppendData(block);
+            }
+
+            PayloadSha256 = Convert.ToHexStringLower(own.GetHashAndReset());
+        }
+
+        private const int HashBlock = 256 * 1024;
+
+#pragma warning disable CA5351 // Content-MD5 (optional) is an integrity check S3 makes per request, not security.
         public string Md5Base64() => Convert.ToBase64String(MD5.HashData(Span));
 #pragma warning restore CA5351
 

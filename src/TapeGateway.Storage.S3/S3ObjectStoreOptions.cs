@@ -34,6 +34,17 @@ public sealed class S3ObjectStoreOptions
     /// <summary>Parts (upload or copy) in flight at once per object; also bounds the memory a put holds (N parts).</summary>
     public int MaxParallelParts { get; set; } = 4;
 
+    /// <summary>
+    /// UploadPart requests in flight at once over every put of this store: its upload budget, as TransferUtility's
+    /// ConcurrentServiceRequests is for one file. Several objects uploading together share it, so when one of them
+    /// is down to its last part (or is between CreateMultipartUpload and Complete) the others' parts, already read
+    /// and hashed, take the free requests instead of leaving the link idle.
+    /// </summary>
+    public int MaxPartsInFlight { get; set; } = 8;
+
+    /// <summary>Send Content-MD5 with every PutObject / UploadPart as well (see the remarks of <see cref="S3ObjectStore"/>).</summary>
+    public bool ContentMd5 { get; set; }
+
     /// <summary>CopyObject limit: S3 (and RGW's rgw_max_put_size) refuse single copies above 5 GiB.</summary>
     public long MaxSingleCopySize { get; set; } = 5 * GiB;
 
@@ -89,9 +100,9 @@ public sealed class S3ObjectStoreOptions
             throw new ArgumentException("S3 parts must be between 5 MiB and 5 GiB");
         }
 
-        if (MaxParallelParts < 1)
+        if (MaxParallelParts < 1 || MaxPartsInFlight < 1)
         {
-            throw new ArgumentException("MaxParallelParts must be at least 1");
+            throw new ArgumentException("MaxParallelParts and MaxPartsInFlight must be at least 1");
         }
 
         if ((AccessKey is null) != (SecretKey is null))

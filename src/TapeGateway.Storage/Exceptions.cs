@@ -134,7 +134,7 @@ public sealed class ObjectStoreNotSupportedException : ObjectStoreException
 
 /// <summary>
 /// A failure that may succeed when tried again: throttling (503 SlowDown), 5xx, timeouts, broken connections,
-/// Content-MD5 mismatches (bytes damaged in transit). <see cref="RetryPolicy"/> retries exactly these.
+/// body hash mismatches (Content-MD5 or the signed SHA-256: bytes damaged in transit). <see cref="RetryPolicy"/> retries exactly these.
 /// </summary>
 public sealed class TransientObjectStoreException : ObjectStoreException
 {

@@ -67,6 +67,7 @@ public sealed class RetryPolicyTests
     [InlineData(HttpStatusCode.ServiceUnavailable, "SlowDown", typeof(TransientObjectStoreException))]
     [InlineData(HttpStatusCode.InternalServerError, "InternalError", typeof(TransientObjectStoreException))]
     [InlineData(HttpStatusCode.BadRequest, "BadDigest", typeof(TransientObjectStoreException))]
+    [InlineData(HttpStatusCode.BadRequest, "XAmzContentSHA256Mismatch", typeof(TransientObjectStoreException))]
     [InlineData(HttpStatusCode.Forbidden, "AccessDenied", typeof(ObjectStoreException))]
     public void S3_errors_map_to_typed_exceptions(HttpStatusCode status, string code, Type expected)
     {

@@ -199,4 +199,125 @@ public sealed class S3ObjectStoreContract(S3Fixture fixture) : ObjectStoreContra
             await locked.Client.DeleteBucketAsync(locked.Bucket);
         }
     }
+
+    [SkippableFact]
+    public async Task A_body_that_differs_from_its_signed_sha256_is_rejected_by_the_server()
+    {
+        // Without Content-MD5 the per-request check is the SigV4 payload hash (x-amz-content-sha256): prove this server
+        // recomputes it. The body changes after the SDK hashed it, as bytes damaged on the way would.
+        _ = Store;
+        var ex = await Assert.ThrowsAsync<AmazonS3Exception>(() => fixture.RawStore!.Client.PutObjectAsync(new PutObjectRequest
+        {
+            BucketName = fixture.RawStore.Bucket,
+            Key = K("bad-sha"),
+            InputStream = new ChangesAfterFirstReadStream(RandomBytes(1000, 43)),
+            UseChunkEncoding = false,
+        }));
+        Assert.Equal("XAmzContentSHA256Mismatch", ex.ErrorCode);
+        Assert.IsType<TransientObjectStoreException>(S3ObjectStore.Translate(ex, "k", CancellationToken.None));
+        await Assert.ThrowsAsync<ObjectNotFoundException>(() => Store.HeadAsync(K("bad-sha")));
+
+        // The same for a part of a multipart upload, which is how segments travel.
+        var s3 = fixture.RawStore!.Client;
+        var upload = await s3.InitiateMultipartUploadAsync(fixture.RawStore.Bucket, K("bad-sha-part"));
+        try
+        {
+            var partEx = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.UploadPartAsync(new UploadPartRequest
+            {
+                BucketName = fixture.RawStore.Bucket,
+                Key = K("bad-sha-part"),
+                UploadId = upload.UploadId,
+                PartNumber = 1,
+                InputStream = new ChangesAfterFirstReadStream(RandomBytes(1000, 44)),
+                UseChunkEncoding = false,
+            }));
+            Assert.Equal("XAmzContentSHA256Mismatch", partEx.ErrorCode);
+        }
+        finally
+        {
+            await s3.AbortMultipartUploadAsync(fixture.RawStore.Bucket, K("bad-sha-part"), upload.UploadId);
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_precomputed_payload_hash_is_what_gets_signed_and_checked()
+    {
+        // The store hashes each part before it queues for an upload slot and hands that hash to the signer; prove the
+        // signer sends it (a wrong one is refused) rather than silently hashing the body itself.
+        _ = Store;
+        var store = fixture.RawStore!;
+        var data = RandomBytes(1000, 47);
+        await store.Client.PutObjectAsync(store.WithPayloadHash(
+            new PutObjectRequest { BucketName = store.Bucket, Key = K("presigned-ok"), InputStream = new MemoryStream(data), UseChunkEncoding = false },
+            Sha(data)));
+        Assert.Equal(data, await ReadAsync(K("presigned-ok")));
+        var ex = await Assert.ThrowsAsync<AmazonS3Exception>(() => store.Client.PutObjectAsync(store.WithPayloadHash(
+            new PutObjectRequest { BucketName = store.Bucket, Key = K("presigned-wrong"), InputStream = new MemoryStream(data), UseChunkEncoding = false },
+            Sha(RandomBytes(1000, 48)))));
+        Assert.Equal("XAmzContentSHA256Mismatch", ex.ErrorCode);
+    }
+
+    [SkippableFact]
+    public async Task With_content_md5_on_puts_still_round_trip()
+    {
+        _ = Store;
+        var options = S3Fixture.Options(fixture.RawStore!.Bucket)!;
+        options.ContentMd5 = true;
+        using var store = S3ObjectStore.Create(options);
+        foreach (var (name, data) in new[] { ("md5-single", RandomBytes(1000, 45)), ("md5-multipart", RandomBytes(MultipartSize, 46)) })
+        {
+            await store.PutAsync(K(name), new MemoryStream(data));
+            await using var read = await store.GetAsync(K(name));
+            using var buffer = new MemoryStream();
+            await read.Content.CopyToAsync(buffer);
+            Assert.Equal(data, buffer.ToArray());
+        }
+    }
+
+    /// <summary>A seekable body whose bytes flip once it was read to the end and rewound (the SDK hashes, then sends).</summary>
+    private sealed class ChangesAfterFirstReadStream(byte[] data) : Stream
+    {
+        private bool _readToEnd;
+        private bool _changed;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => true;
+
+        public override bool CanWrite => false;
+
+        public override long Length => data.Length;
+
+        public override long Position { get; set; }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            if (Position == 0 && _readToEnd && !_changed)
+            {
+                data[data.Length / 2] ^= 0x01;
+                _changed = true;
+            }
+
+            var n = (int)Math.Min(count, data.Length - Position);
+            Array.Copy(data, Position, buffer, offset, n);
+            Position += n;
+            _readToEnd |= Position == data.Length;
+            return n;
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => Position = origin switch
+        {
+            SeekOrigin.Begin => offset,
+            SeekOrigin.Current => Position + offset,
+            _ => data.Length + offset,
+        };
+
+        public override void Flush()
+        {
+        }
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 }

@@ -68,6 +68,15 @@ public sealed class ObjectStoreOptions
     /// <summary>S3: parts uploaded or copied in parallel per object; each in-flight upload part holds one buffer.</summary>
     public int MaxParallelParts { get; set; } = 4;
 
+    /// <summary>S3: upload parts in flight at once over all objects being uploaded (the store's upload budget).</summary>
+    public int MaxPartsInFlight { get; set; } = 8;
+
+    /// <summary>
+    /// S3: send Content-MD5 with every upload request as well. Off by default: each request's body is signed with its
+    /// SHA-256, which S3 and RGW verify; turn it on for a store that ignores x-amz-content-sha256.
+    /// </summary>
+    public bool ContentMd5 { get; set; }
+
     /// <summary>S3: emulate AWS Glacier (refused reads, RestoreObject) for stores without it, such as Ceph RGW. Needs <see cref="ServiceUrl"/>.</summary>
     public bool EmulateGlacier { get; set; }
 
@@ -111,6 +120,8 @@ public sealed class ObjectStoreOptions
         SecretKey = NullIfBlank(SecretKey),
         PartSize = PartSize,
         MaxParallelParts = MaxParallelParts,
+        MaxPartsInFlight = MaxPartsInFlight,
+        ContentMd5 = ContentMd5,
         EmulateGlacier = EmulateGlacier,
         GlacierRestoreDelay = TimeSpan.FromSeconds(GlacierRestoreDelaySeconds),
         CreateBucketWithObjectLock = CreateBucketWithObjectLock,
@@ -203,6 +214,11 @@ internal sealed class ObjectStoreOptionsValidator : IValidateOptions<ObjectStore
         if (options.MaxParallelParts < 1)
         {
             errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:MaxParallelParts must be at least 1 (got {options.MaxParallelParts})."));
+        }
+
+        if (options.MaxPartsInFlight < 1)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{Section}:MaxPartsInFlight must be at least 1 (got {options.MaxPartsInFlight})."));
         }
 
         if (options.EmulateGlacier && url is null)

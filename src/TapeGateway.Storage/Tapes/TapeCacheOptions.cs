@@ -27,8 +27,12 @@ public sealed record TapeCacheOptions
     /// <summary>Bytes of record stream per segment object. Immutable once a tape has one (recorded in its state).</summary>
     public long SegmentSize { get; init; } = 64L << 20;
 
-    /// <summary>Segment uploads in flight at once (each one is itself a parallel multipart upload).</summary>
-    public int MaxParallelUploads { get; init; } = 2;
+    /// <summary>
+    /// Segments uploading at once, each a multipart upload. The requests they send together are bounded by the object
+    /// store (S3: MaxPartsInFlight); more segments than that budget needs keep it full while one of them is between
+    /// parts (creating its upload, down to its last part, completing it), at a part buffer per queued part.
+    /// </summary>
+    public int MaxParallelUploads { get; init; } = 4;
 
     /// <summary>Segments fetched ahead of the one being read, so a restore streams instead of waiting per segment.</summary>
     public int ReadAheadSegments { get; init; } = 2;

@@ -128,6 +128,27 @@ public sealed partial class TapeDataTier
     }
 
     /// <summary>
+    /// Finishes the running hashes of a tape on the calling thread (and waits for a background pass still at work), so
+    /// a tape created or imported with data keeps complete hashes when its files move into place.
+    /// </summary>
+    private async Task CatchUpHashesAsync(CachedTape tape, CancellationToken ct)
+    {
+        while (true)
+        {
+            HashAppended(tape);
+            lock (tape.Gate)
+            {
+                if (!tape.Segments.Any(s => s.Hashing))
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(1, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// The upload's SHA-256 of a segment's first <paramref name="length"/> bytes: the running hash once the hasher has
     /// caught up (waiting for it briefly), or null when the hash is unknown and the file must be hashed.
     /// </summary>

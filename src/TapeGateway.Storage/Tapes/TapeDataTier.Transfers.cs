@@ -249,16 +249,6 @@ public sealed partial class TapeDataTier
         catch (Exception ex) when (ex is ObjectStoreException or IOException)
         {
             Interlocked.Increment(ref _uploadFailures);
-            if (ex is ObjectCorruptedException)
-            {
-                // The bytes sent did not match the running hash (a rewrite it missed, or the cache file changed):
-                // never retry with that hash, hash the file itself next time.
-                lock (tape.Gate)
-                {
-                    s.ForgetHash();
-                }
-            }
-
             Backoff(tape);
             LogUploadFailed(_logger, tape.Barcode, ex.Message);
             if (key is not null)

@@ -190,6 +190,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
         try
         {
             await format(store).ConfigureAwait(false);
+            await CatchUpHashesAsync(tape, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -205,6 +206,22 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
         foreach (var s in loaded.Segments.Where(s => s.Dirty))
         {
             Interlocked.Add(ref _dirtyBytes, s.Length);
+
+            // The running hashes fed while formatting or importing describe the very files just loaded: keep them, or
+            // the first upload of every segment would read and hash it once more. A stale one can only fail an upload
+            // (the store checks the bytes it sends against it), never store bad data.
+            if (s.Index < tape.Segments.Count && tape.Segments[s.Index] is { Hash: not null } written && written.HashedLength == s.Length)
+            {
+                s.Hash = written.Hash;
+                s.HashedLength = written.HashedLength;
+                s.HashableLength = s.Length;
+                written.Hash = null;
+            }
+        }
+
+        foreach (var s in tape.Segments)
+        {
+            s.ForgetHash();
         }
 
         _tapes[barcode] = loaded;
@@ -775,7 +792,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
             if (succeeded && within <= s.HashableLength)
             {
                 s.HashableLength = Math.Max(s.HashableLength, within + count);
-                hash = s.Hash is not null && !tape.Creating; // a new tape is reloaded from disk once formatted
+                hash = s.Hash is not null;
             }
         }
 

@@ -75,6 +75,8 @@ public sealed class ObjectStoreRegistrationTests : IDisposable
             (S + "SecretKey", "SK"),
             (S + "PartSize", "16777216"),
             (S + "MaxParallelParts", "2"),
+            (S + "MaxPartsInFlight", "6"),
+            (S + "ContentMd5", "true"),
             (S + "EmulateGlacier", "true"),
             (S + "GlacierRestoreDelaySeconds", "1.5"));
 
@@ -83,6 +85,8 @@ public sealed class ObjectStoreRegistrationTests : IDisposable
         var options = services.GetRequiredService<IOptions<ObjectStoreOptions>>().Value.ToS3Options();
         Assert.Equal(16 * S3ObjectStoreOptions.MiB, options.PartSize);
         Assert.Equal(2, options.MaxParallelParts);
+        Assert.Equal(6, options.MaxPartsInFlight);
+        Assert.True(options.ContentMd5);
         Assert.True(options.EmulateGlacier);
         Assert.Equal(TimeSpan.FromSeconds(1.5), options.GlacierRestoreDelay);
         Assert.True(options.ForcePathStyle);
@@ -121,6 +125,7 @@ public sealed class ObjectStoreRegistrationTests : IDisposable
     [InlineData("AccessKey", "AK", "TapeGateway:ObjectStore:AccessKey and TapeGateway:ObjectStore:SecretKey go together")]
     [InlineData("PartSize", "1048576", "TapeGateway:ObjectStore:PartSize 1048576 is outside S3's part size limits")]
     [InlineData("MaxParallelParts", "0", "TapeGateway:ObjectStore:MaxParallelParts must be at least 1 (got 0).")]
+    [InlineData("MaxPartsInFlight", "0", "TapeGateway:ObjectStore:MaxPartsInFlight must be at least 1 (got 0).")]
     [InlineData("GlacierRestoreDelaySeconds", "-1", "TapeGateway:ObjectStore:GlacierRestoreDelaySeconds must be a number of seconds, 0 or more (got -1).")]
     public void Bad_s3_settings_are_refused_with_the_key_at_fault(string? key, string? value, string expected)
     {

@@ -161,7 +161,7 @@ public sealed class TapeDataTierTests : IAsyncLifetime
         await image.UnloadAsync();
 
         var manifest = await EventuallyAsync(
-            () => tier.GetManifestAsync(TapeTier.Library, "TST010", default), m => m is { Complete: true }, "a complete manifest");
+            () => tier.GetManifestAsync(TapeTier.Library, "TST010", default), m => m is { Complete: true, UsedBytes: >= 17 * 40_032 }, "a complete manifest of the 17 blocks");
         Assert.Null(manifest!.Validate());
         Assert.Equal(0, tier.UploadFailures);
         foreach (var o in manifest.Objects())
@@ -181,6 +181,53 @@ public sealed class TapeDataTierTests : IAsyncLifetime
 
         await AssertBlocksAsync(image, 12, seedBase: 900);
         await image.UnloadAsync();
+    }
+
+    [Fact]
+    public async Task A_tape_written_while_created_uploads_with_the_hashes_of_its_writes()
+    {
+        // Created (or imported) with data: the segments' running hashes survive the move into place and are what the
+        // uploads are checked against, so bytes that changed on disk since they were written are refused, not stored.
+        var tier = await StartTierAsync();
+        await tier.CreateAsync("TST007", 16 << 20, worm: false, async store =>
+        {
+            var image = await TapeImage.CreateAsync(store, new TapeImageOptions { CapacityBytes = 16 << 20 });
+            await WriteBlocksAsync(image, 5);
+            await image.UnloadAsync();
+        }, default);
+        var manifest = await EventuallyAsync(
+            () => tier.GetManifestAsync(TapeTier.Library, "TST007", default), m => m is { Complete: true }, "a complete manifest");
+        Assert.Equal(0, tier.UploadFailures);
+        foreach (var segment in manifest!.Segments)
+        {
+            await using var read = await _objects.GetAsync(segment.Key);
+            using var bytes = new MemoryStream();
+            await read.Content.CopyToAsync(bytes);
+            Assert.Equal(segment.Sha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes.ToArray())));
+        }
+
+        // The uploads wait (a slow endpoint) while a bit of a written segment rots on the local disk.
+        _store.StallPuts();
+        await tier.CreateAsync("TST008", 16 << 20, worm: false, async store =>
+        {
+            var image = await TapeImage.CreateAsync(store, new TapeImageOptions { CapacityBytes = 16 << 20 });
+            await WriteBlocksAsync(image, 5);
+            await image.UnloadAsync();
+        }, default);
+        await using (var file = new FileStream(Path.Combine(_dir, "TST008", "seg.00000001"), FileMode.Open, FileAccess.ReadWrite))
+        {
+            file.Position = 100;
+            var b = file.ReadByte();
+            file.Position = 100;
+            file.WriteByte((byte)(b ^ 0x01)); // bit rot after the write
+        }
+
+        _store.ReleasePuts();
+        await EventuallyAsync(() => Task.FromResult(tier.UploadFailures), n => n > 0, "the damaged segment's upload to be refused");
+        await foreach (var o in _objects.ListAsync(_layout.TapePrefix(TapeTier.Library, "TST008")))
+        {
+            Assert.DoesNotContain("/seg/00000001.", o.Key, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
