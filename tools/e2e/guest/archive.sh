@@ -65,17 +65,6 @@ inventory_changed() {   # TEST UNIT READY on the changer until no UNIT ATTENTION
   [ $seen = 0 ] || echo "the changer reported no UNIT ATTENTION 28/00"
   return $seen
 }
-slot_of() {   # slot_of BARCODE: the mtx element number of the storage or I/E slot holding it
-  mtx -f $CH status | sed -nE "s/^ *Storage Element ([0-9]+)( IMPORT\/EXPORT)?:Full *:VolumeTag=$1 *\$/\1/p" | head -1
-}
-online() {   # online /dev/nstX: poll mt status (opening nst of a loading drive) until ONLINE; prints the status
-  local i
-  for i in $(seq 1 60); do
-    mt -f "$1" status > /tmp/mt.st 2>&1 && grep -q ONLINE /tmp/mt.st && { cat /tmp/mt.st; return 0; }
-    sleep 0.5
-  done
-  cat /tmp/mt.st; return 1
-}
 
 # the backup: known files (with a sha256 fixed here, so the comparison cannot pass on a wrong source list) and a few
 # MiB of random data, some of it in odd sizes; a second, smaller tar goes into file 1

@@ -65,3 +65,16 @@ scsi_devices() {
   done
   echo "devices: disks=(${DISKS_SD[*]}) (${DISKS_SG[*]}) tapes=(${TAPES_NST[*]}) (${TAPES_SG[*]}) changer=$CHANGER_SG $CHANGER_CH"
 }
+
+# Tape scenarios (tape.sh, archive.sh); $CH is the changer's sg device, set by the scenario.
+slot_of() {   # slot_of BARCODE: the mtx element number of the (storage or I/E) slot holding it
+  mtx -f $CH status | sed -nE "s/^ *Storage Element ([0-9]+)( IMPORT\/EXPORT)?:Full *:VolumeTag=$1 *\$/\1/p" | head -1
+}
+online() {   # online /dev/nstX: poll mt status (opening nst of a loading drive) until ONLINE; prints the status
+  local i
+  for i in $(seq 1 60); do
+    mt -f "$1" status > /tmp/mt.st 2>&1 && grep -q ONLINE /tmp/mt.st && { cat /tmp/mt.st; return 0; }
+    sleep 0.5
+  done
+  cat /tmp/mt.st; return 1
+}

@@ -11,17 +11,6 @@ CH=$CHANGER_SG; D0=${TAPES_NST[0]:-}; D0SG=${TAPES_SG[0]:-}; D1=${TAPES_NST[1]:-
 set -- ${E2E_BARCODES:-HRN001L4 HRN002L4 HRN003L4 HRN004L4}; T1=$1; T2=$2; T3=$3; T4=$4
 [ -n "$CH" ] && [ -n "$D0" ] || { echo "need a changer and a tape drive"; echo "RESULT: 0 passed, 1 failed"; exit 1; }
 
-slot_of() {   # slot_of BARCODE: the mtx element number of the (storage or I/E) slot holding it
-  mtx -f $CH status | sed -nE "s/^ *Storage Element ([0-9]+)( IMPORT\/EXPORT)?:Full *:VolumeTag=$1 *\$/\1/p" | head -1
-}
-online() {   # online /dev/nstX: poll mt status (opening nst of a loading drive) until ONLINE; prints the status
-  local i
-  for i in $(seq 1 60); do
-    mt -f "$1" status > /tmp/mt.st 2>&1 && grep -q ONLINE /tmp/mt.st && { cat /tmp/mt.st; return 0; }
-    sleep 0.5
-  done
-  cat /tmp/mt.st; return 1
-}
 at() {   # at /dev/nstX FILE BLOCK: st's position is file FILE, block BLOCK
   mt -f "$1" status | tee /tmp/mt.at | grep -q "File number=$2, block number=$3,"
 }
