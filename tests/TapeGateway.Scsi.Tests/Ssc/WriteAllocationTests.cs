@@ -44,13 +44,15 @@ public sealed class WriteAllocationTests(ITestOutputHelper output)
 
         // Reported only after the last round: the test output is processed by the runner on other threads, which the
         // process-wide count would see.
-        var rounds = new double[3];
+        // Up to eight rounds, stopping after three once one is clean: on a loaded machine the runtime's own background
+        // work (tiering, thread injection) can land in a few rounds in a row; the bound on the best round stays.
+        var rounds = new List<double>();
         var failures = 0;
-        for (var round = 0; round < rounds.Length; round++)
+        for (var round = 0; round < 8 && (round < 3 || rounds.Min() >= SmallestObject); round++)
         {
             var before = GC.GetTotalAllocatedBytes(precise: true);
             failures += await rig.WriteAsync(RecordBytes, Commands, depth);
-            rounds[round] = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Commands;
+            rounds.Add((GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Commands);
         }
 
         var best = rounds.Min();
