@@ -262,7 +262,10 @@ if [[ "${TG_SKIP_UNIT:-0}" != 1 ]]; then
     U_PASS=$((U_PASS + p)) U_FAIL=$((U_FAIL + f)) U_SKIP=$((U_SKIP + s))
     say "  $(sed -E 's/^(Passed|Failed)! +- //; s/, Duration:[^-]*- / - /' <<<"$line")"
   done <<<"$SUMMARY_LINES"
-  grep -E '^ +Failed [^ ]' "$LOG_DIR/dotnet-test.log" | sed -E 's/^ +Failed /  FAIL  /' | head -n 50
+  # Each failed test with the first lines of its error message and stack, so a CI log alone says what broke.
+  awk '/^ +Failed [^ ]/ { sub(/^ +Failed /, "  FAIL  "); print; n = 10; next }
+       n > 0 && /^ +(Standard Output Messages|Failed |Passed |Skipped )/ { n = 0 }
+       n > 0 { print "        " $0; n-- }' "$LOG_DIR/dotnet-test.log" | head -n 200
   PASSED=$((PASSED + U_PASS)) STAGE_PASS=$((STAGE_PASS + U_PASS))
   FAILED=$((FAILED + U_FAIL)) STAGE_FAIL=$((STAGE_FAIL + U_FAIL))
   if ((TEST_RC != 0 && U_FAIL == 0)); then

@@ -129,7 +129,14 @@ internal sealed class CachedTape
     /// <summary>Extends the segments' running hashes in the background (created on the first append).</summary>
     public SegmentHasher? Hasher { get; set; }
 
-    public bool Publishing { get; set; }
+    /// <summary>
+    /// Publishes decided, waiting for <see cref="PublishLock"/> or running (under <see cref="Gate"/>): the uploader
+    /// decides on none while one is counted.
+    /// </summary>
+    public int Publishes { get; set; }
+
+    /// <summary>A publish holds <see cref="PublishLock"/> and is writing objects (under <see cref="Gate"/>).</summary>
+    public bool PublishRunning { get; set; }
 
     /// <summary>Serialises publishes of this tape (the uploader's and an archive's <c>EnsureUploadedAsync</c>).</summary>
     public SemaphoreSlim PublishLock { get; } = new(1, 1);

@@ -33,7 +33,7 @@ public sealed partial class TapeDataTier
                     }
 
                     ScheduleUploads(tape, now, stopping);
-                    if (ShouldPublish(tape, now))
+                    if (TryReservePublish(tape, now))
                     {
                         _ = Track(PublishInBackgroundAsync(tape, stopping));
                     }
@@ -83,26 +83,41 @@ public sealed partial class TapeDataTier
         }
     }
 
-    private bool ShouldPublish(CachedTape tape, long now)
+    /// <summary>Decides whether the tape needs a publish and, if so, counts it as started (one decision, one gate).</summary>
+    private bool TryReservePublish(CachedTape tape, long now)
     {
         lock (tape.Gate)
         {
-            if (tape.Creating || tape.Publishing || now < tape.RetryAt || tape.Segments.Any(s => s.Upload is not null))
+            if (!ShouldPublishLocked(tape, now))
             {
                 return false;
             }
 
-            if (tape.OpenStore is null)
-            {
-                // Closed: publish the final, complete manifest once every segment is clean.
-                return !tape.PublishedComplete && tape.Segments.All(s => !s.Dirty);
-            }
-
-            // Mounted: a snapshot now and then (for disaster recovery), when something new was uploaded.
-            var uploadedSince = tape.Segments.Any(s => s.Uploaded is { } u && !s.Dirty && ExtractGeneration(u.Key) > tape.PublishedGeneration);
-            return uploadedSince && _time.GetElapsedTime(tape.LastPublish, now) >= _options.PublishInterval;
+            tape.Publishes++;
+            return true;
         }
     }
+
+    private bool ShouldPublishLocked(CachedTape tape, long now) =>
+        !tape.Creating && tape.Publishes == 0 && now >= tape.RetryAt && !tape.Segments.Any(s => s.Upload is not null) &&
+        NeedsPublishLocked(tape, now);
+
+    /// <summary>Whether the published manifest lags behind what the tape's clean segments could name.</summary>
+    private bool NeedsPublishLocked(CachedTape tape, long now)
+    {
+        if (tape.OpenStore is null)
+        {
+            // Closed: publish the final, complete manifest once every segment is clean.
+            return !tape.PublishedComplete && tape.Segments.All(s => !s.Dirty);
+        }
+
+        // Mounted: a snapshot now and then (for disaster recovery), when something new was uploaded.
+        var uploadedSince = tape.Segments.Any(s => s.Uploaded is { } u && !s.Dirty && ExtractGeneration(u.Key) > tape.PublishedGeneration);
+        return uploadedSince && _time.GetElapsedTime(tape.LastPublish, now) >= _options.PublishInterval;
+    }
+
+    /// <summary>True while <paramref name="tape"/> is the tier's entry for its barcode (not purged, not replaced).</summary>
+    private bool IsCurrent(CachedTape tape) => _tapes.TryGetValue(tape.Barcode, out var current) && ReferenceEquals(current, tape);
 
     private static long ExtractGeneration(string key) =>
         long.TryParse(key.AsSpan(key.LastIndexOf('.') + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var g) ? g : 0;
@@ -111,7 +126,7 @@ public sealed partial class TapeDataTier
     {
         try
         {
-            await PublishAsync(tape, stopping).ConfigureAwait(false);
+            await PublishAsync(tape, reserved: true, stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -313,16 +328,36 @@ public sealed partial class TapeDataTier
 
     /// <summary>
     /// Publishes the tape's manifest: uploads the head if it changed, names the contiguous clean prefix of segments,
-    /// writes the manifest (the commit point), then deletes objects no manifest names any more.
+    /// writes the manifest (the commit point), then deletes objects no manifest names any more. Returns null when the
+    /// tape is no longer the tier's entry (purged meanwhile): publishing it would write an old manifest over whatever a
+    /// later mount of the same tape published, or when the uploader's <paramref name="reserved"/> publish finds its work
+    /// done by another. <paramref name="reserved"/>: the uploader counted this publish when it decided on it.
     /// </summary>
-    private async Task<TapeManifest> PublishAsync(CachedTape tape, CancellationToken ct)
+    private async Task<TapeManifest?> PublishAsync(CachedTape tape, bool reserved, CancellationToken ct)
     {
-        await tape.PublishLock.WaitAsync(ct).ConfigureAwait(false);
-        try
+        if (!reserved)
         {
             lock (tape.Gate)
             {
-                tape.Publishing = true;
+                tape.Publishes++;
+            }
+        }
+
+        var locked = false;
+        try
+        {
+            await tape.PublishLock.WaitAsync(ct).ConfigureAwait(false);
+            locked = true;
+            lock (tape.Gate)
+            {
+                // A purge refuses only a running publish: one still waiting here finds the tape gone and does nothing.
+                // The uploader decides before it holds the lock, so by now an explicit publish may have done its work.
+                if (!IsCurrent(tape) || (reserved && !NeedsPublishLocked(tape, _time.GetTimestamp())))
+                {
+                    return null;
+                }
+
+                tape.PublishRunning = true;
             }
 
             bool headDirty;
@@ -425,10 +460,17 @@ public sealed partial class TapeDataTier
         {
             lock (tape.Gate)
             {
-                tape.Publishing = false;
+                tape.Publishes--;
+                if (locked)
+                {
+                    tape.PublishRunning = false;
+                }
             }
 
-            tape.PublishLock.Release();
+            if (locked)
+            {
+                tape.PublishLock.Release();
+            }
         }
     }
 

@@ -336,16 +336,16 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
 
     public async Task<TapeManifest> EnsureUploadedAsync(string barcode, CancellationToken ct)
     {
-        if (!_tapes.TryGetValue(barcode, out var tape))
-        {
-            return await GetManifestAsync(TapeTier.Library, barcode, ct).ConfigureAwait(false)
-                ?? throw new FileNotFoundException($"Tape {barcode} has no data in the cache or the object store.");
-        }
-
         var delay = _options.UploadRetryDelay;
         while (true)
         {
             ct.ThrowIfCancellationRequested();
+            if (!_tapes.TryGetValue(barcode, out var tape))
+            {
+                return await GetManifestAsync(TapeTier.Library, barcode, ct).ConfigureAwait(false)
+                    ?? throw new FileNotFoundException($"Tape {barcode} has no data in the cache or the object store.");
+            }
+
             lock (tape.Gate)
             {
                 if (tape.OpenStore is not null)
@@ -357,7 +357,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
             try
             {
                 await UploadTapeAsync(tape, includeTail: true, ct).ConfigureAwait(false);
-                var manifest = await PublishAsync(tape, ct).ConfigureAwait(false);
+                var manifest = await PublishAsync(tape, reserved: false, ct).ConfigureAwait(false);
                 if (manifest is { Complete: true })
                 {
                     return manifest;
@@ -403,9 +403,14 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                 return $"Tape {barcode} is mounted; it cannot be purged.";
             }
 
-            if (tape.Segments.Any(s => s.Upload is not null || s.Fetch is not null) || tape.Publishing)
+            if (tape.Segments.FirstOrDefault(s => s.Upload is not null || s.Fetch is not null) is { } busy)
             {
-                return $"Tape {barcode} has transfers in flight; try again.";
+                return $"Tape {barcode} has transfers in flight (segment {busy.Index} {(busy.Upload is not null ? "uploading" : "fetching")}); try again.";
+            }
+
+            if (tape.PublishRunning)
+            {
+                return $"Tape {barcode} has transfers in flight (its manifest is being published); try again.";
             }
 
             foreach (var s in tape.Segments)

@@ -170,6 +170,8 @@ public sealed class TapeDataTierTests : IAsyncLifetime
         }
 
         // And the bucket alone holds the tape: the first block each round kept (seeds 0, 100, … 400), then the last 12.
+        // (The manifest is visible before its publish ends — the old objects go after it — so wait for that first.)
+        await tier.EnsureUploadedAsync("TST010", default);
         await tier.PurgeLocalAsync("TST010", default);
         image = await TapeImage.OpenAsync(await tier.OpenAsync("TST010", default));
         var buffer = new byte[40_000];
@@ -380,6 +382,7 @@ public sealed class TapeDataTierTests : IAsyncLifetime
         var restarted = await StartTierAsync();
         var manifest = await EventuallyAsync(
             () => restarted.GetManifestAsync(TapeTier.Library, "TST006", default), m => m is { Complete: true, UsedBytes: >= 10 * 40_032 }, "the resumed upload");
+        await restarted.EnsureUploadedAsync("TST006", default); // the publish that wrote it may still be deleting old objects
         await restarted.PurgeLocalAsync("TST006", default);
         image = await TapeImage.OpenAsync(await restarted.OpenAsync("TST006", default));
         await AssertBlocksAsync(image, 10);
@@ -421,6 +424,38 @@ public sealed class TapeDataTierTests : IAsyncLifetime
         await AssertBlocksAsync(image, 2, seedBase: 500);
         Assert.Equal(TapeCondition.EndOfData, (await image.ReadBlockAsync(buffer)).Condition);
         await image.UnloadAsync();
+    }
+
+    [Fact]
+    public async Task A_purge_right_after_an_explicit_upload_is_not_refused_by_a_background_publish_of_the_same_tape()
+    {
+        // The uploader wakes when the last segment upload ends and may decide to publish the closed tape just as the
+        // caller's own publish runs; its late publish must neither refuse the purge nor publish the purged entry.
+        var tier = await StartTierAsync(o => o with { PublishInterval = TimeSpan.FromMilliseconds(1) });
+        await CreateTapeAsync(tier, "TST009");
+        long lastGeneration = 0;
+        for (var round = 0; round < 40; round++)
+        {
+            var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST009", default));
+            Assert.Equal(TapeCondition.Ok, (await image.LocateAsync(2 * round)).Condition); // block + filemark per round
+            await WriteBlocksAsync(image, 1, seedBase: round);
+            await image.UnloadAsync();
+            var manifest = await tier.EnsureUploadedAsync("TST009", default);
+            Assert.True(manifest.Generation > lastGeneration);
+            lastGeneration = manifest.Generation;
+            await tier.PurgeLocalAsync("TST009", default);
+        }
+
+        await Task.Delay(50);
+        var published = await tier.GetManifestAsync(TapeTier.Library, "TST009", default);
+        Assert.Equal(lastGeneration, published!.Generation);
+        var reread = await TapeImage.OpenAsync(await tier.OpenAsync("TST009", default));
+        for (var round = 0; round < 40; round++)
+        {
+            await AssertBlocksAsync(reread, 1, seedBase: round);
+        }
+
+        await reread.UnloadAsync();
     }
 
     [Fact]
