@@ -16,7 +16,7 @@ namespace TapeGateway.Media.Tape;
 /// fsync a small durable-end mark records how far the record stream is known durable; records before it are trusted
 /// at open on their header CRC, records after it must also pass their payload CRC or the tail is cut there.
 /// </remarks>
-public sealed class TapeImage : ITapeMedium
+public sealed partial class TapeImage : ITapeMedium
 {
     private const int ScanWindow = 1024 * 1024;
 
@@ -186,7 +186,11 @@ public sealed class TapeImage : ITapeMedium
             var image = new TapeImage(store, TapeFormat.ReadSuperblock(meta), mount ?? TapeMountOptions.Default);
             image.LoadMark(meta);
             image.LoadAttributes(meta);
-            await image.RecoverAsync(ct).ConfigureAwait(false);
+            if (!await image.TryLoadCheckpointAsync(ct).ConfigureAwait(false))
+            {
+                await image.RecoverAsync(ct).ConfigureAwait(false);
+            }
+
             return image;
         }
         finally
@@ -310,6 +314,7 @@ public sealed class TapeImage : ITapeMedium
 
         _end = pos;
         _sealed = sealedTape;
+        _checkpointMissing = sealedTape;
 
         // Records past the mark were readable, but after a process (not OS) crash they may exist only in the page
         // cache: the next durability point must fsync them before the mark may cover them.
@@ -1349,7 +1354,9 @@ public sealed class TapeImage : ITapeMedium
         Enter();
         try
         {
-            if (!_mount.ReadOnly && !_damagedTail && (_changedSinceOpen || (!_sealed && !_writeProtected)))
+            // A tape sealed by an older version (or whose checkpoint was refused) gets one now, if it may be written.
+            var addCheckpoint = _sealed && _checkpointMissing && !_writeProtected;
+            if (!_mount.ReadOnly && !_damagedTail && (_changedSinceOpen || (!_sealed && !_writeProtected) || addCheckpoint))
             {
                 if (!_sealed)
                 {
@@ -1357,6 +1364,19 @@ public sealed class TapeImage : ITapeMedium
                     TapeFormat.WriteRecordHeader(_writeHeader, RecordType.EndOfData, false, 0, 0, _index.Count, TapeFormat.Crc([]));
                     await _store.WriteAsync(_end, _writeHeader, ct).ConfigureAwait(false);
                     _sealed = true;
+                    addCheckpoint = true;
+                }
+
+                if (addCheckpoint)
+                {
+                    // Behind the seal, so the next mount need not read every record header (docs/media-format.md). A
+                    // checkpoint torn by a crash, or refused at mount, goes first: only the seal stays.
+                    if (_store.Length != _end + TapeFormat.RecordHeaderSize)
+                    {
+                        await _store.SetLengthAsync(_end + TapeFormat.RecordHeaderSize, ct).ConfigureAwait(false);
+                    }
+
+                    await WriteCheckpointAsync(ct).ConfigureAwait(false);
                 }
 
                 await _store.FlushAsync(ct).ConfigureAwait(false);

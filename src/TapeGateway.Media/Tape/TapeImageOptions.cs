@@ -51,4 +51,7 @@ public sealed record TapeMountOptions
 /// tape then ends there logically; reading at that point reports <see cref="TapeCondition.MediumError"/>, and the
 /// bytes are kept until a write at that position replaces them.
 /// </param>
-public readonly record struct TapeRecoveryInfo(bool WasSealed, long DiscardedBytes, long ObjectCount, long? DamagedAt);
+/// <param name="FromCheckpoint">
+/// The index came from the checkpoint behind the EOD seal, not from a scan of every record header.
+/// </param>
+public readonly record struct TapeRecoveryInfo(bool WasSealed, long DiscardedBytes, long ObjectCount, long? DamagedAt, bool FromCheckpoint = false);

@@ -65,7 +65,9 @@ public sealed class LocalFileTapeStoreTests
                 await ExpectConditionOnReadAsync(tape, TapeCondition.EndOfData);
             }
 
-            Assert.Equal(fifthEnd + 32, new FileInfo(path).Length); // cut at open, then sealed on unload
+            // Cut at open, then sealed on unload: the EOD record, then the index checkpoint (header, one varint per
+            // record — 3 bytes for a 256 KiB block, 1 for a filemark — and the trailer).
+            Assert.Equal(fifthEnd + 32 + TapeIndexCheckpoint.HeaderSize + (5 * 3) + 1 + TapeIndexCheckpoint.TrailerSize, new FileInfo(path).Length);
         }
         finally
         {
@@ -84,7 +86,8 @@ public sealed class LocalFileTapeStoreTests
                 await tape.WriteBlockAsync(RandomBlock(1000, 1), compress: false);
             }
 
-            Assert.Equal(TapeFormat.DataStart + 32 + 1000 + 32, new FileInfo(path).Length);
+            // One record, the EOD seal, and a checkpoint of one 2-byte entry.
+            Assert.Equal(TapeFormat.DataStart + 32 + 1000 + 32 + TapeIndexCheckpoint.HeaderSize + 2 + TapeIndexCheckpoint.TrailerSize, new FileInfo(path).Length);
         }
         finally
         {

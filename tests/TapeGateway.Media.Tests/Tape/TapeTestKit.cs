@@ -39,6 +39,21 @@ internal static class TapeTestKit
     public static async Task<TapeImage> ReopenAsync(MemoryTapeStore store, TapeMountOptions? mount = null) =>
         await TapeImage.OpenAsync(store, mount);
 
+    /// <summary>Bytes of the index checkpoint at the end of a sealed image (header, entries, trailer), or 0 if none.</summary>
+    public static long CheckpointBytes(byte[] image) =>
+        image.Length >= TapeIndexCheckpoint.TrailerSize
+        && TapeIndexCheckpoint.TryReadTrailer(image.AsSpan(image.Length - TapeIndexCheckpoint.TrailerSize), out _, out var length, out _)
+            ? length + TapeIndexCheckpoint.TrailerSize
+            : 0;
+
+    /// <summary>The image as a version without index checkpoints left it: sealed, nothing after the EOD record.</summary>
+    public static byte[] StripCheckpoint(byte[] image)
+    {
+        var checkpoint = CheckpointBytes(image);
+        Assert.True(checkpoint > 0, "the image has a checkpoint to strip");
+        return image.AsSpan(0, (int)(image.Length - checkpoint)).ToArray();
+    }
+
     /// <summary>Reads the next block, asserting it is exactly <paramref name="expected"/>.</summary>
     public static async Task ExpectBlockAsync(ITapeMedium tape, byte[] expected)
     {

@@ -50,8 +50,14 @@ internal sealed class FaultyObjectStore : IObjectStore
         return await _inner.PutAsync(key, content, options, cancellationToken);
     }
 
-    public Task<ObjectReadResult> GetAsync(string key, ByteRange? range = null, CancellationToken cancellationToken = default) =>
-        FailGets ? throw new TransientObjectStoreException("injected: endpoint unreachable") { Key = key } : _inner.GetAsync(key, range, cancellationToken);
+    /// <summary>Every key a GET asked for, in order (ranged GETs of one object repeat it).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Gets { get; } = new();
+
+    public Task<ObjectReadResult> GetAsync(string key, ByteRange? range = null, CancellationToken cancellationToken = default)
+    {
+        Gets.Enqueue(key);
+        return FailGets ? throw new TransientObjectStoreException("injected: endpoint unreachable") { Key = key } : _inner.GetAsync(key, range, cancellationToken);
+    }
 
     public Task<ObjectInfo> HeadAsync(string key, CancellationToken cancellationToken = default) => _inner.HeadAsync(key, cancellationToken);
 

@@ -459,6 +459,31 @@ public sealed class TapeDataTierTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Mounting_a_tape_that_is_not_cached_fetches_its_last_segment_not_the_whole_tape()
+    {
+        // The index checkpoint behind the EOD seal replaces the header scan, which would fetch every segment.
+        var tier = await StartTierAsync(o => o with { ReadAheadSegments = 0 });
+        await CreateTapeAsync(tier, "TST011");
+        var image = await TapeImage.OpenAsync(await tier.OpenAsync("TST011", default));
+        await WriteBlocksAsync(image, 30);
+        await image.UnloadAsync();
+        var manifest = await tier.EnsureUploadedAsync("TST011", default);
+        Assert.True(manifest.Segments.Count >= 18, "1.2 MB of records span at least 18 segments of 64 KiB");
+        await tier.PurgeLocalAsync("TST011", default);
+
+        _store.Gets.Clear();
+        image = await TapeImage.OpenAsync(await tier.OpenAsync("TST011", default));
+        Assert.True(image.Recovery.FromCheckpoint);
+        Assert.Equal(31, image.Recovery.ObjectCount);
+        var fetched = _store.Gets.Where(k => k.Contains("/seg/", StringComparison.Ordinal)).Distinct().ToList();
+        Assert.True(fetched.Count <= 2, $"the mount fetched {fetched.Count} of {manifest.Segments.Count} segments");
+        Assert.Contains(manifest.Segments[^1].Key, fetched);
+
+        await AssertBlocksAsync(image, 30);
+        await image.UnloadAsync();
+    }
+
+    [Fact]
     public async Task A_tape_is_mounted_once_and_a_mounted_tape_cannot_be_purged_or_archived()
     {
         var tier = await StartTierAsync();
