@@ -4,6 +4,7 @@ using TapeGateway.Catalog;
 using TapeGateway.Media.Tape;
 using TapeGateway.Scsi.Smc;
 using TapeGateway.Scsi.Ssc;
+using TapeGateway.Storage;
 using TapeGateway.Storage.Tapes;
 using CatalogElementType = TapeGateway.Catalog.ElementType;
 using SmcElementStatus = TapeGateway.Scsi.Smc.ElementStatus;
@@ -38,6 +39,9 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
     private readonly IExportHandler _exportHandler;
     private readonly ILogger<TapeLibrary> _logger;
     private readonly TapeDataTier? _tier;
+
+    /// <summary>The tier port: the tier itself in the gateway, a fake where tests compose the library without one.</summary>
+    private readonly ITapeDataTier? _dataTier;
     private ILibraryDrive[] _drives = [];
     private ITapeMedium?[] _media = [];
     private long? _libraryId;
@@ -50,7 +54,8 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         PoolRepository pools,
         IExportHandler exportHandler,
         ILogger<TapeLibrary> logger,
-        TapeDataTier? tier = null)
+        TapeDataTier? tier = null,
+        ITapeDataTier? dataTier = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         Options = options.Value;
@@ -61,6 +66,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         _exportHandler = exportHandler;
         _logger = logger;
         _tier = tier;
+        _dataTier = dataTier ?? tier;
         Personality = Options.ResolveChanger();
         DrivePersonality = Options.ResolveDrive();
         Geometry = Options.ResolveGeometry();
@@ -133,6 +139,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
     {
         Directory.CreateDirectory(Options.TapeDirectoryPath);
         await EnsureStartupTapesAsync(ct).ConfigureAwait(false);
+        await FinishPendingDeletionsAsync(ct).ConfigureAwait(false);
         await EnsureConfiguredPoliciesAsync(ct).ConfigureAwait(false);
         await RunAutoCreateAsync("start", ct).ConfigureAwait(false);
 
@@ -347,7 +354,10 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
     }
 
     /// <summary>
-    /// Deletes a tape by the AWS rules (catalog), then its image file, and completes DELETING → DELETED.
+    /// Deletes a tape by the AWS rules (catalog: AVAILABLE/RETRIEVED/… → DELETING), then its data (image file, cached
+    /// copy, library-tier objects), then DELETING → DELETED. The data goes outside the library lock: a tape unloaded a
+    /// moment ago may still be publishing, and the changer must not wait for that. If the data cannot go now, the tape
+    /// stays DELETING and the next start finishes it (<see cref="FinishPendingDeletionsAsync"/>).
     /// </summary>
     public async Task<DeleteTapeResult> DeleteTapeAsync(string barcode, string actor, bool bypassGovernanceRetention, CancellationToken ct)
     {
@@ -358,21 +368,6 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
             result = await _tapes.DeleteTapeAsync(barcode, actor, bypassGovernanceRetention, ct).ConfigureAwait(false);
             if (result.Succeeded)
             {
-                var path = ImagePath(barcode);
-                if (File.Exists(path))
-                {
-                    File.Delete(path);
-                }
-
-                if (_tier is not null)
-                {
-                    // AWS: deleting a tape deletes its data. The catalog already refused a tape in a drive or in the archive.
-                    await _tier.PurgeLocalAsync(barcode, ct).ConfigureAwait(false);
-                    await _tier.DeleteLibraryObjectsAsync(barcode, ct).ConfigureAwait(false);
-                }
-
-                await _tapes.TransitionAsync(barcode, TapeState.Deleting, TapeState.Deleted, actor, "image removed", ct).ConfigureAwait(false);
-
                 // Deleting a tape waiting in an I/E slot lowers its policy's count (or frees a slot a policy was short of).
                 await AutoCreateLockedAsync("deletion of " + barcode).ConfigureAwait(false);
             }
@@ -384,11 +379,81 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
 
         if (result.Succeeded)
         {
-            LogDeleted(_logger, barcode, actor);
             InventoryChangedExternally?.Invoke();
+            if (result.ActualState == TapeState.Deleting)
+            {
+                try
+                {
+                    await RemoveTapeDataAsync(barcode, actor, ct).ConfigureAwait(false);
+                    result = result with { ActualState = TapeState.Deleted };
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectStoreException)
+                {
+                    LogDeletionNotFinished(_logger, barcode, ex.Message);
+                    return result;
+                }
+            }
+
+            LogDeleted(_logger, barcode, actor);
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Removes a DELETING tape's data — image file, cached copy, library-tier objects — and completes DELETING →
+    /// DELETED. AWS: deleting a tape deletes its data; the catalog already refused a tape in a drive or in the archive.
+    /// </summary>
+    private async Task RemoveTapeDataAsync(string barcode, string actor, CancellationToken ct)
+    {
+        var path = ImagePath(barcode);
+        if (File.Exists(path))
+        {
+            File.Delete(path);
+        }
+
+        if (_dataTier is { } tier)
+        {
+            // A tape unloaded a moment ago may still be publishing its manifest or uploading its tail: wait for that
+            // (it is short) instead of failing the delete and leaving the tape DELETING.
+            for (var attempt = 0; !await tier.TryPurgeLocalAsync(barcode, ct).ConfigureAwait(false); attempt++)
+            {
+                if (attempt == DeleteWaitAttempts)
+                {
+                    await tier.PurgeLocalAsync(barcode, ct).ConfigureAwait(false); // throws why, for the caller and the log
+                }
+
+                await Task.Delay(DeleteWaitStep, ct).ConfigureAwait(false);
+            }
+
+            await tier.DeleteLibraryObjectsAsync(barcode, ct).ConfigureAwait(false);
+        }
+
+        await _tapes.TransitionAsync(barcode, TapeState.Deleting, TapeState.Deleted, actor, "image removed", ct).ConfigureAwait(false);
+    }
+
+    private const int DeleteWaitAttempts = 300;
+    private static readonly TimeSpan DeleteWaitStep = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// Finishes deletions a stop or an error interrupted (catalog DELETING, data maybe still there), so no tape stays
+    /// DELETING for ever. Runs at start; errors are logged and the tape is retried at the next start.
+    /// </summary>
+    public async Task FinishPendingDeletionsAsync(CancellationToken ct)
+    {
+        var pending = await _tapes.ListTapesAsync(new TapeFilter { States = [TapeState.Deleting] }, ct).ConfigureAwait(false);
+        foreach (var tape in pending)
+        {
+            try
+            {
+                await RemoveTapeDataAsync(tape.Barcode, "gateway:start", ct).ConfigureAwait(false);
+                LogDeleted(_logger, tape.Barcode, "gateway:start");
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ObjectStoreException)
+            {
+                LogDeletionNotFinished(_logger, tape.Barcode, ex.Message);
+            }
+        }
     }
 
     public async Task<LibraryInventory> GetCatalogInventoryAsync(CancellationToken ct) =>
@@ -981,6 +1046,9 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Library {Name} (id {Id}, {Changer}): {Drives} drives, {Storage} storage slots, {ImportExport} I/E slots")]
     private static partial void LogOpened(ILogger logger, string name, long id, string changer, int drives, int storage, int importExport);
+
+    [LoggerMessage(EventId = 122, Level = LogLevel.Warning, Message = "Tape {Barcode} stays DELETING: its data could not be removed yet ({Reason}); retried at the next start")]
+    private static partial void LogDeletionNotFinished(ILogger logger, string barcode, string reason);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "Tape {Barcode} reloaded into drive {Drive} after restart")]
     private static partial void LogReloaded(ILogger logger, string barcode, int drive);

@@ -138,6 +138,14 @@ public sealed class FakeTapeDataTier(IObjectStore store, string gatewayId = "gw-
         }
     }
 
+    private bool IsBusy(string barcode)
+    {
+        lock (Busy)
+        {
+            return Busy.Contains(barcode);
+        }
+    }
+
     public Task PurgeLocalAsync(string barcode, CancellationToken ct)
     {
         if (IsOpen(barcode))
@@ -145,7 +153,7 @@ public sealed class FakeTapeDataTier(IObjectStore store, string gatewayId = "gw-
             throw new InvalidOperationException($"Tape {barcode} is open.");
         }
 
-        if (Busy.Contains(barcode))
+        if (IsBusy(barcode))
         {
             throw new InvalidOperationException($"Tape {barcode} has transfers in flight; try again.");
         }
@@ -161,13 +169,22 @@ public sealed class FakeTapeDataTier(IObjectStore store, string gatewayId = "gw-
 
     public async Task<bool> TryPurgeLocalAsync(string barcode, CancellationToken ct)
     {
-        if (IsOpen(barcode) || Busy.Contains(barcode))
+        if (IsOpen(barcode) || IsBusy(barcode))
         {
             return false;
         }
 
         await PurgeLocalAsync(barcode, ct);
         return true;
+    }
+
+    public async Task DeleteLibraryObjectsAsync(string barcode, CancellationToken ct)
+    {
+        await ObjectStore.DeleteAsync(Layout.ManifestKey(TapeTier.Library, barcode), ct);
+        await foreach (var o in ObjectStore.ListAsync(Layout.TapePrefix(TapeTier.Library, barcode), ct))
+        {
+            await ObjectStore.DeleteAsync(o.Key, ct);
+        }
     }
 
     private async Task<TapeObjectRef> PutAsync(string key, ReadOnlyMemory<byte> data, CancellationToken ct)

@@ -39,4 +39,7 @@ public interface ITapeDataTier
     /// True when the tape was purged or was not cached at all.
     /// </summary>
     Task<bool> TryPurgeLocalAsync(string barcode, CancellationToken ct);
+
+    /// <summary>Deletes every library-tier object of a tape (its manifest first, so no reader sees a partial tape).</summary>
+    Task DeleteLibraryObjectsAsync(string barcode, CancellationToken ct);
 }
