@@ -130,6 +130,13 @@ internal sealed class CachedTape
     public SegmentHasher? Hasher { get; set; }
 
     /// <summary>
+    /// Segments below this index had nothing left to hash when the hasher last looked (under <see cref="Gate"/>); a
+    /// write that gives one of them more to hash lowers it. Without it every 1 MiB step of the hasher walked the whole
+    /// segment list from the start — quadratic in the tape's length, under the gate the writers need.
+    /// </summary>
+    public int HashScanFrom { get; set; }
+
+    /// <summary>
     /// Publishes decided, waiting for <see cref="PublishLock"/> or running (under <see cref="Gate"/>): the uploader
     /// decides on none while one is counted.
     /// </summary>

@@ -30,13 +30,21 @@ public sealed partial class TapeDataTier
                 long start = 0, end = 0;
                 lock (tape.Gate)
                 {
-                    foreach (var candidate in tape.Segments)
+                    var idle = true; // every segment so far has nothing to hash, and nobody is hashing it
+                    for (var i = Math.Min(tape.HashScanFrom, tape.Segments.Count); i < tape.Segments.Count; i++)
                     {
+                        var candidate = tape.Segments[i];
                         if (candidate.Hash is not null && !candidate.Hashing && candidate.Present &&
                             candidate.HashedLength < candidate.HashableLength)
                         {
                             s = candidate;
                             break;
+                        }
+
+                        idle &= !candidate.Hashing && (candidate.Hash is null || candidate.HashedLength >= candidate.HashableLength);
+                        if (idle)
+                        {
+                            tape.HashScanFrom = i + 1;
                         }
                     }
 

@@ -798,6 +798,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
             {
                 s.HashableLength = Math.Max(s.HashableLength, within + count);
                 hash = s.Hash is not null;
+                tape.HashScanFrom = Math.Min(tape.HashScanFrom, index);
             }
         }
 
