@@ -60,6 +60,7 @@ public sealed partial class TapeImage : ITapeMedium
     private bool _dirty; // records written since the last fsync
     private bool _changedSinceOpen;
     private bool _sealed; // an EOD seal sits at _end
+    private long _pewBytes; // programmable early warning: distance before early warning, 0 = off
     private bool _damagedTail;
     private bool _writeProtected;
     private long _allowOverwriteAt = -1;
@@ -84,6 +85,12 @@ public sealed partial class TapeImage : ITapeMedium
 
     public long EarlyWarningBytes => _superblock.EarlyWarningBytes;
 
+    public long ProgrammableEarlyWarningBytes
+    {
+        get => _pewBytes;
+        set => _pewBytes = Math.Clamp(value, 0, EarlyWarningStart - TapeFormat.DataStart);
+    }
+
     public TapeRecoveryInfo Recovery { get; private set; }
 
     /// <summary>Session counters for LOG SENSE (data compression / volume statistics pages).</summary>
@@ -94,6 +101,17 @@ public sealed partial class TapeImage : ITapeMedium
     private long EarlyWarningStart => TapeFormat.DataStart + _superblock.CapacityBytes - _superblock.EarlyWarningBytes;
 
     private long HardEnd => TapeFormat.DataStart + _superblock.CapacityBytes;
+
+    private long ProgrammableEarlyWarningStart => EarlyWarningStart - _pewBytes;
+
+    /// <summary>
+    /// What a successful write of [<paramref name="start"/>, <paramref name="end"/>) reports: early warning inside its
+    /// zone (every write there, SSC-4 §4.2.5), else programmable early warning when this write crossed PEW.
+    /// </summary>
+    private TapeResult WriteCompleted(long start, long end) =>
+        end > EarlyWarningStart ? TapeResult.Of(TapeCondition.EarlyWarning)
+        : _pewBytes > 0 && start <= ProgrammableEarlyWarningStart && end > ProgrammableEarlyWarningStart ? TapeResult.Of(TapeCondition.ProgrammableEarlyWarning)
+        : TapeResult.Ok;
 
     // ---- Create / open --------------------------------------------------------------------------------------------
 
@@ -551,7 +569,7 @@ public sealed partial class TapeImage : ITapeMedium
 
             Appended(start, recordEnd, filemark: false);
             Statistics.OnWrite(data.Length, payload.Length, compressed);
-            return recordEnd > EarlyWarningStart ? TapeResult.Of(TapeCondition.EarlyWarning) : TapeResult.Ok;
+            return WriteCompleted(start, recordEnd);
         }
         finally
         {
@@ -614,7 +632,7 @@ public sealed partial class TapeImage : ITapeMedium
                 return TapeResult.Of(TapeCondition.VolumeOverflow, count - fits);
             }
 
-            return _end > EarlyWarningStart ? TapeResult.Of(TapeCondition.EarlyWarning) : TapeResult.Ok;
+            return WriteCompleted(start, _end);
         }
         finally
         {
@@ -1231,7 +1249,7 @@ public sealed partial class TapeImage : ITapeMedium
             BlockNumberInFile: position - fileStart,
             AtBeginningOfPartition: position == 0,
             BeyondEarlyWarning: OffsetOf(position) > EarlyWarningStart,
-            BeyondProgrammableEarlyWarning: false,
+            BeyondProgrammableEarlyWarning: _pewBytes > 0 && OffsetOf(position) > ProgrammableEarlyWarningStart,
             EndOfDataObjectNumber: _index.Count,
             BytesUsed: UsedBytes,
             CapacityBytes: _superblock.CapacityBytes,

@@ -12,7 +12,7 @@ namespace TapeGateway.Media.Tape;
 /// <param name="BlockNumberInFile">Blocks between the last filemark before the position (or BOP) and the position.</param>
 /// <param name="AtBeginningOfPartition">BOP bit.</param>
 /// <param name="BeyondEarlyWarning">EOP bit: positioned between early warning and end of partition.</param>
-/// <param name="BeyondProgrammableEarlyWarning">BPEW bit: programmable early warning is not implemented, always false.</param>
+/// <param name="BeyondProgrammableEarlyWarning">BPEW bit: the position is past the programmable early-warning point (set by the drive, off by default).</param>
 /// <param name="EndOfDataObjectNumber">Logical object number of EOD (= number of objects on the partition).</param>
 /// <param name="BytesUsed">Bytes of the partition used by records (headers + stored, possibly compressed, payloads).</param>
 /// <param name="CapacityBytes">Partition capacity in bytes (thin: only <paramref name="BytesUsed"/> occupy storage).</param>

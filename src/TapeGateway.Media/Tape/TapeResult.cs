@@ -27,6 +27,12 @@ public enum TapeCondition
     /// </summary>
     EarlyWarning,
 
+    /// <summary>
+    /// The write (block or filemarks) succeeded and crossed the programmable early-warning point, set that far before
+    /// early warning (SSC-4 programmable early warning). Reported by the write that crosses it, not by later ones.
+    /// </summary>
+    ProgrammableEarlyWarning,
+
     /// <summary>The write did not fit before the physical end of the partition; nothing of the refused object was written.</summary>
     VolumeOverflow,
 

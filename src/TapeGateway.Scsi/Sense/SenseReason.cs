@@ -84,6 +84,7 @@ public enum SenseReason : ushort
     EndOfDataDetected,
     BlankCheckEndOfData,
     EarlyWarning,
+    ProgrammableEarlyWarning,
     VolumeOverflow,
     IncorrectLengthIndicated,
     NoAdditionalSense,

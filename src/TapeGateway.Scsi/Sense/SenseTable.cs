@@ -85,6 +85,7 @@ public static class SenseTable
         Set(SenseReason.EndOfDataDetected, SenseKey.NoSense, 0x00, 0x05); /* END-OF-DATA DETECTED */
         Set(SenseReason.BlankCheckEndOfData, SenseKey.BlankCheck, 0x00, 0x05); /* END-OF-DATA DETECTED */
         Set(SenseReason.EarlyWarning, SenseKey.NoSense, 0x00, 0x02, SenseFlags.EndOfMedium); /* END-OF-PARTITION/MEDIUM DETECTED (early warning) */
+        Set(SenseReason.ProgrammableEarlyWarning, SenseKey.NoSense, 0x00, 0x07, SenseFlags.EndOfMedium); /* PROGRAMMABLE EARLY WARNING DETECTED */
         Set(SenseReason.VolumeOverflow, SenseKey.VolumeOverflow, 0x00, 0x02, SenseFlags.EndOfMedium); /* END-OF-PARTITION/MEDIUM DETECTED */
         Set(SenseReason.IncorrectLengthIndicated, SenseKey.NoSense, 0x00, 0x00, SenseFlags.IncorrectLength); /* ILI */
         Set(SenseReason.NoAdditionalSense, SenseKey.NoSense, 0x00, 0x00);

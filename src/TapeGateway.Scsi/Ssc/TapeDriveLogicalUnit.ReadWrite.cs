@@ -153,7 +153,8 @@ public sealed partial class TapeDriveLogicalUnit
      * LENGTH bytes (at most READ BLOCK LIMITS' maximum); fixed mode writes TRANSFER LENGTH blocks of the mode block
      * length. With DCE=1 (Data Compression page) blocks are stored compressed.
      *  - inside the early-warning zone the write still succeeds: CHECK CONDITION, NO SENSE, EOM, 00/02, INFORMATION 0
-     *    (SSC-4 §4.2 early warning; applications then finish the volume);
+     *    (SSC-4 §4.2 early warning; applications then finish the volume); the write that crosses the programmable
+     *    early-warning point (PEWS of the Device Configuration Extension page, off by default) reports 00/07 likewise;
      *  - at the physical end: VOLUME OVERFLOW, EOM, 00/02, INFORMATION = what was not written (the transfer length in
      *    variable mode, the blocks not written in fixed mode);
      *  - DATA PROTECT 27/00 (write protected), 30/05 (generation the drive cannot write), 30/0C (WORM overwrite).
@@ -203,13 +204,14 @@ public sealed partial class TapeDriveLogicalUnit
             return unit.WriteOutcome(r.Condition, length);
         }
 
-        var earlyWarning = false;
+        // The command reports the strongest warning any of its blocks met (early warning over programmable).
+        var warning = TapeCondition.Ok;
         for (var i = 0; i < length; i++)
         {
             var r = await medium.WriteBlockAsync(data.Slice(i * (int)blockLength, (int)blockLength), compress, task.Aborted).ConfigureAwait(false);
-            if (r.Condition == TapeCondition.EarlyWarning)
+            if (r.Condition is TapeCondition.EarlyWarning or TapeCondition.ProgrammableEarlyWarning)
             {
-                earlyWarning = true;
+                warning = warning == TapeCondition.EarlyWarning ? warning : r.Condition;
             }
             else if (r.Condition != TapeCondition.Ok)
             {
@@ -217,7 +219,7 @@ public sealed partial class TapeDriveLogicalUnit
             }
         }
 
-        return earlyWarning ? CommandOutcome.Fail(SenseReason.EarlyWarning, SenseDetails.Info(0)) : CommandOutcome.Good;
+        return unit.WriteOutcome(warning, 0);
     }
 
     /// <summary>Maps a write verb's condition to status and sense (SSC-4 WRITE(6), WRITE FILEMARKS, §4.2 EOM handling).</summary>
@@ -229,6 +231,10 @@ public sealed partial class TapeDriveLogicalUnit
                 return CommandOutcome.Good;
             case TapeCondition.EarlyWarning:
                 return CommandOutcome.Fail(SenseReason.EarlyWarning, SenseDetails.Info(0));
+            case TapeCondition.ProgrammableEarlyWarning:
+                // SSC-4 programmable early warning: the write completed; NO SENSE, EOM, 00/07, reported by the write
+                // that crossed PEW (READ POSITION's BPEW says it from then on).
+                return CommandOutcome.Fail(SenseReason.ProgrammableEarlyWarning, SenseDetails.Info(0));
             case TapeCondition.VolumeOverflow:
                 return CommandOutcome.Fail(SenseReason.VolumeOverflow, SenseDetails.Info(residue));
             case TapeCondition.WriteProtected:

@@ -168,6 +168,11 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         }
     }
 
+    /// <summary>PEWS of the Device Configuration Extension mode page (SSC-4): where programmable early warning sits.</summary>
+    public long ProgrammableEarlyWarningBytes =>
+        ((_modePages.GetCurrentByte(DeviceConfigurationPage, DeviceConfigurationExtensionSubpage, 6) << 8)
+         | _modePages.GetCurrentByte(DeviceConfigurationPage, DeviceConfigurationExtensionSubpage, 7)) * 1_000_000L;
+
     /// <summary>DCE of the Data Compression mode page (SSC-4 Data Compression mode page): WRITE stores blocks compressed.</summary>
     public bool CompressionEnabled => (_modePages.GetCurrentByte(DataCompressionPage, 0, 2) & 0x80) != 0;
 
@@ -347,6 +352,8 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
             return false;
         }
 
+        // A drive setting the medium applies to writes and READ POSITION's BPEW; MODE SELECT may change it any time.
+        medium.ProgrammableEarlyWarningBytes = ProgrammableEarlyWarningBytes;
         return true;
     }
 
@@ -545,9 +552,13 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         dcfg[14] = personality.SupportsCompression ? (byte)0x01 : (byte)0x00;
         pages.Register(DeviceConfigurationPage, 0, dcfg, new byte[16]);
 
-        // SSC-4 Device Configuration Extension mode page (subpage 01h, 32 bytes): no programmable early warning
-        // (PEWS 0), write mode 0, nothing changeable.
-        pages.Register(DeviceConfigurationPage, DeviceConfigurationExtensionSubpage, new byte[32], new byte[32]);
+        // SSC-4 Device Configuration Extension mode page (subpage 01h, 32 bytes): bytes 6-7 PROGRAMMABLE EARLY WARNING
+        // SIZE (PEWS, megabytes of 10^6 bytes before early warning; 0 = none, the default) is changeable, as on IBM LTO
+        // drives (LTFS sets it to learn that the partition is nearly full); write mode 0, nothing else changeable.
+        var dcxMask = new byte[32];
+        dcxMask[6] = 0xFF;
+        dcxMask[7] = 0xFF;
+        pages.Register(DeviceConfigurationPage, DeviceConfigurationExtensionSubpage, new byte[32], dcxMask);
 
         // SSC-4 Medium Partition mode page (8 bytes, no partition size descriptors): MAXIMUM ADDITIONAL PARTITIONS 0,
         // ADDITIONAL PARTITIONS DEFINED 0, FDP/SDP/IDP 0 and not changeable (single partition only); MEDIUM FORMAT

@@ -17,6 +17,51 @@ public sealed class TapeCapacityTests
     }
 
     [Fact]
+    public async Task Programmable_early_warning_is_reported_by_the_write_that_crosses_it_and_again_after_a_rewrite_before_it()
+    {
+        var store = new MemoryTapeStore();
+        var capacity = 16 * MiB;
+        var ewStart = capacity - (4 * MiB); // record-area offsets
+        var pewStart = ewStart - (3 * MiB);
+        await using var tape = await NewTapeAsync(store, capacity);
+        tape.ProgrammableEarlyWarningBytes = 3 * MiB;
+
+        var conditions = new List<TapeCondition>();
+        for (var i = 0; i < (int)(ewStart / RecordSize) + 2; i++)
+        {
+            conditions.Add((await tape.WriteBlockAsync(RandomBlock(BlockSize, i), compress: false)).Condition);
+            Assert.Equal((i + 1) * (long)RecordSize > pewStart, tape.ReadPosition().BeyondProgrammableEarlyWarning);
+        }
+
+        // Exactly one write reports it: the one whose record ends past PEW; then nothing until early warning.
+        var crossing = (int)(pewStart / RecordSize);
+        Assert.Equal(TapeCondition.ProgrammableEarlyWarning, conditions[crossing]);
+        Assert.Single(conditions, c => c == TapeCondition.ProgrammableEarlyWarning);
+        Assert.All(conditions[..crossing], c => Assert.Equal(TapeCondition.Ok, c));
+        Assert.Equal(TapeCondition.EarlyWarning, conditions[^1]);
+
+        // Rewriting from before PEW crosses it again: reported again. Filemarks cross it too.
+        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(crossing - 1)).Condition);
+        Assert.False(tape.ReadPosition().BeyondProgrammableEarlyWarning);
+        Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(RandomBlock(BlockSize, 1), compress: false)).Condition);
+        Assert.Equal(TapeCondition.ProgrammableEarlyWarning, (await tape.WriteBlockAsync(RandomBlock(BlockSize, 2), compress: false)).Condition);
+        Assert.Equal(TapeCondition.Ok, (await tape.WriteFilemarksAsync(1, immediate: false)).Condition);
+
+        // Off again (PEWS 0): nothing reported, BPEW false.
+        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(crossing - 1)).Condition);
+        tape.ProgrammableEarlyWarningBytes = 0;
+        Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(RandomBlock(BlockSize, 1), compress: false)).Condition);
+        Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(RandomBlock(BlockSize, 2), compress: false)).Condition);
+        Assert.False(tape.ReadPosition().BeyondProgrammableEarlyWarning);
+
+        // A size past the record area is clamped: PEW at BOP, crossed by the first write.
+        tape.ProgrammableEarlyWarningBytes = long.MaxValue;
+        Assert.Equal(ewStart, tape.ProgrammableEarlyWarningBytes);
+        Assert.Equal(TapeCondition.Ok, (await tape.RewindAsync()).Condition);
+        Assert.Equal(TapeCondition.ProgrammableEarlyWarning, (await tape.WriteBlockAsync(RandomBlock(BlockSize, 3), compress: false)).Condition);
+    }
+
+    [Fact]
     public async Task Sixteen_MiB_tape_reports_early_warning_then_volume_overflow()
     {
         var store = new MemoryTapeStore();

@@ -227,6 +227,62 @@ public sealed class TapeReadWriteTests
     }
 
     [Fact]
+    public async Task ProgrammableEarlyWarning_SetByModeSelect_ReportedOnceWhenCrossed_BpewInReadPosition()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync(capacity: 16 * TapeHarness.MiB);
+
+        // PEWS is the one changeable field of the Device Configuration Extension page (10h/01h), bytes 6-7.
+        var changeable = await h.Run(SpcCdb.ModeSense10(0x10, subpage: 0x01, pc: 1, dbd: true));
+        changeable.AssertGood();
+        var mask = changeable.Data().AsSpan(8).ToArray();
+        Assert.Equal([0xFF, 0xFF], mask[6..8]);
+        Assert.All(mask[8..], b => Assert.Equal(0, b));
+
+        var current = await h.Run(SpcCdb.ModeSense6(0x10, subpage: 0x01, dbd: true));
+        var list = current.Data();
+        list[0] = 0; // MODE DATA LENGTH is reserved in MODE SELECT
+        list[4 + 6] = 0;
+        list[4 + 7] = 8; // PEW 8 MB before early warning (4 MiB before the end of this tape)
+        await h.Good(SpcCdb.ModeSelect6(list.Length), list);
+        Assert.Equal(8_000_000, h.Drive.ProgrammableEarlyWarningBytes);
+
+        var block = TapeHarness.Block(256 * 1024, 9);
+        var reports = new List<int>();
+        var i = 0;
+        for (; i < 64; i++)
+        {
+            var w = await h.Run(Cdb.Write(block.Length), block);
+            if (w.Status == ScsiStatus.Good)
+            {
+                continue;
+            }
+
+            var (key, asc, ascq) = SenseDataBuilder.Parse(w.Sense);
+            if ((key, asc, ascq) == (SenseKey.NoSense, 0x00, 0x07))
+            {
+                w.AssertTape(SenseKey.NoSense, 0x00, 0x07, SenseFlags.EndOfMedium, 0);
+                var (_, flags) = await h.ShortPositionAsync();
+                Assert.Equal(0x01, flags & 0x41); // BPEW, not yet EOP (early warning)
+                reports.Add(i);
+                continue;
+            }
+
+            w.AssertTape(SenseKey.NoSense, 0x00, 0x02, SenseFlags.EndOfMedium, 0); // then early warning, as before
+            break;
+        }
+
+        var reported = Assert.Single(reports);
+        Assert.True(reported >= 8 && reported < i - 8, $"PEW at write {reported}, early warning at {i}");
+
+        // Back to the default (PEWS 0) on the next load, as every mode parameter.
+        var medium = await h.Drive.EjectAsync(force: false, CancellationToken.None);
+        await medium!.DisposeAsync();
+        await h.LoadNewAsync(capacity: 16 * TapeHarness.MiB);
+        Assert.Equal(0, h.Drive.ProgrammableEarlyWarningBytes);
+    }
+
+    [Fact]
     public async Task Worm_AppendOnly_OverwriteRefused_AllowOverwrite()
     {
         var h = new TapeHarness();
