@@ -326,6 +326,8 @@ public sealed partial class TapeArchiver
         return _copier.Rebase(library, TapeTier.Library, TapeTier.Archive) with
         {
             PoolId = pool.Id,
+            PoolName = pool.Name,
+            RetentionDays = pool.RetentionDays,
             StorageClass = pool.StorageClass.ToObjectClass(),
             Archived = now,
             Written = now,
@@ -403,6 +405,8 @@ public sealed partial class TapeArchiver
         var moved = manifest with
         {
             PoolId = pool.Id,
+            PoolName = pool.Name,
+            RetentionDays = pool.RetentionDays,
             StorageClass = target,
             Written = _time.GetUtcNow(),
             RetentionLock = pool.RetentionLock.ToDb(),

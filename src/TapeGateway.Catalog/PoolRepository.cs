@@ -69,6 +69,45 @@ public sealed class PoolRepository
         return pool;
     }
 
+    /// <summary>
+    /// Disaster recovery: recreates a custom pool a rebuilt catalog never saw, under its original id (the bucket's
+    /// manifests name it), so its tapes keep their pool and its retention lock. Returns the pool already there when the
+    /// id is known. A name another pool holds gets the id appended. Settings out of range are brought into it (a lock
+    /// keeps at least one day) rather than refused: the alternative is losing the lock.
+    /// </summary>
+    public async Task<Pool> RecreatePoolAsync(
+        string id, string name, StorageClass storageClass, RetentionLockType retentionLock, int retentionDays,
+        CancellationToken cancellationToken = default)
+    {
+        if (await GetPoolAsync(id, cancellationToken) is { } existing)
+        {
+            return existing;
+        }
+
+        var days = retentionLock == RetentionLockType.None ? 0 : Math.Clamp(retentionDays, 1, 36500);
+        var created = CatalogTime.Truncate(_time.GetUtcNow());
+        await using var c = await _connections.OpenAsync(cancellationToken);
+        foreach (var candidate in new[] { name, $"{name} ({id})" })
+        {
+            var pool = new Pool(id, candidate.Length > 100 ? candidate[..100] : candidate, storageClass, retentionLock, days, false, created);
+            try
+            {
+                await c.ExecuteAsync(new CommandDefinition(
+                    InsertSql,
+                    new { pool.Id, pool.Name, StorageClass = storageClass.ToDb(), RetentionLock = retentionLock.ToDb(), RetentionDays = days, Now = created },
+                    cancellationToken: cancellationToken));
+                return pool;
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode == SQLitePCL.raw.SQLITE_CONSTRAINT)
+            {
+                // the name is taken (or the id appeared meanwhile): try the next candidate, then read it back
+            }
+        }
+
+        return await GetPoolAsync(id, cancellationToken)
+            ?? throw new CatalogValidationException($"Pool {id} could not be recreated: its name and '{name} ({id})' are taken.");
+    }
+
     private const string GetPoolSql = "SELECT " + Columns + " FROM pools WHERE id = @Id;";
 
     public async Task<Pool?> GetPoolAsync(string id, CancellationToken cancellationToken = default)

@@ -90,6 +90,25 @@ public sealed partial class TapeRepository
             cancellationToken: cancellationToken)) == 1;
     }
 
+    private const string RestoreArchiveFactsSql = """
+        UPDATE tapes SET archive_class = @ArchiveClass, retention_start = COALESCE(@RetentionStart, retention_start), updated = @Now
+        WHERE barcode = @Barcode AND state = 'ARCHIVED';
+        """;
+
+    /// <summary>
+    /// Disaster recovery: an ARCHIVED tape rebuilt from its archive manifest gets the storage class its objects are in
+    /// and, when the manifest says until when it is retained, the retention start that ends its lock then (not the
+    /// rebuild's time). False unless the tape is ARCHIVED.
+    /// </summary>
+    public async Task<bool> RestoreArchiveFactsAsync(string barcode, StorageClass archiveClass, DateTimeOffset? retentionStart, CancellationToken cancellationToken = default)
+    {
+        await using var c = await _connections.OpenAsync(cancellationToken);
+        return await c.ExecuteAsync(new CommandDefinition(
+            RestoreArchiveFactsSql,
+            new { Barcode = barcode, ArchiveClass = archiveClass.ToDb(), RetentionStart = retentionStart, Now = Now() },
+            cancellationToken: cancellationToken)) == 1;
+    }
+
     private const string ClearDeletedArchiveSql = """
         UPDATE tapes SET archive_class = NULL, purge_library_copy = 0, updated = @Now
         WHERE barcode = @Barcode AND state = 'DELETED';

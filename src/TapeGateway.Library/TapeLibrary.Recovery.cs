@@ -32,7 +32,7 @@ public sealed partial class TapeLibrary
     /// </summary>
     public async Task<RecoveryReport> RecoverFromBucketAsync(string? sourceGatewayId, string actor, CancellationToken ct)
     {
-        var tier = _tier ?? throw new InvalidOperationException("Recovery needs the object-store tier (TapeGateway:TapeCache:Enabled).");
+        var tier = _dataTier ?? throw new InvalidOperationException("Recovery needs the object-store tier (TapeGateway:TapeCache:Enabled).");
         var layout = tier.Layout;
         var source = string.IsNullOrEmpty(sourceGatewayId) || sourceGatewayId == layout.GatewayId ? layout : new TapeObjectLayout(sourceGatewayId, layout.Root);
         var results = new List<RecoveredTape>();
@@ -79,7 +79,7 @@ public sealed partial class TapeLibrary
     }
 
     private async Task<RecoveredTape> RecoverOneAsync(
-        TapeDataTier tier, TapeObjectLayout source, TapeTier tapeTier, string key, string barcode, string actor,
+        ITapeDataTier tier, TapeObjectLayout source, TapeTier tapeTier, string key, string barcode, string actor,
         List<RecoveredTape> done, CancellationToken ct)
     {
         if (done.Any(t => t.Barcode == barcode && t.State is not null) || await _tapes.GetTapeAsync(barcode, ct).ConfigureAwait(false) is not null)
@@ -112,11 +112,20 @@ public sealed partial class TapeLibrary
             manifest = await CopyLibraryTapeAsync(tier, source, manifest, ct).ConfigureAwait(false);
         }
 
-        var poolId = manifest.PoolId ?? (manifest.StorageClass == TapeGateway.Storage.StorageClass.DeepArchive ? Pool.DeepArchiveId : Pool.GlacierId);
-        if (await _pools.GetPoolAsync(poolId, ct).ConfigureAwait(false) is null)
+        var archiveClass = manifest.StorageClass == TapeGateway.Storage.StorageClass.DeepArchive ? TapeGateway.Catalog.StorageClass.DeepArchive : TapeGateway.Catalog.StorageClass.Glacier;
+        var poolId = manifest.PoolId ?? (archiveClass == TapeGateway.Catalog.StorageClass.DeepArchive ? Pool.DeepArchiveId : Pool.GlacierId);
+        var pool = await _pools.GetPoolAsync(poolId, ct).ConfigureAwait(false);
+        if (pool is null && tapeTier == TapeTier.Archive && manifest.RetentionLock is { } lockName)
         {
-            poolId = Pool.GlacierId;
+            // A custom pool this catalog never saw: recreate it from the manifest, so the tape keeps its retention lock
+            // (in a bucket without S3 Object Lock, the catalog is all that enforces it).
+            var lockType = CatalogNames.ParseRetentionLock(lockName);
+            var days = manifest.RetentionDays
+                ?? (manifest.RetainUntil is { } until ? (int)Math.Ceiling((until - (manifest.Archived ?? manifest.Written)).TotalDays) : 0);
+            pool = await _pools.RecreatePoolAsync(poolId, manifest.PoolName ?? "Recovered " + poolId, archiveClass, lockType, days, ct).ConfigureAwait(false);
         }
+
+        poolId = pool?.Id ?? Pool.GlacierId;
 
         var created = await _tapes.CreateTapesAsync(
             new CreateTapesRequest
@@ -150,11 +159,20 @@ public sealed partial class TapeLibrary
             state = next;
         }
 
+        if (tapeTier == TapeTier.Archive)
+        {
+            // The retention window ends when the manifest says (retention start = that date minus the pool's days), not
+            // a full window after the rebuild; the class is the one the objects are in.
+            var locked = pool is { RetentionLock: not RetentionLockType.None };
+            DateTimeOffset? start = locked && manifest.RetainUntil is { } retainUntil ? retainUntil.AddDays(-pool!.RetentionDays) : null;
+            await _tapes.RestoreArchiveFactsAsync(barcode, archiveClass, start, ct).ConfigureAwait(false);
+        }
+
         return new RecoveredTape(barcode, state, manifest.UsedBytes, manifest.Complete ? null : "was in use when the manifest was written: read-only with what was uploaded");
     }
 
     /// <summary>Server-side copy of another gateway's library-tier tape under this gateway's prefix, manifest last.</summary>
-    private static async Task<TapeManifest> CopyLibraryTapeAsync(TapeDataTier tier, TapeObjectLayout source, TapeManifest manifest, CancellationToken ct)
+    private static async Task<TapeManifest> CopyLibraryTapeAsync(ITapeDataTier tier, TapeObjectLayout source, TapeManifest manifest, CancellationToken ct)
     {
         var target = tier.Layout;
         string Rebase(string key) => target.TapePrefix(TapeTier.Library, manifest.Barcode) + key[source.TapePrefix(TapeTier.Library, manifest.Barcode).Length..];

@@ -159,7 +159,8 @@ public sealed class ArchiveHarness : IAsyncDisposable
         await library.StartAsync(CancellationToken.None);
     }
 
-    public static async Task<ArchiveHarness> StartAsync(IReadOnlyDictionary<string, string?>? extra = null)
+    /// <param name="store">A bucket to share (another harness's <see cref="Store"/>: a gateway rebuilt from it).</param>
+    public static async Task<ArchiveHarness> StartAsync(IReadOnlyDictionary<string, string?>? extra = null, TestObjectStore? store = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("tg-archive-").FullName;
         var settings = Settings(directory);
@@ -171,6 +172,11 @@ public sealed class ArchiveHarness : IAsyncDisposable
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
         ConfigureServices(services, configuration);
+        if (store is not null)
+        {
+            services.AddSingleton<IObjectStore>(store);
+        }
+
         var provider = services.BuildServiceProvider();
         await InitializeAsync(provider);
         var harness = new ArchiveHarness(provider, directory);

@@ -85,6 +85,16 @@ public sealed record TapeManifest
     [JsonPropertyName("retainUntil")]
     public DateTimeOffset? RetainUntil { get; init; }
 
+    /// <summary>
+    /// Archive tier only: the pool's name and retention days, so a catalog rebuilt from the bucket can recreate a custom
+    /// pool (and its lock) it never saw. Absent in manifests written before they were recorded.
+    /// </summary>
+    [JsonPropertyName("poolName")]
+    public string? PoolName { get; init; }
+
+    [JsonPropertyName("retentionDays")]
+    public int? RetentionDays { get; init; }
+
     /// <summary>Every object the manifest names: the head, then the segments in order.</summary>
     public IEnumerable<TapeObjectRef> Objects()
     {
