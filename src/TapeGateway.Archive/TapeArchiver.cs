@@ -154,7 +154,12 @@ public sealed partial class TapeArchiver
     /// told GOOD, and the gateway went down before the tape became IN TRANSIT TO VTS. The backup application has
     /// exported that tape, so it is exported now (the export grace period counts from this transition).
     /// </summary>
-    private async Task ResumeInterruptedExportsAsync(CancellationToken ct)
+    private Task ResumeInterruptedExportsAsync(CancellationToken ct) =>
+        // Under the changer lock: a MOVE MEDIUM into an I/E slot whose export notification is still running looks just
+        // like an interrupted one in the catalog, and resuming it would race the notification.
+        _library is { } library ? library.RunWhileChangerIdleAsync(ResumeInterruptedExportsCoreAsync, ct) : ResumeInterruptedExportsCoreAsync(ct);
+
+    private async Task ResumeInterruptedExportsCoreAsync(CancellationToken ct)
     {
         foreach (var barcode in await _tapes.ListInterruptedExportsAsync(ct).ConfigureAwait(false))
         {

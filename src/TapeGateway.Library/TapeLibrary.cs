@@ -456,6 +456,25 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> while no changer command runs. A MOVE MEDIUM commits its move and notifies the
+    /// export handler under this lock, so a catalog read made here never sees a move caught between the two (the archive
+    /// job's resumption of exports a restart interrupted relies on it).
+    /// </summary>
+    public async Task RunWhileChangerIdleAsync(Func<CancellationToken, Task> action, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        await _lock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await action(ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
     public async Task<LibraryInventory> GetCatalogInventoryAsync(CancellationToken ct) =>
         await _libraries.GetInventoryAsync(LibraryId, ct).ConfigureAwait(false)
         ?? throw new InvalidOperationException($"Library {LibraryId} vanished from the catalog.");

@@ -166,6 +166,38 @@ public sealed class ArchiveTests
     }
 
     [Fact]
+    public async Task An_export_whose_notification_is_still_running_is_not_taken_for_an_interrupted_one()
+    {
+        // The e2e archive scenario caught it: an archive pass ran between MOVE MEDIUM's commit and its export
+        // notification, "resumed" the export and logged a warning. A move and its notification hold the changer lock.
+        await using var h = await ArchiveHarness.StartAsync();
+        await h.CreateTapeAsync("RES010", slot: 2);
+        var committed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var notify = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var move = h.Library.RunWhileChangerIdleAsync(
+            async ct =>
+            {
+                Assert.True((await h.Tapes.MoveAsync(h.Library.LibraryId, 2, ArchiveHarness.FirstImportExport, "scsi:iqn.test", ct)).Succeeded);
+                committed.SetResult();
+                await notify.Task;
+                Assert.True((await h.Tapes.TransitionAsync("RES010", TapeState.Available, TapeState.InTransitToVts, "scsi:iqn.test", "exported", ct)).Succeeded);
+            },
+            None);
+        await committed.Task;
+
+        var pass = h.Archiver.RunPendingAsync(None);
+        await Task.Delay(300);
+        var waited = !pass.IsCompleted; // the pass waits for the changer
+        notify.SetResult();
+        await move;
+        var outcomes = await pass;
+        Assert.True(waited);
+
+        Assert.Equal(ArchiveOutcome.Archived, outcomes["RES010"]);
+        Assert.DoesNotContain(await h.Tapes.GetEventsAsync("RES010"), e => e.Detail?.Contains("export resumed", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
     public async Task An_export_whose_transition_a_restart_lost_is_resumed_and_other_tapes_in_IE_slots_are_left_alone()
     {
         await using var h = await ArchiveHarness.StartAsync();
