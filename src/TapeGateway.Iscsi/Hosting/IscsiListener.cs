@@ -17,6 +17,7 @@ public sealed partial class IscsiListener : BackgroundService
     private readonly TaskCompletionSource<IPEndPoint> _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> _running = [];
     private readonly Lock _runningLock = new();
+    private bool _closing;
     private Socket? _listener;
 
     public IscsiListener(IscsiPortal portal, ILogger<IscsiListener> logger)
@@ -58,8 +59,9 @@ public sealed partial class IscsiListener : BackgroundService
                 // StopAsync closed the listening socket or cancelled us: normal shutdown.
                 break;
             }
-            catch (SocketException ex) when (stoppingToken.IsCancellationRequested)
+            catch (SocketException ex) when (stoppingToken.IsCancellationRequested || Volatile.Read(ref _closing))
             {
+                // StopAsync closes the listening socket before the host cancels us: the pending accept is aborted.
                 _ = ex;
                 break;
             }
@@ -101,6 +103,7 @@ public sealed partial class IscsiListener : BackgroundService
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        Volatile.Write(ref _closing, true);
         _listener?.Close();
         var wait = _portal.Options.ShutdownLogoutWaitSeconds;
         var connections = _portal.Connections;
