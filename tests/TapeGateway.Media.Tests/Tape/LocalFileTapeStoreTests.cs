@@ -134,26 +134,33 @@ public sealed class TapeAllocationTests
                 await tape.WriteBlockAsync(block, compress: false); // warm up pools and the first index chunk
             }
 
-            const int N = 2000;
-            var before = GC.GetTotalAllocatedBytes(precise: true);
+            // Background runtime work (timers, the test host, the thread pool) allocates a little, and once in a while
+            // a lot during a round (a CI run saw 1.4 KB per block once): the bound holds for the best of up to eight
+            // rounds, as in the drive's allocation gates. Release: the pooled async builder leaves nothing per block.
+            // Debug: the compiler emits async state machines as classes (one ~150-byte object per call) — still no
+            // buffers, which is what a regression would add (a 64 KiB copy, a header array) in every round.
+            var debugBuild = typeof(TapeImage).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true;
+            var bound = debugBuild ? 256 : 128;
+            const int N = 500;
             var notOk = 0;
-            for (var i = 0; i < N; i++)
+            var rounds = new List<double>();
+            for (var round = 0; round < 8 && (rounds.Count == 0 || rounds.Min() >= bound); round++)
             {
-                // No Assert inside the measured loop: xunit's Assert.Equal allocates a comparer per call.
-                if ((await tape.WriteBlockAsync(block, compress: false)).Condition != TapeCondition.Ok)
+                var before = GC.GetTotalAllocatedBytes(precise: true);
+                for (var i = 0; i < N; i++)
                 {
-                    notOk++;
+                    // No Assert inside the measured loop: xunit's Assert.Equal allocates a comparer per call.
+                    if ((await tape.WriteBlockAsync(block, compress: false)).Condition != TapeCondition.Ok)
+                    {
+                        notOk++;
+                    }
                 }
+
+                rounds.Add((GC.GetTotalAllocatedBytes(precise: true) - before) / (double)N);
             }
 
-            var perBlock = (GC.GetTotalAllocatedBytes(precise: true) - before) / (double)N;
             Assert.Equal(0, notOk);
-
-            // Background runtime work (timers, the test host) allocates a little. Release: the pooled async builder
-            // leaves nothing per block. Debug: the compiler emits async state machines as classes (one ~150-byte
-            // object per call) — still no buffers, which is what a regression would add (a 64 KiB copy, a header array).
-            var debugBuild = typeof(TapeImage).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true;
-            Assert.True(perBlock < (debugBuild ? 256 : 128), $"{perBlock:F1} bytes allocated per block (debug build: {debugBuild})");
+            Assert.True(rounds.Min() < bound, $"bytes allocated per block, by round: {string.Join(" ", rounds.Select(r => r.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)))} (debug build: {debugBuild})");
         }
         finally
         {
