@@ -48,18 +48,7 @@ public sealed class PoolRepository
         await using var c = await _connections.OpenAsync(cancellationToken);
         try
         {
-            await c.ExecuteAsync(new CommandDefinition(
-                InsertSql,
-                new
-                {
-                    pool.Id,
-                    pool.Name,
-                    StorageClass = storageClass.ToDb(),
-                    RetentionLock = retentionLock.ToDb(),
-                    RetentionDays = retentionDays,
-                    Now = pool.Created,
-                },
-                cancellationToken: cancellationToken));
+            await InsertAsync(c, pool, cancellationToken);
         }
         catch (SqliteException e) when (e.SqliteErrorCode == SQLitePCL.raw.SQLITE_CONSTRAINT)
         {
@@ -92,10 +81,7 @@ public sealed class PoolRepository
             var pool = new Pool(id, candidate.Length > 100 ? candidate[..100] : candidate, storageClass, retentionLock, days, false, created);
             try
             {
-                await c.ExecuteAsync(new CommandDefinition(
-                    InsertSql,
-                    new { pool.Id, pool.Name, StorageClass = storageClass.ToDb(), RetentionLock = retentionLock.ToDb(), RetentionDays = days, Now = created },
-                    cancellationToken: cancellationToken));
+                await InsertAsync(c, pool, cancellationToken);
                 return pool;
             }
             catch (SqliteException e) when (e.SqliteErrorCode == SQLitePCL.raw.SQLITE_CONSTRAINT)
@@ -107,6 +93,20 @@ public sealed class PoolRepository
         return await GetPoolAsync(id, cancellationToken)
             ?? throw new CatalogValidationException($"Pool {id} could not be recreated: its name and '{name} ({id})' are taken.");
     }
+
+    private static Task InsertAsync(SqliteConnection c, Pool pool, CancellationToken cancellationToken) =>
+        c.ExecuteAsync(new CommandDefinition(
+            InsertSql,
+            new
+            {
+                pool.Id,
+                pool.Name,
+                StorageClass = pool.StorageClass.ToDb(),
+                RetentionLock = pool.RetentionLock.ToDb(),
+                pool.RetentionDays,
+                Now = pool.Created,
+            },
+            cancellationToken: cancellationToken));
 
     private const string GetPoolSql = "SELECT " + Columns + " FROM pools WHERE id = @Id;";
 

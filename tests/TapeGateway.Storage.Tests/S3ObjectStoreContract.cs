@@ -140,12 +140,23 @@ public sealed class S3ObjectStoreContract(S3Fixture fixture) : ObjectStoreContra
         Assert.Equal(data, buffer.ToArray());
     }
 
+    /// <summary>
+    /// A raw request (the SDK's own retries off) that the server must refuse with <paramref name="errorCode"/>, and the
+    /// store's reading of that refusal: transient, so the upload is sent again rather than given up.
+    /// </summary>
+    private static async Task AssertRefusedAsTransientAsync(string errorCode, Func<Task> request)
+    {
+        var ex = await Assert.ThrowsAsync<AmazonS3Exception>(request);
+        Assert.Equal(errorCode, ex.ErrorCode);
+        Assert.IsType<TransientObjectStoreException>(S3ObjectStore.Translate(ex, "k", CancellationToken.None));
+    }
+
     [SkippableFact]
     public async Task A_wrong_content_md5_is_rejected_by_the_server()
     {
         // The per-part integrity check is the server's: prove this server enforces Content-MD5.
         _ = Store;
-        var ex = await Assert.ThrowsAsync<AmazonS3Exception>(() => fixture.RawStore!.Client.PutObjectAsync(new PutObjectRequest
+        await AssertRefusedAsTransientAsync("BadDigest", () => fixture.RawStore!.Client.PutObjectAsync(new PutObjectRequest
         {
             BucketName = fixture.RawStore.Bucket,
             Key = K("bad-md5"),
@@ -153,8 +164,6 @@ public sealed class S3ObjectStoreContract(S3Fixture fixture) : ObjectStoreContra
             MD5Digest = Convert.ToBase64String(MD5.HashData(RandomBytes(1000, 42))),
             UseChunkEncoding = false,
         }));
-        Assert.Equal("BadDigest", ex.ErrorCode);
-        Assert.IsType<TransientObjectStoreException>(S3ObjectStore.Translate(ex, "k", CancellationToken.None));
     }
 
     [SkippableFact]
@@ -206,15 +215,13 @@ public sealed class S3ObjectStoreContract(S3Fixture fixture) : ObjectStoreContra
         // Without Content-MD5 the per-request check is the SigV4 payload hash (x-amz-content-sha256): prove this server
         // recomputes it. The body changes after the SDK hashed it, as bytes damaged on the way would.
         _ = Store;
-        var ex = await Assert.ThrowsAsync<AmazonS3Exception>(() => fixture.RawStore!.Client.PutObjectAsync(new PutObjectRequest
+        await AssertRefusedAsTransientAsync("XAmzContentSHA256Mismatch", () => fixture.RawStore!.Client.PutObjectAsync(new PutObjectRequest
         {
             BucketName = fixture.RawStore.Bucket,
             Key = K("bad-sha"),
             InputStream = new ChangesAfterFirstReadStream(RandomBytes(1000, 43)),
             UseChunkEncoding = false,
         }));
-        Assert.Equal("XAmzContentSHA256Mismatch", ex.ErrorCode);
-        Assert.IsType<TransientObjectStoreException>(S3ObjectStore.Translate(ex, "k", CancellationToken.None));
         await Assert.ThrowsAsync<ObjectNotFoundException>(() => Store.HeadAsync(K("bad-sha")));
 
         // The same for a part of a multipart upload, which is how segments travel.
@@ -222,7 +229,7 @@ public sealed class S3ObjectStoreContract(S3Fixture fixture) : ObjectStoreContra
         var upload = await s3.InitiateMultipartUploadAsync(fixture.RawStore.Bucket, K("bad-sha-part"));
         try
         {
-            var partEx = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.UploadPartAsync(new UploadPartRequest
+            await AssertRefusedAsTransientAsync("XAmzContentSHA256Mismatch", () => s3.UploadPartAsync(new UploadPartRequest
             {
                 BucketName = fixture.RawStore.Bucket,
                 Key = K("bad-sha-part"),
@@ -231,7 +238,6 @@ public sealed class S3ObjectStoreContract(S3Fixture fixture) : ObjectStoreContra
                 InputStream = new ChangesAfterFirstReadStream(RandomBytes(1000, 44)),
                 UseChunkEncoding = false,
             }));
-            Assert.Equal("XAmzContentSHA256Mismatch", partEx.ErrorCode);
         }
         finally
         {

@@ -190,20 +190,7 @@ public sealed partial class TapeImage
         }
     }
 
-    private async ValueTask<bool> ReadFullyAsync(long offset, Memory<byte> destination, CancellationToken ct)
-    {
-        while (!destination.IsEmpty)
-        {
-            var n = await _store.ReadAsync(offset, destination, ct).ConfigureAwait(false);
-            if (n <= 0)
-            {
-                return false;
-            }
-
-            offset += n;
-            destination = destination[n..];
-        }
-
-        return true;
-    }
+    /// <summary>ITapeStore.ReadAsync returns fewer bytes only at the end of the store: short means absent.</summary>
+    private async ValueTask<bool> ReadFullyAsync(long offset, Memory<byte> destination, CancellationToken ct) =>
+        await _store.ReadAsync(offset, destination, ct).ConfigureAwait(false) == destination.Length;
 }

@@ -159,6 +159,7 @@ public sealed partial class TapeDriveLogicalUnit
             return failure;
         }
 
+        unit.ApplyProgrammableEarlyWarning(medium);
         var p = medium.ReadPosition();
         var flags = (byte)((p.AtBeginningOfPartition ? 0x80 : 0) | (p.BeyondEarlyWarning ? 0x40 : 0) | (p.BeyondProgrammableEarlyWarning ? 0x01 : 0));
         switch (serviceAction)

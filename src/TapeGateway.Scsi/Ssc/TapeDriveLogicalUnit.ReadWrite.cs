@@ -291,6 +291,8 @@ public sealed partial class TapeDriveLogicalUnit
             return failure;
         }
 
+        unit.ApplyProgrammableEarlyWarning(medium); // readable is enough here: a count of 0 only synchronises
+
         if (sixteen)
         {
             var position = medium.ReadPosition();

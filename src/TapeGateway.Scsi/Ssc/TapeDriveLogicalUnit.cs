@@ -352,10 +352,14 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
             return false;
         }
 
-        // A drive setting the medium applies to writes and READ POSITION's BPEW; MODE SELECT may change it any time.
-        medium.ProgrammableEarlyWarningBytes = ProgrammableEarlyWarningBytes;
         return true;
     }
+
+    /// <summary>
+    /// Hands the medium the drive's programmable early-warning size before a command that writes or reports BPEW
+    /// (MODE SELECT may change it any time; READ does not need it, so the read path does not pay for it).
+    /// </summary>
+    private void ApplyProgrammableEarlyWarning(ITapeMedium medium) => medium.ProgrammableEarlyWarningBytes = ProgrammableEarlyWarningBytes;
 
     /// <summary>
     /// The medium for a write-type command (WRITE, WRITE FILEMARKS, ERASE, WRITE ATTRIBUTE): DATA PROTECT 27/00 when
@@ -383,6 +387,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
             return false;
         }
 
+        ApplyProgrammableEarlyWarning(medium);
         return true;
     }
 
