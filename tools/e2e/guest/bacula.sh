@@ -21,6 +21,7 @@ done
 CHG=/etc/bacula/scripts/mtx-changer
 DB=/var/lib/bacula/bacula.db
 DATA=/tmp/data
+SPAN=/tmp/span
 hostname e2e-guest
 echo "127.0.0.1 localhost e2e-guest" > /etc/hosts
 mkdir -p /etc/bacula /var/lib/bacula /run/bacula
@@ -137,6 +138,15 @@ FileSet {
     File = $DATA
   }
 }
+FileSet {
+  Name = SpanSet
+  Include {
+    Options {
+      signature = SHA1
+    }
+    File = $SPAN
+  }
+}
 Job {
   Name = BackupData
   Type = Backup
@@ -145,6 +155,17 @@ Job {
   FileSet = DataSet
   Storage = Library
   Pool = Weekly
+  Messages = Standard
+  Write Bootstrap = "/var/lib/bacula/%n.bsr"
+}
+Job {
+  Name = BackupSpan
+  Type = Backup
+  Level = Full
+  Client = e2e-fd
+  FileSet = SpanSet
+  Storage = Library
+  Pool = Small
   Messages = Standard
   Write Bootstrap = "/var/lib/bacula/%n.bsr"
 }
@@ -171,6 +192,13 @@ Pool {
 }
 Pool {
   Name = Offsite
+  Pool Type = Backup
+  Recycle = no
+  AutoPrune = no
+  Volume Retention = 365 days
+}
+Pool {
+  Name = Small
   Pool Type = Backup
   Recycle = no
   AutoPrune = no
@@ -221,7 +249,7 @@ job_ok() {   # job_ok JOBID LOG "Backup OK"|"Restore OK": catalog status T, no e
   [ "${st%% *}" = T ] && case "$st" in *" errors=0 "*) ;; *) false ;; esac && grep -Eq "^ *Termination: +$3\$" "$2"
 }
 job_volumes() { q "SELECT DISTINCT m.VolumeName FROM JobMedia j JOIN Media m ON m.MediaId = j.MediaId WHERE j.JobId = $1 ORDER BY 1" | tr '\n' ' ' | sed 's/ $//'; }
-snapshot() { (cd "$DATA" && find . -type f | LC_ALL=C sort | xargs sha256sum) > "$1"; }
+snapshot() { (cd "${2:-$DATA}" && find . -type f | LC_ALL=C sort | xargs sha256sum) > "$1"; }
 same_tree() {   # same_tree SHAFILE DIR: DIR holds exactly the files of SHAFILE with those contents
   [ -d "$2" ] || { echo "no $2"; return 1; }
   (cd "$2" && find . -type f | LC_ALL=C sort) > /tmp/restored.list
@@ -317,6 +345,26 @@ check "umount (both drives empty)" 'unload_both; drives_empty'
 check "restore current (Full from tape B + Incremental from tape A): Restore OK" 'run_job /tmp/job-restore2.log "restore client=e2e-fd fileset=DataSet where=/tmp/restore2 select current all done yes" && job_ok $JOBID /tmp/job-restore2.log "Restore OK"'
 check "restore 2: every file identical to the newest source state" 'same_tree /tmp/state3.sha /tmp/restore2$DATA'
 check "restore 2 read both tapes ($VOLB and $VOLA)" 'grep -E "Ready to read from volume|Forward spacing Volume" /tmp/job-restore2.log; grep -q "\"$VOLB\"" /tmp/job-restore2.log && grep -q "\"$VOLA\"" /tmp/job-restore2.log'
+
+# ---- a Full larger than one tape: early warning, the next volume through the changer, a restore across both -------
+# Two 32 MiB tapes (early warning 4 MiB before the end) and ~44 MB of incompressible data: the SD writes SML001
+# until st reports early warning (ENOSPC), writes its end-of-volume filemark, re-reads the last block (a backspace
+# and a read right at the end of the written data), marks the volume Full, has the changer swap in SML002 and goes on.
+set -- ${E2E_SMALL_BARCODES:-SML001L4 SML002L4}
+SMALL1=$1; SMALL2=$2; SMALL_SLOTS="$(slot_of $1),$(slot_of $2)"; BACULA_TAPES="$BACULA_TAPES $1 $2"
+mkdir -p $SPAN; for i in $(seq 1 11); do mkfile $SPAN/part$i.bin $((4000000 + i * 1001)); done
+snapshot /tmp/span.sha $SPAN
+check "label barcodes slots=$SMALL_SLOTS pool=Small (two 32 MiB tapes)" '[[ "$SMALL_SLOTS" =~ ^[0-9]+,[0-9]+$ ]] && printf "label storage=Library pool=Small slots=$SMALL_SLOTS barcodes drive=0\nyes\n" | bcon /tmp/bcon-label3.log; [ "$(grep -c "^3000 OK label" /tmp/bcon-label3.log)" = 2 ]'
+unload_both
+check "Full of 44 MB into pool Small (32 MiB tapes): Backup OK" 'run_job /tmp/job-span.log "run job=BackupSpan yes" && echo $JOBID > /tmp/span.id && job_ok $JOBID /tmp/job-span.log "Backup OK"'
+SPANJOB=$(cat /tmp/span.id 2>/dev/null)
+check "the job spans both small tapes; the first is Full, the second Append" \
+  'q "SELECT m.VolumeName, m.VolStatus, m.VolFiles, m.VolBlocks, m.VolBytes FROM Media m WHERE m.VolumeName IN ('\''$SMALL1'\'','\''$SMALL2'\'')"; [ "$(job_volumes ${SPANJOB:-0})" = "$SMALL1 $SMALL2" ] && q "SELECT VolStatus FROM Media WHERE VolumeName='\''$SMALL1'\''" | grep -qx Full && q "SELECT VolStatus FROM Media WHERE VolumeName='\''$SMALL2'\''" | grep -qx Append'
+check "the SD met the end of $SMALL1 near its capacity and re-read its last block" \
+  'grep -E "End of medium|End of Volume|Re-read|New volume|autochanger" /tmp/job-span.log; grep -q "End of medium on Volume \"$SMALL1\"" /tmp/job-span.log && grep -q "Re-read of last block succeeded" /tmp/job-span.log && b=$(q "SELECT VolBytes FROM Media WHERE VolumeName='\''$SMALL1'\''") && [ "$b" -gt $((26 * 1048576)) ] && [ "$b" -le $((32 * 1048576)) ]'
+check "umount (both drives empty)" 'unload_both; drives_empty'
+check "restore the spanning Full: Restore OK" 'run_job /tmp/job-restore3.log "restore client=e2e-fd fileset=SpanSet jobid=${SPANJOB:-0} where=/tmp/restore3 all done yes" && job_ok $JOBID /tmp/job-restore3.log "Restore OK"'
+check "restore 3: every file identical, read from both tapes" 'same_tree /tmp/span.sha /tmp/restore3$SPAN && grep -q "\"$SMALL1\"" /tmp/job-restore3.log && grep -q "\"$SMALL2\"" /tmp/job-restore3.log'
 
 check "end state: umount, both drives empty, every tape back in its slot" 'unload_both >/dev/null; drives_empty && for t in $BACULA_TAPES; do mtx -f $CH status | grep -Eq "^ *Storage Element [0-9]+:Full *:VolumeTag=$t *\$" || exit 1; done'
 
