@@ -98,6 +98,7 @@ DISK_IQN=iqn.2026-11.org.tapegateway:volume0
 P=iqn.2026-11.org.tapegateway:
 BARCODES="HRN001L4 HRN002L4 HRN003L4 HRN004L4 HRN005L4 HRN006L4 HRN007L4 HRN008L4"
 SMALL_BARCODES="SML001L4 SML002L4"
+FILL_BARCODE=SML003L4
 GW_PID=""; GW_CONFIG=""; GW_N=0; ISCSI_PORT=""; HTTP_PORT=""
 stop_gateway() {   # stops the gateway this script started, by its PID; checks exit status and log
   [ -n "$GW_PID" ] || return 0
@@ -145,13 +146,15 @@ start_gateway() {   # start_gateway CONFIG
       layout=$L1
       args+=("--TapeGateway:Archive:Schedule=0/2 * * * * ?" --TapeGateway:Archive:MinimumExportAge=00:00:05)
     fi
-    # 2 drives, 12 slots, 1 mailslot, HRN001L4..HRN008L4 in slots 1-8; 4 GiB tapes (btape writes ~1.3 GB); two
-    # 32 MiB tapes in slots 9-10 that a Bacula job fills to early warning and spans (SMALL_BARCODES)
+    # 2 drives, 13 slots, 1 mailslot, HRN001L4..HRN008L4 in slots 1-8; 4 GiB tapes (btape writes ~1.3 GB); two
+    # 32 MiB tapes in slots 9-10 (SMALL_BARCODES) that a Bacula job spans; a 256 MiB tape in slot 11 (FILL_BARCODE)
+    # for "btape fill", which needs more than 10000 records (about 5000 blocks of 63 KiB) before the end of the tape
     args+=(--TapeGateway:Library:Enabled=true "--TapeGateway:Library:Layout=$layout"
-           --TapeGateway:Library:Drives=2 --TapeGateway:Library:StorageSlots=12 --TapeGateway:Library:ImportExportSlots=1
+           --TapeGateway:Library:Drives=2 --TapeGateway:Library:StorageSlots=13 --TapeGateway:Library:ImportExportSlots=1
            --TapeGateway:Library:ChangerLun=0 --TapeGateway:Library:FirstDriveLun=1 --TapeGateway:Library:AllowSmallTapes=true
            "--TapeGateway:Library:Tapes:0:Barcode=${BARCODES// /,}" --TapeGateway:Library:Tapes:0:CapacityMiB=4096
-           "--TapeGateway:Library:Tapes:1:Barcode=${SMALL_BARCODES// /,}" --TapeGateway:Library:Tapes:1:CapacityMiB=32)
+           "--TapeGateway:Library:Tapes:1:Barcode=${SMALL_BARCODES// /,}" --TapeGateway:Library:Tapes:1:CapacityMiB=32
+           "--TapeGateway:Library:Tapes:2:Barcode=$FILL_BARCODE" --TapeGateway:Library:Tapes:2:CapacityMiB=256)
   fi
   echo; echo "==== gateway #$GW_N ($cfg)"
   echo "  dotnet $DLL ${args[*]}"
@@ -257,7 +260,7 @@ for s in $SCENARIOS; do
                  archive_history "${BARCODES%% *}" ;;
     tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" \
                    --env "E2E_NODE_OPTS=$STRICT_NODE_OPTS" --timeout 600 "$HERE/guest/tape.sh" ;;
-    btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --timeout 900 "$HERE/guest/btape.sh" ;;
+    btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_FILL_BARCODE=$FILL_BARCODE" --timeout 900 "$HERE/guest/btape.sh" ;;
     bacula)      run_scenario bacula $L1 --mode qemu --image bacula $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_SMALL_BARCODES=$SMALL_BARCODES" --timeout 900 "$HERE/guest/bacula.sh" ;;
     *) bad "unknown scenario $s" ;;
   esac

@@ -53,10 +53,10 @@ check "mtx-changer load $S1 into drive 0 (waits until the drive is ONLINE)" '$CH
 check "mtx-changer loaded says slot $S1" '[ "$($CHG $CH loaded 0 $D0 0)" = "$S1" ]'
 check "mt rewind" 'mt -f $D0 rewind'
 
-btape_run() {   # btape_run LOG 'stdin lines': btape reads its commands and its y/n answers from stdin
+btape_run() {   # btape_run LOG 'stdin lines' [CONF]: btape reads its commands and its y/n answers from stdin
   printf "$2" > /tmp/btape.in
   local t0=$SECONDS
-  timeout 1500 btape -c /etc/bacula/bacula-sd.conf Drive0 < /tmp/btape.in > "$1" 2>&1
+  timeout 1500 btape -c "${3:-/etc/bacula/bacula-sd.conf}" Drive0 < /tmp/btape.in > "$1" 2>&1
   BTAPE_RC=$?
   echo "btape exit status $BTAPE_RC after $((SECONDS - t0)) s; log:"; sed 's/^/  btape| /' "$1"
 }
@@ -70,4 +70,22 @@ check "btape test: exit status 0" '[ "$BTAPE_RC" = 0 ]'
 btape_run /tmp/btape-auto.log 'auto\ny\nquit\n'
 check "btape auto: the autochanger test worked" 'grep -q "The test autochanger worked" /tmp/btape-auto.log'
 check "mtx-changer unload drive 0 -> slot $S1" '$CHG $CH unload $S1 $D0 0 && mtx -f $CH status | grep -Eq "^ *Storage Element $S1:Full *:VolumeTag=$T1"'
+
+# "btape fill", simple (one tape): Bacula's own end-of-medium test. It labels the tape, writes fixed-size blocks until
+# the drive reports early warning (st: ENOSPC), writes an EOF, rewinds, positions to the last block it wrote
+# (forward space file, forward space record) and compares it. A 256 MiB tape (E2E_FILL_BARCODE) keeps it short. Its
+# simple mode needs more than 10000 records on the tape (it re-reads the first 10000 before it positions to the last
+# block; with fewer it asks for a second volume), and the drive compresses btape's data about 2:1. With an autochanger configured, fill always starts from slot 1, so this run uses the drive as a
+# standalone device (the same configuration without the Autochanger resource).
+TF=${E2E_FILL_BARCODE:-}
+SF=$(mtx -f $CH status | sed -nE "s/^ *Storage Element ([0-9]+):Full *:VolumeTag=$TF *\$/\1/p")
+if [ -n "$TF" ] && [ -n "$SF" ]; then
+  check "mtx-changer load $SF ($TF, 256 MiB) into drive 0" '$CHG $CH load $SF $D0 0 && mt -f $D0 rewind'
+  sed -e '/^Autochanger {/,/^}/d' -e '/^ *Autochanger = yes/d' /etc/bacula/bacula-sd.conf > /etc/bacula/bacula-sd-standalone.conf
+  btape_run /tmp/btape-fill.log 'fill\ns\nquit\n' /etc/bacula/bacula-sd-standalone.conf
+  check "btape fill (simple): wrote $TF to its end and re-read the last block" 'grep -q "The last block on the tape matches. Test succeeded." /tmp/btape-fill.log'
+  check "btape fill: one end of tape, after more than 252 MiB (the drive compresses)" 'grep "End of tape" /tmp/btape-fill.log; [ "$(grep -c "End of tape" /tmp/btape-fill.log)" = 1 ] && b=$(sed -nE "s/.*End of tape .*Volume Bytes=([0-9,]+).*/\1/p" /tmp/btape-fill.log | tr -d ,) && [ "${b:-0}" -gt $((252 * 1048576)) ]'
+  check "btape fill: exit status 0, no ERR=, no error or warning" '[ "$BTAPE_RC" = 0 ] && ! grep -E "ERR=|Fatal error|Error:|Warning:" /tmp/btape-fill.log'
+  check "mtx-changer unload drive 0 -> slot $SF" '$CHG $CH unload $SF $D0 0 && mtx -f $CH status | grep -Eq "^ *Storage Element $SF:Full *:VolumeTag=$TF"'
+fi
 finish
