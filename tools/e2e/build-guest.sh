@@ -5,6 +5,9 @@
 #   tools/e2e/build-guest.sh --bacula   the same image plus a whole Bacula installation (bacula-dir with an empty
 #                                       SQLite catalog, bacula-fd, bacula-sd, bconsole, sqlite3) for the scenario
 #                                       "bacula": a second image with its own cache key (guest-bacula-<hash>)
+#   tools/e2e/build-guest.sh --amanda   the base image plus Amanda 3.5 (server and client: amdump, amlabel, amtape,
+#                                       amrecover's amfetchdump, chg-robot, amgtar; the whole Perl they run on) for
+#                                       the scenario "amanda" (guest-amanda-<hash>)
 #
 # The initramfs is assembled from files of the Debian packages in tools/e2e/apt-packages.txt (installed on this
 # machine): busybox for /init and the small utilities, the kernel's SCSI/virtio/iSCSI/ext4 modules, and the real
@@ -16,7 +19,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_BUILD=${E2E_BUILD:-${TMPDIR:-/tmp}/tapegw-e2e}
 FLAVOR=base
-case "${1:-}" in --bacula) FLAVOR=bacula ;; "") ;; *) echo "build-guest: unknown argument $1" >&2; exit 2 ;; esac
+case "${1:-}" in --bacula) FLAVOR=bacula ;; --amanda) FLAVOR=amanda ;; "") ;; *) echo "build-guest: unknown argument $1" >&2; exit 2 ;; esac
 
 # the kernel: the one linux-image-amd64 (apt-packages.txt) depends on, else the newest generic -amd64 kernel that
 # has an image and modules (not -cloud-amd64 or -rt-amd64: the cloud flavour has no st/ch), unless E2E_KVER says
@@ -35,11 +38,14 @@ fi
 
 PKGS="busybox-static e2fsprogs tar coreutils diffutils mt-st mtx sg3-utils lsscsi open-iscsi bacula-sd bacula-common perl-base bash"
 BACULA_PKGS="bacula-director bacula-director-sqlite3 bacula-common-sqlite3 bacula-fd bacula-console sqlite3 libsqlite3-0"
+AMANDA_PKGS="amanda-common amanda-server amanda-client perl perl-modules-5.36 libperl5.36 gzip procps"
 [ $FLAVOR = bacula ] && PKGS="$PKGS $BACULA_PKGS"
+[ $FLAVOR = amanda ] && PKGS="$PKGS $AMANDA_PKGS"
 versions=$(dpkg-query -W -f='${Package}=${Version}\n' $PKGS 2>/dev/null || true)
 KEY=$( { echo "$KVER"; echo "$versions"; cat "$HERE/build-guest.sh" "$HERE/guest/init"; } | sha256sum | cut -c1-16)
 OUT=$E2E_BUILD/guest-$KEY
 [ $FLAVOR = bacula ] && OUT=$E2E_BUILD/guest-bacula-$KEY
+[ $FLAVOR = amanda ] && OUT=$E2E_BUILD/guest-amanda-$KEY
 if [ -f "$OUT/initramfs.gz" ] && [ -f "$OUT/vmlinuz" ]; then echo "$OUT"; exit 0; fi
 
 t0=$(date +%s.%N)
@@ -109,10 +115,37 @@ if [ $FLAVOR = bacula ]; then
   sqlite3 "$R/var/lib/bacula/bacula.db" < "$sql"
   [ "$(sqlite3 "$R/var/lib/bacula/bacula.db" 'SELECT VersionId FROM Version')" -gt 0 ] || { echo "build-guest: catalog creation failed" >&2; exit 1; }
 fi
+if [ $FLAVOR = amanda ]; then
+  # Amanda 3.5: most server commands are Perl scripts on Amanda's XS modules, so the whole Perl library goes in
+  # (core, vendor and Amanda's own), every ELF file of Amanda with its shared libraries, and Amanda's state
+  # directories. The scenario writes its configuration itself.
+  for d in /usr/share/perl/5.36.0 /usr/lib/x86_64-linux-gnu/perl/5.36.0 /usr/lib/x86_64-linux-gnu/perl5/5.36 /usr/share/perl5 \
+           /usr/lib/x86_64-linux-gnu/amanda /usr/lib/amanda /usr/share/amanda-common; do
+    [ -d "$d" ] || { echo "build-guest: missing $d (apt-packages.txt: amanda-server, amanda-client)" >&2; exit 1; }
+    mkdir -p "$R$(dirname "$d")"; cp -a "$d" "$R$d"
+  done
+  ln -sfn 5.36.0 "$R/usr/share/perl/5.36"; ln -sfn 5.36.0 "$R/usr/lib/x86_64-linux-gnu/perl/5.36"
+  # what only a compiler or an Asian-language encoder would use
+  rm -rf "$R/usr/lib/x86_64-linux-gnu/perl/5.36.0/CORE" "$R"/usr/lib/x86_64-linux-gnu/perl/5.36.0/auto/Encode/{TW,CN,KR,JP}
+  find "$R/usr/lib/x86_64-linux-gnu/amanda" \( -name '*.a' -o -name '*.la' \) -delete
+  for b in /usr/sbin/am* /usr/bin/gzip /usr/bin/gunzip /usr/bin/zcat /usr/bin/perl; do [ -x "$b" ] && put "$b"; done
+  bin /bin/ps     # procps: Amanda::Process runs "ps -eo pid,ppid,command", which busybox's ps does not take
+  bin /bin/uname  # the planner execs /bin/uname
+  put /etc/amanda-security.conf
+  find "$R/usr/lib/amanda" "$R/usr/lib/x86_64-linux-gnu/amanda" "$R/usr/lib/x86_64-linux-gnu/perl5" "$R/usr/lib/x86_64-linux-gnu/perl/5.36.0" \
+       /usr/sbin/am* /usr/bin/perl -type f 2>/dev/null |
+    while read -r f; do
+      ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// {print $3}' || true
+    done | sort -u | while read -r lib; do put "$lib"; done
+  mkdir -p "$R"/etc/amanda "$R"/var/lib/amanda/gnutar-lists "$R"/var/log/amanda "$R"/var/lib/amanda/e2e
+  : > "$R/var/lib/amanda/amandates"
+fi
 for l in /lib/x86_64-linux-gnu/libnss_files.so.2; do [ -e "$l" ] && put "$l"; done
 put /lib64/ld-linux-x86-64.so.2
-printf 'root:x:0:0:root:/root:/bin/sh\nbacula:x:0:0:bacula:/var/lib/bacula:/bin/sh\n' > "$R/etc/passwd"
-printf 'root:x:0:\nbacula:x:0:\ntape:x:26:\ndisk:x:6:\n' > "$R/etc/group"
+# bacula and backup (Amanda's dump user) are uid 0: the daemons and Amanda's "running as the dump user" check pass
+# in a guest where everything runs as root
+printf 'root:x:0:0:root:/root:/bin/sh\nbacula:x:0:0:bacula:/var/lib/bacula:/bin/sh\nbackup:x:0:0:backup:/var/lib/amanda:/bin/sh\n' > "$R/etc/passwd"
+printf 'root:x:0:\nbacula:x:0:\nbackup:x:0:\ntape:x:26:\ndisk:x:6:\n' > "$R/etc/group"
 printf 'passwd: files\ngroup: files\nhosts: files\n' > "$R/etc/nsswitch.conf"
 echo "127.0.0.1 localhost" > "$R/etc/hosts"
 

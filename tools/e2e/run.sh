@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/e2e/run.sh - TapeGateway end-to-end test with real Linux initiators in a VM.
 #
-#   tools/e2e/run.sh [--dll PATH] [--scenarios "disk disk-kernel tape archive btape bacula"] [--keep]
+#   tools/e2e/run.sh [--dll PATH] [--scenarios "disk disk-kernel tape archive btape bacula amanda"] [--keep]
 #
 # Builds the gateway (or takes --dll), starts it on free loopback ports with a fresh data directory, boots one
 # throw-away QEMU guest per scenario (tools/e2e/vm.sh), stops the gateway by its PID, prints one line per scenario
@@ -24,8 +24,12 @@
 #   btape        Bacula 9.6 btape "test" + "auto" through mtx-changer, SingleTarget layout (guest/btape.sh)
 #   bacula       a whole Bacula 9.6 cycle in the guest (bacula-dir with SQLite catalog, -fd, -sd, bconsole), the
 #                library as an Autochanger with 2 drives: label barcodes, Full, Incremental appending to the same
-#                tape, restores, a Full on another tape; SingleTarget layout (guest/bacula.sh, image "bacula")
-# Default: $E2E_SCENARIOS if set, else "disk disk-kernel tape archive btape bacula tape-kernel" when the build contains
+#                tape, restores, a Full on another tape, a Full spanning two small tapes; SingleTarget layout
+#                (guest/bacula.sh, image "bacula")
+#   amanda       an Amanda 3.5 cycle in the guest (server + client, auth local, amgtar, holding disk), chg-robot
+#                with both drives and barcodes: amlabel, amcheck, amdump level 0 and level 1 (each on its own tape),
+#                amfetchdump of both, GNU tar restore; SingleTarget layout (guest/amanda.sh, image "amanda")
+# Default: $E2E_SCENARIOS if set, else "disk disk-kernel tape archive btape bacula amanda tape-kernel" when the build contains
 # the tape library (TapeGateway.Library.dll next to the server dll), else "disk disk-kernel".
 # One gateway process per configuration (disk only / SingleTarget / archive / TargetPerDevice), each with a fresh data
 # directory; it is restarted only when the next scenario needs another configuration.
@@ -75,9 +79,9 @@ fi
 [ -f "$DLL" ] || { bad "no gateway at $DLL"; final; exit 1; }
 HAS_LIBRARY=0; [ -f "$(dirname "$DLL")/TapeGateway.Library.dll" ] && HAS_LIBRARY=1
 if [ -z "$SCENARIOS" ]; then
-  if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape archive btape bacula tape-kernel"; else SCENARIOS="disk disk-kernel"; fi
+  if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape archive btape bacula amanda tape-kernel"; else SCENARIOS="disk disk-kernel"; fi
 fi
-NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" archive "*|*" btape "*|*" tape-kernel "*|*" bacula "*) NEED_LIBRARY=1 ;; esac
+NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" archive "*|*" btape "*|*" tape-kernel "*|*" bacula "*|*" amanda "*) NEED_LIBRARY=1 ;; esac
 [ $NEED_LIBRARY = 1 ] && [ $HAS_LIBRARY = 0 ] && echo "e2e: WARNING: library scenarios requested but $(dirname "$DLL") has no TapeGateway.Library.dll"
 echo "e2e: gateway $DLL (tape library: $([ $HAS_LIBRARY = 1 ] && echo yes || echo no)); scenarios: $SCENARIOS"
 
@@ -99,6 +103,7 @@ P=iqn.2026-11.org.tapegateway:
 BARCODES="HRN001L4 HRN002L4 HRN003L4 HRN004L4 HRN005L4 HRN006L4 HRN007L4 HRN008L4"
 SMALL_BARCODES="SML001L4 SML002L4"
 FILL_BARCODE=SML003L4
+AMANDA_BARCODES="AMD001L4 AMD002L4 AMD003L4"
 GW_PID=""; GW_CONFIG=""; GW_N=0; ISCSI_PORT=""; HTTP_PORT=""
 stop_gateway() {   # stops the gateway this script started, by its PID; checks exit status and log
   [ -n "$GW_PID" ] || return 0
@@ -148,13 +153,15 @@ start_gateway() {   # start_gateway CONFIG
     fi
     # 2 drives, 13 slots, 1 mailslot, HRN001L4..HRN008L4 in slots 1-8; 4 GiB tapes (btape writes ~1.3 GB); two
     # 32 MiB tapes in slots 9-10 (SMALL_BARCODES) that a Bacula job spans; a 256 MiB tape in slot 11 (FILL_BARCODE)
-    # for "btape fill", which needs more than 10000 records (about 5000 blocks of 63 KiB) before the end of the tape
+    # for "btape fill", which needs more than 10000 records (about 5000 blocks of 63 KiB) before the end of the tape;
+    # three 1 GiB tapes in slots 12-14 for Amanda (AMANDA_BARCODES); slots 15-16 stay empty
     args+=(--TapeGateway:Library:Enabled=true "--TapeGateway:Library:Layout=$layout"
-           --TapeGateway:Library:Drives=2 --TapeGateway:Library:StorageSlots=13 --TapeGateway:Library:ImportExportSlots=1
+           --TapeGateway:Library:Drives=2 --TapeGateway:Library:StorageSlots=16 --TapeGateway:Library:ImportExportSlots=1
            --TapeGateway:Library:ChangerLun=0 --TapeGateway:Library:FirstDriveLun=1 --TapeGateway:Library:AllowSmallTapes=true
            "--TapeGateway:Library:Tapes:0:Barcode=${BARCODES// /,}" --TapeGateway:Library:Tapes:0:CapacityMiB=4096
            "--TapeGateway:Library:Tapes:1:Barcode=${SMALL_BARCODES// /,}" --TapeGateway:Library:Tapes:1:CapacityMiB=32
-           "--TapeGateway:Library:Tapes:2:Barcode=$FILL_BARCODE" --TapeGateway:Library:Tapes:2:CapacityMiB=256)
+           "--TapeGateway:Library:Tapes:2:Barcode=$FILL_BARCODE" --TapeGateway:Library:Tapes:2:CapacityMiB=256
+           "--TapeGateway:Library:Tapes:3:Barcode=${AMANDA_BARCODES// /,}" --TapeGateway:Library:Tapes:3:CapacityMiB=1024)
   fi
   echo; echo "==== gateway #$GW_N ($cfg)"
   echo "  dotnet $DLL ${args[*]}"
@@ -261,6 +268,7 @@ for s in $SCENARIOS; do
     tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" \
                    --env "E2E_NODE_OPTS=$STRICT_NODE_OPTS" --timeout 600 "$HERE/guest/tape.sh" ;;
     btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_FILL_BARCODE=$FILL_BARCODE" --timeout 900 "$HERE/guest/btape.sh" ;;
+    amanda)      run_scenario amanda $L1 --mode qemu --image amanda $(lib_devices $L1 qemu) --env "E2E_AMANDA_BARCODES=$AMANDA_BARCODES" --timeout 900 "$HERE/guest/amanda.sh" ;;
     bacula)      run_scenario bacula $L1 --mode qemu --image bacula $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_SMALL_BARCODES=$SMALL_BARCODES" --timeout 900 "$HERE/guest/bacula.sh" ;;
     *) bad "unknown scenario $s" ;;
   esac

@@ -44,7 +44,8 @@ PORT=${PORTAL##*:}; PORTAL=127.0.0.1:$PORT
 case "$MODE" in qemu|kernel) ;; *) echo "vm.sh: --mode qemu|kernel" >&2; exit 2 ;; esac
 
 case "$IMAGE" in base) GUEST=$("$HERE/build-guest.sh") || exit 125 ;;
-  bacula) GUEST=$("$HERE/build-guest.sh" --bacula) || exit 125 ;; *) echo "vm.sh: --image base|bacula" >&2; exit 2 ;; esac
+  bacula) GUEST=$("$HERE/build-guest.sh" --bacula) || exit 125 ;;
+  amanda) GUEST=$("$HERE/build-guest.sh" --amanda) || exit 125 ;; *) echo "vm.sh: --image base|bacula|amanda" >&2; exit 2 ;; esac
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/tapegw-e2e-run.XXXXXX")}
 mkdir -p "$OUT"
 
