@@ -147,6 +147,41 @@ if [ -n "$D1" ]; then
     mt -f $D0 offline && mtx -f $CH unload $S1 0 && mt -f $D1 offline && mtx -f $CH unload $S3 1'
 fi
 
+# GNU tar's multi-volume mode over two 32 MiB tapes (E2E_TAR_BARCODES): tar writes until st reports early warning
+# (ENOSPC on the write after the one that crossed it), its new-volume script (-F) unloads the full tape and loads the
+# next through the changer, tar goes on there; reading back, the filemark st wrote at close ends volume 1 and the
+# script loads volume 2 again.
+set -- ${E2E_TAR_BARCODES:-}
+if [ $# -ge 2 ]; then
+  echo "=== multi-volume tar over two small tapes"
+  M1=$1; M2=$2; MS1=$(slot_of $1); MS2=$(slot_of $2)
+  mkdir -p /tmp/mv; for i in $(seq 1 9); do head -c $((5000000 + i * 777)) /dev/urandom > /tmp/mv/part$i; done
+  (cd /tmp && find mv -type f | sort | xargs sha256sum) > /tmp/mv.sha256
+  cat > /tmp/newvol.sh <<SCRIPT
+#!/bin/bash
+# tar -F: volume \$TAR_VOLUME of \$TAR_ARCHIVE is next; volume 1 is $M1 (slot $MS1), volume 2 $M2 (slot $MS2)
+echo "new-volume script: \$TAR_SUBCOMMAND volume \$TAR_VOLUME" >&2
+mt -f $D0 offline
+if mtx -f $CH status | grep -Eq "Data Transfer Element 0:Full.*VolumeTag *= *$M1"; then mtx -f $CH unload $MS1 0 || exit 1; fi
+if mtx -f $CH status | grep -Eq "Data Transfer Element 0:Full.*VolumeTag *= *$M2"; then mtx -f $CH unload $MS2 0 || exit 1; fi
+case \$TAR_VOLUME in 1) mtx -f $CH load $MS1 0 ;; 2) mtx -f $CH load $MS2 0 ;; *) exit 1 ;; esac || exit 1
+online $D0 >/dev/null
+SCRIPT
+  chmod +x /tmp/newvol.sh
+  check "tar -c -M: 45 MB onto $M1 (slot $MS1), continued on $M2 (slot $MS2) by the new-volume script" '
+    mtx -f $CH load $MS1 0 && online $D0 >/dev/null && mt -f $D0 setblk 0 &&
+    tar -c -M -b 128 -F /tmp/newvol.sh -f $D0 -C /tmp mv 2>&1 | tee /tmp/tarmv.log; [ ${PIPESTATUS[0]} = 0 ] &&
+    grep -q "volume 2" /tmp/tarmv.log && mtx -f $CH status | grep -Eq "Data Transfer Element 0:Full.*VolumeTag *= *$M2"'
+  check "the first tape ended at early warning: st reports more than 26 MiB of records on $M1" '
+    mt -f $D0 offline && mtx -f $CH unload $MS2 0 && mtx -f $CH load $MS1 0 && online $D0 >/dev/null &&
+    mt -f $D0 eod && mt -f $D0 status | tee /tmp/mvst && mt -f $D0 rewind && n=$(dd if=$D0 of=/dev/null bs=64k 2>&1 | sed -nE "s/^([0-9]+)\+0 records in.*/\1/p") && echo "records: $n" && [ "$n" -gt 416 ]'
+  check "tar -x -M: read back across both tapes (the script loads $M2 again), every file identical" '
+    mt -f $D0 rewind && mkdir -p /tmp/mvx && tar -x -M -b 128 -F /tmp/newvol.sh -f $D0 -C /tmp/mvx 2>&1 | tee /tmp/tarmvx.log; [ ${PIPESTATUS[0]} = 0 ] &&
+    (cd /tmp/mvx && sha256sum -c --quiet /tmp/mv.sha256) && echo "$(wc -l < /tmp/mv.sha256) files identical"'
+  check "both small tapes back in their slots" '
+    mt -f $D0 offline; mtx -f $CH unload $MS2 0 2>/dev/null || mtx -f $CH unload $MS1 0; [ "$(slot_of $M1)" = "$MS1" ] && [ "$(slot_of $M2)" = "$MS2" ]'
+fi
+
 echo "=== persistence"
 check "reload $T1: all four files still there and intact" '
   mtx -f $CH load $S1 0 && online $D0 >/dev/null && mt -f $D0 rewind && mkdir -p /tmp/p1 /tmp/p2 /tmp/p3 &&
