@@ -81,6 +81,12 @@ public static partial class SpcCommands
             AllowedUnderPersistent,
             [MaintenanceIn, 0x1F, 0x80, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00], "SPC-4 6.36");
 
+        // Table 64: RECEIVE DIAGNOSTIC RESULTS passes Write Exclusive only, SEND DIAGNOSTIC no reservation.
+        table.Add(SendDiagnostic, "SEND DIAGNOSTIC", SendDiagnosticAsync, CommandFlags.None,
+            [SendDiagnostic, 0xF4, 0x00, 0xFF, 0xFF, 0x00], "SPC-4 6.32");
+        table.Add(ReceiveDiagnosticResults, "RECEIVE DIAGNOSTIC RESULTS", ReceiveDiagnosticResultsAsync, CommandFlags.AllowedUnderWriteExclusive,
+            [ReceiveDiagnosticResults, 0x01, 0xFF, 0xFF, 0xFF, 0x00], "SPC-4 6.27");
+
         table.Add(Reserve6, "RESERVE(6)", ReserveAsync, CommandFlags.None,
             [Reserve6, 0x00, 0x00, 0x00, 0x00, 0x00], "SPC-2 7.21");
         table.Add(Reserve10, "RESERVE(10)", ReserveAsync, CommandFlags.None,

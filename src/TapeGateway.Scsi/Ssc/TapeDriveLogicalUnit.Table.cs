@@ -72,6 +72,7 @@ public sealed partial class TapeDriveLogicalUnit
         t.Add(ReadPosition, 0x01, "READ POSITION (SHORT FORM - VENDOR SPECIFIC)", ReadPositionAsync, Query, readPosition, "SSC-4");
         t.Add(ReadPosition, 0x06, "READ POSITION (LONG FORM)", ReadPositionAsync, Query, readPosition, "SSC-4");
         t.Add(ReadPosition, 0x08, "READ POSITION (EXTENDED FORM)", ReadPositionAsync, Query, readPosition, "SSC-4");
+        t.Add(Verify6, "VERIFY(6)", VerifyAsync, ReadLikeBlocking, [Verify6, 0x2F, 0xFF, 0xFF, 0xFF, 0x00], "SSC-4");
         t.Add(Erase6, "ERASE(6)", EraseAsync, MotionBlocking, [Erase6, 0x03, 0x00, 0x00, 0x00, 0x00], "SSC-4");
         t.Add(LoadUnload, "LOAD UNLOAD", LoadUnloadAsync, MotionBlocking, [LoadUnload, 0x01, 0x00, 0x00, 0x0F, 0x00], "SSC-4");
         t.Add(PreventAllowMediumRemoval, "PREVENT ALLOW MEDIUM REMOVAL", PreventAllowAsync, Motion,
