@@ -105,6 +105,7 @@ SMALL_BARCODES="SML001L4 SML002L4"
 FILL_BARCODE=SML003L4
 AMANDA_BARCODES="AMD001L4 AMD002L4 AMD003L4"
 TAR_BARCODES="TAR001L4 TAR002L4"
+WORM_BARCODE=WRM001LV
 GW_PID=""; GW_CONFIG=""; GW_N=0; ISCSI_PORT=""; HTTP_PORT=""
 stop_gateway() {   # stops the gateway this script started, by its PID; checks exit status and log
   [ -n "$GW_PID" ] || return 0
@@ -156,15 +157,17 @@ start_gateway() {   # start_gateway CONFIG
     # 32 MiB tapes in slots 9-10 (SMALL_BARCODES) that a Bacula job spans; a 256 MiB tape in slot 11 (FILL_BARCODE)
     # for "btape fill", which needs more than 10000 records (about 5000 blocks of 63 KiB) before the end of the tape;
     # three 1 GiB tapes in slots 12-14 for Amanda (AMANDA_BARCODES); two 32 MiB tapes in slots 15-16 for the tape
-    # scenario's multi-volume tar (TAR_BARCODES); slots 17-18 stay empty
+    # scenario's multi-volume tar (TAR_BARCODES); a 64 MiB LTO-5 WORM tape in slot 17 (WORM_BARCODE); slots 18-19
+    # stay empty
     args+=(--TapeGateway:Library:Enabled=true "--TapeGateway:Library:Layout=$layout"
-           --TapeGateway:Library:Drives=2 --TapeGateway:Library:StorageSlots=18 --TapeGateway:Library:ImportExportSlots=1
+           --TapeGateway:Library:Drives=2 --TapeGateway:Library:StorageSlots=19 --TapeGateway:Library:ImportExportSlots=1
            --TapeGateway:Library:ChangerLun=0 --TapeGateway:Library:FirstDriveLun=1 --TapeGateway:Library:AllowSmallTapes=true
            "--TapeGateway:Library:Tapes:0:Barcode=${BARCODES// /,}" --TapeGateway:Library:Tapes:0:CapacityMiB=4096
            "--TapeGateway:Library:Tapes:1:Barcode=${SMALL_BARCODES// /,}" --TapeGateway:Library:Tapes:1:CapacityMiB=32
            "--TapeGateway:Library:Tapes:2:Barcode=$FILL_BARCODE" --TapeGateway:Library:Tapes:2:CapacityMiB=256
            "--TapeGateway:Library:Tapes:3:Barcode=${AMANDA_BARCODES// /,}" --TapeGateway:Library:Tapes:3:CapacityMiB=1024
-           "--TapeGateway:Library:Tapes:4:Barcode=${TAR_BARCODES// /,}" --TapeGateway:Library:Tapes:4:CapacityMiB=32)
+           "--TapeGateway:Library:Tapes:4:Barcode=${TAR_BARCODES// /,}" --TapeGateway:Library:Tapes:4:CapacityMiB=32
+           "--TapeGateway:Library:Tapes:5:Barcode=$WORM_BARCODE" --TapeGateway:Library:Tapes:5:CapacityMiB=64 --TapeGateway:Library:Tapes:5:Worm=true)
   fi
   echo; echo "==== gateway #$GW_N ($cfg)"
   echo "  dotnet $DLL ${args[*]}"
@@ -265,10 +268,10 @@ for s in $SCENARIOS; do
   case "$s" in
     disk)        run_scenario disk $DISK_CFG --mode qemu --lun $DISK_IQN/0:block --lun $DISK_IQN/1:block --env "$DISK_SIZES" --timeout 300 "$HERE/guest/disk.sh" ;;
     disk-kernel) run_scenario disk-kernel $DISK_CFG --mode kernel --target $DISK_IQN --devs 2 --env "$DISK_SIZES" --timeout 300 "$HERE/guest/disk.sh" ;;
-    tape)        run_scenario tape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" --timeout 600 "$HERE/guest/tape.sh" ;;
+    tape)        run_scenario tape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" --env "E2E_WORM_BARCODE=$WORM_BARCODE" --timeout 600 "$HERE/guest/tape.sh" ;;
     archive)     run_scenario archive archive --mode kernel $(lib_devices $L1 kernel) --env "E2E_BARCODES=$BARCODES" --timeout 600 "$HERE/guest/archive.sh"
                  archive_history "${BARCODES%% *}" ;;
-    tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" \
+    tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" --env "E2E_WORM_BARCODE=$WORM_BARCODE" \
                    --env "E2E_NODE_OPTS=$STRICT_NODE_OPTS" --timeout 600 "$HERE/guest/tape.sh" ;;
     btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_FILL_BARCODE=$FILL_BARCODE" --timeout 900 "$HERE/guest/btape.sh" ;;
     amanda)      run_scenario amanda $L1 --mode qemu --image amanda $(lib_devices $L1 qemu) --env "E2E_AMANDA_BARCODES=$AMANDA_BARCODES" --timeout 900 "$HERE/guest/amanda.sh" ;;

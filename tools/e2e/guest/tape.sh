@@ -105,6 +105,10 @@ check "append after mt eod: tar -cf file 3, read it back; file 0 still intact" '
   (cd /tmp/r3 && sha256sum -c --quiet /tmp/src3.sha256) && mt -f $D0 rewind && mkdir -p /tmp/r1b && tar -xf $D0 -b 20 -C /tmp/r1b &&
   cd /tmp/r1b && sha256sum -c --quiet /tmp/src1.sha256'
 check "mt eod now says file 4" 'mt -f $D0 rewind && mt -f $D0 eod && mt -f $D0 status | grep -q "File number=4,"'
+check "VERIFY(6) through sg: VTE verifies every block to end-of-data, VBF=2 two files" '
+  mt -f $D0 rewind && sg_raw $D0SG 13 20 00 00 00 00 && sg_raw -r 20 $D0SG 34 00 00 00 00 00 00 00 00 00 2>/dev/null | tee /tmp/rp &&
+  mt -f $D0 rewind && sg_raw $D0SG 13 08 00 00 02 00 && mt -f $D0 rewind'
+check "SEND DIAGNOSTIC default self-test on the drive and the changer (sg_senddiag -t)" 'sg_senddiag -t $D0SG && sg_senddiag -t $CH'
 
 echo "=== log pages and medium attributes"
 check "sg_logs: the drive lists pages 0x2e (TapeAlert) and 0x31 (tape capacity)" 'sg_logs $D0SG | tee /dev/stderr | grep -Eq "0x2e" && sg_logs $D0SG | grep -Eq "0x31"'
@@ -180,6 +184,27 @@ SCRIPT
     (cd /tmp/mvx && sha256sum -c --quiet /tmp/mv.sha256) && echo "$(wc -l < /tmp/mv.sha256) files identical"'
   check "both small tapes back in their slots" '
     mt -f $D0 offline; mtx -f $CH unload $MS2 0 2>/dev/null || mtx -f $CH unload $MS1 0; [ "$(slot_of $M1)" = "$MS1" ] && [ "$(slot_of $M2)" = "$MS2" ]'
+fi
+
+# A WORM cartridge (E2E_WORM_BARCODE, LTO-5 WORM media ID LV) the way an application using WORM sees it: files
+# append; rewriting from BOP or in the middle is refused by the drive with DATA PROTECT 30/0C (st: the write fails);
+# ERASE is refused; everything written stays readable.
+if [ -n "${E2E_WORM_BARCODE:-}" ]; then
+  echo "=== WORM cartridge"
+  W=$E2E_WORM_BARCODE; WS=$(slot_of $W)
+  check "mtx load $WS ($W, WORM) into drive 0; tar two files" '
+    mtx -f $CH load $WS 0 && online $D0 >/dev/null && mt -f $D0 setblk 0 &&
+    tar -cf $D0 -b 20 -C /tmp src1 && tar -cf $D0 -b 20 -C /tmp src2 && mt -f $D0 status | grep -q "File number=2,"'
+  check_fails "WORM: a write at BOT fails (st)" 'mt -f $D0 rewind && dd if=/tmp/blob of=$D0 bs=166466 count=1'
+  check "WORM: WRITE(6) at BOT through sg: DATA PROTECT, 30/0C (overwrite attempted)" '
+    mt -f $D0 rewind; sg_raw -s 512 -i /tmp/blob $D0SG 0a 00 00 02 00 00 2>&1 | tee /tmp/worm.raw; grep -qi "data protect" /tmp/worm.raw && grep -qi "worm" /tmp/worm.raw'
+  check_fails "WORM: mt erase at BOT fails" 'mt -f $D0 rewind && mt -f $D0 erase'
+  check "WORM: an append after mt eod works; all three files read back intact" '
+    mt -f $D0 rewind && mt -f $D0 eod && tar -cf $D0 -C /tmp src3 && mt -f $D0 rewind && mkdir -p /tmp/w1 /tmp/w2 /tmp/w3 &&
+    tar -xf $D0 -b 20 -C /tmp/w1 && (cd /tmp/w1 && sha256sum -c --quiet /tmp/src1.sha256) &&
+    mt -f $D0 fsf 1 && tar -xf $D0 -b 20 -C /tmp/w2 && (cd /tmp/w2 && sha256sum -c --quiet /tmp/src2.sha256) &&
+    mt -f $D0 fsf 1 && tar -xf $D0 -C /tmp/w3 && (cd /tmp/w3 && sha256sum -c --quiet /tmp/src3.sha256)'
+  check "WORM: unload $W to slot $WS" 'mt -f $D0 offline; mtx -f $CH unload $WS 0 && [ "$(slot_of $W)" = "$WS" ]'
 fi
 
 echo "=== persistence"
