@@ -474,20 +474,40 @@ public sealed partial class TapeImage : ITapeMedium
     /// Checks that a write (block, filemarks, erase) may start at the current position. Pure: nothing is changed, so a
     /// refused write leaves the tape as it was.
     /// </summary>
-    private TapeCondition? CheckWritable()
+    private TapeCondition? CheckWritable(bool erase = false)
     {
         if (_writeProtected)
         {
             return TapeCondition.WriteProtected;
         }
 
-        // WORM (SSC-4 WORM mode): appending at EOD is the only write that leaves existing data intact.
-        if (_superblock.Worm && _position < _index.Count && _allowOverwriteAt != _position)
+        // WORM (SSC-4 WORM mode): appending at EOD is the only write that leaves existing data intact, except over
+        // the filemarks that immediately precede EOD: all of them but the one closest to BOP may be overwritten
+        // (WORM MODE FILEMARK RESTRICTIONS 02h of the Medium Configuration mode page, as IBM LTO drives report), so
+        // an application that closes a volume with two filemarks can back over the second and append.
+        // ERASE gets no such allowance: on WORM it only ever succeeds at EOD.
+        if (_superblock.Worm && _position < _index.Count && _allowOverwriteAt != _position && (erase || !OnlyTrailingFilemarksFollowOne()))
         {
             return TapeCondition.WormOverwrite;
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// True when every object from the current position to EOD is a filemark and so is the one just before it: the
+    /// position is inside the run of filemarks that precedes EOD, past its first (BOP-side) filemark.
+    /// </summary>
+    private bool OnlyTrailingFilemarksFollowOne()
+    {
+        var from = _position - 1;
+        if (from < 0)
+        {
+            return false;
+        }
+
+        var filemarksFrom = _index.FilemarkCount - _index.FilemarksBefore(from);
+        return filemarksFrom == _index.Count - from;
     }
 
     /// <summary>
@@ -679,7 +699,7 @@ public sealed partial class TapeImage : ITapeMedium
         Enter();
         try
         {
-            if (CheckWritable() is { } refused)
+            if (CheckWritable(erase: true) is { } refused)
             {
                 return TapeResult.Of(refused);
             }

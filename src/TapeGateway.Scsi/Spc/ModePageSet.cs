@@ -153,6 +153,22 @@ public class ModePageSet
         }
     }
 
+    /// <summary>
+    /// Sets one byte of a page's current value that the device maintains, not the initiator (e.g. SSC-4 WORMM, set
+    /// while a WORM cartridge is loaded). MODE SELECT still cannot change it (the changeable mask is untouched), but
+    /// must echo it, as for every unchangeable field.
+    /// </summary>
+    public void SetDeviceByte(byte page, byte subpage, int offset, byte value)
+    {
+        lock (_lock)
+        {
+            if (_pages.TryGetValue(Key(page, subpage), out var p) && offset < p.Current.Length)
+            {
+                p.Current[offset] = value;
+            }
+        }
+    }
+
     /// <summary>Back to default values (we keep no saved values): LU reset, power on (SAM-5 §6.3.3).</summary>
     public virtual void ResetToSaved()
     {

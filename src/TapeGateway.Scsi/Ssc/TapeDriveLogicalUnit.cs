@@ -31,6 +31,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     public const byte DeviceConfigurationPage = 0x10;
     public const byte DeviceConfigurationExtensionSubpage = 0x01;
     public const byte MediumPartitionPage = 0x11;
+    public const byte MediumConfigurationPage = 0x1D;
     public const byte ReadWriteErrorRecoveryPage = 0x01;
 
     private const byte VpdSequentialAccessCapabilities = 0xB0;
@@ -221,6 +222,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
                 {
                     _medium = medium;
                     _cartridge = cartridge;
+                    ApplyWormModeLocked();
                     _state = DriveState.Ready;
                     _counters.Reset();
                     _tapeAlerts = 0;
@@ -241,6 +243,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
             {
                 _medium = null;
                 _cartridge = null;
+                ApplyWormModeLocked();
                 _state = DriveState.Empty;
             }
 
@@ -290,6 +293,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
             {
                 _medium = null;
                 _cartridge = null;
+                ApplyWormModeLocked();
                 _state = DriveState.Empty;
                 _preventers.Clear();
             }
@@ -519,8 +523,13 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         {
             _blockLength = 0;
             _bufferedMode = 1;
+            ApplyWormModeLocked();
         }
     }
+
+    /// <summary>WORMM follows the cartridge, not MODE SELECT or a reset (SSC-4 Medium Configuration mode page).</summary>
+    private void ApplyWormModeLocked() =>
+        _modePages.SetDeviceByte(MediumConfigurationPage, 0, 2, _cartridge is { Worm: true } ? (byte)0x01 : (byte)0x00);
 
     private static ModePageSet BuildModePages(TapeDrivePersonality personality)
     {
@@ -564,6 +573,17 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         dcxMask[6] = 0xFF;
         dcxMask[7] = 0xFF;
         pages.Register(DeviceConfigurationPage, DeviceConfigurationExtensionSubpage, new byte[32], dcxMask);
+
+        // SSC-4 Medium Configuration mode page (32 bytes): byte 2 bit 0 WORMM, set by the drive while a WORM cartridge
+        // is loaded (applications learn from it that the tape is WORM); byte 4 WORM MODE LABEL RESTRICTIONS 00h (no
+        // logical block may be overwritten); byte 5 WORM MODE FILEMARK RESTRICTIONS 02h (the filemarks immediately
+        // before EOD may be overwritten, except the one closest to BOP: what the medium enforces). Nothing changeable.
+        if (personality.SupportsWorm)
+        {
+            var mc = new byte[32];
+            mc[5] = 0x02;
+            pages.Register(MediumConfigurationPage, 0, mc, new byte[32]);
+        }
 
         // SSC-4 Medium Partition mode page (8 bytes, no partition size descriptors): MAXIMUM ADDITIONAL PARTITIONS 0,
         // ADDITIONAL PARTITIONS DEFINED 0, FDP/SDP/IDP 0 and not changeable (single partition only); MEDIUM FORMAT

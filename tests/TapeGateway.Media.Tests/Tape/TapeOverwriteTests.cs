@@ -145,6 +145,42 @@ public sealed class TapeOverwriteTests
     }
 
     [Fact]
+    public async Task Worm_filemarks_before_eod_can_be_overwritten_except_the_first_of_the_run()
+    {
+        // SSC-4 Medium Configuration page, WORM MODE FILEMARK RESTRICTIONS 02h: the filemarks immediately preceding EOD
+        // may be overwritten, all but the one closest to BOP. Layout: blocks 0-2, FM 3, blocks 4-5, FMs 6-8, EOD 9.
+        var (store, tape, blocks) = await FiveBlocksAndFilemarkAsync(worm: true);
+        await using (tape)
+        {
+            await tape.SpaceToEndOfDataAsync();
+            Assert.Equal(TapeCondition.Ok, (await tape.WriteFilemarksAsync(3, immediate: false)).Condition);
+
+            await tape.LocateAsync(6); // the run's first filemark closes file 1: never overwritten
+            Assert.Equal(TapeCondition.WormOverwrite, (await tape.WriteBlockAsync(RandomBlock(10, 1), compress: false)).Condition);
+            Assert.Equal(TapeCondition.WormOverwrite, (await tape.WriteFilemarksAsync(1, immediate: false)).Condition);
+            await tape.LocateAsync(8);
+            Assert.Equal(TapeCondition.WormOverwrite, (await tape.EraseAsync()).Condition); // ERASE: only at EOD
+            Assert.Equal(TapeCondition.Ok, (await tape.WriteFilemarksAsync(1, immediate: false)).Condition);
+            Assert.Equal(9, tape.ReadPosition().EndOfDataObjectNumber);
+
+            await tape.LocateAsync(7);
+            var appended = RandomBlock(700, 9);
+            Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(appended, compress: false)).Condition);
+            Assert.Equal(8, tape.ReadPosition().EndOfDataObjectNumber);
+
+            // Inside data: still refused; the block written over the filemark reads back.
+            await tape.LocateAsync(5);
+            Assert.Equal(TapeCondition.WormOverwrite, (await tape.WriteBlockAsync(RandomBlock(10, 1), compress: false)).Condition);
+            await tape.LocateAsync(7);
+            await ExpectBlockAsync(tape, appended);
+        }
+
+        await using var again = await ReopenAsync(store);
+        Assert.Equal(8, again.Recovery.ObjectCount);
+        await ExpectBlockAsync(again, blocks[0]);
+    }
+
+    [Fact]
     public async Task Worm_allow_overwrite_permits_one_write_at_that_position()
     {
         var (_, tape, _) = await FiveBlocksAndFilemarkAsync(worm: true);

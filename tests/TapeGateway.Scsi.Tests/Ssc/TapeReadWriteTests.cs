@@ -283,6 +283,53 @@ public sealed class TapeReadWriteTests
     }
 
     [Fact]
+    public async Task Worm_MediumConfigurationPage_WormmFollowsTheCartridge_FilemarksBeforeEodOverwritable()
+    {
+        var h = new TapeHarness();
+        static async Task<byte[]> Page1D(TapeHarness h)
+        {
+            var t = await h.Run(SpcCdb.ModeSense6(0x1D, dbd: true));
+            t.AssertGood();
+            var d = t.Data();
+            Assert.Equal(4 + 32, d.Length);
+            Assert.Equal(0x1D, d[4] & 0x3F);
+            Assert.Equal(30, d[5]);
+            return d[4..];
+        }
+
+        await h.LoadNewAsync(worm: true);
+        var page = await Page1D(h);
+        Assert.Equal(0x01, page[2] & 0x01); // WORMM
+        Assert.Equal(0x00, page[4]);        // no logical block may be overwritten
+        Assert.Equal(0x02, page[5]);        // filemarks before EOD, except the one closest to BOP
+
+        // MODE SELECT may echo it (WORMM included) but not change it.
+        var list = new byte[4 + 32];
+        page.CopyTo(list, 4);
+        list[4] &= 0x3F;
+        await h.Good(SpcCdb.ModeSelect6((byte)list.Length), list);
+        list[4 + 2] = 0x00;
+        var change = await h.Run(SpcCdb.ModeSelect6((byte)list.Length), list);
+        change.AssertSense(SenseKey.IllegalRequest, 0x26, 0x00);
+
+        // Two filemarks close the data; backing over the second and appending is allowed, over the first it is not.
+        await h.WriteRecordsAsync(2, 1000);
+        await h.Good(Cdb.WriteFilemarks(2));
+        await h.Good(Cdb.Space(1, -1));
+        await h.WriteRecordAsync(TapeHarness.Block(1000, 60));
+        await h.Good(Cdb.Space(1, -1));
+        var first = await h.Run(Cdb.Write(1000), new byte[1000]);
+        first.AssertTape(SenseKey.DataProtect, 0x30, 0x0C);
+
+        // WORMM goes with the cartridge: clear once it is out, clear for a data cartridge.
+        var medium = await h.Drive.EjectAsync(force: true, CancellationToken.None);
+        await medium!.DisposeAsync();
+        Assert.Equal(0x00, (await Page1D(h))[2] & 0x01);
+        await h.LoadNewAsync();
+        Assert.Equal(0x00, (await Page1D(h))[2] & 0x01);
+    }
+
+    [Fact]
     public async Task Worm_AppendOnly_OverwriteRefused_AllowOverwrite()
     {
         var h = new TapeHarness();
