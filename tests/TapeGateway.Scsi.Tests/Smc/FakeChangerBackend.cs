@@ -44,6 +44,8 @@ public sealed class FakeChangerBackend : IMediumChangerBackend
         return this;
     }
 
+    public int TapeCount => _media.Count;
+
     public string? BarcodeAt(ushort address) => _media.TryGetValue(address, out var m) ? m.Barcode : null;
 
     public ushort? SourceOf(ushort address) => _media.TryGetValue(address, out var m) ? m.Source : null;
