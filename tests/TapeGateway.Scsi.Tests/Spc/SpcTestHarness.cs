@@ -111,6 +111,20 @@ internal static class Scsi
         Assert.Equal(0, task.SenseLength);
     }
 
+    /// <summary>
+    /// What every answer to a random CDB must be: GOOD, RESERVATION CONFLICT or CHECK CONDITION with a real sense —
+    /// never the internal-failure sense (HARDWARE ERROR 44/00) a handler's exception would produce.
+    /// </summary>
+    public static void AssertSaneAnswer(this ScsiTask task, byte[] cdb)
+    {
+        Assert.True(task.Status is ScsiStatus.Good or ScsiStatus.CheckCondition or ScsiStatus.ReservationConflict, $"{task.Status} for {Convert.ToHexString(cdb)}");
+        if (task.Status == ScsiStatus.CheckCondition)
+        {
+            var (key, asc, _) = SenseDataBuilder.Parse(task.Sense);
+            Assert.False(key == SenseKey.HardwareError && asc == 0x44, $"internal failure for {Convert.ToHexString(cdb)}");
+        }
+    }
+
     public static void AssertConflict(this ScsiTask task)
     {
         Assert.Equal(ScsiStatus.ReservationConflict, task.Status);
