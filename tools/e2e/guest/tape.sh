@@ -195,6 +195,8 @@ if [ -n "${E2E_WORM_BARCODE:-}" ]; then
   check "mtx load $WS ($W, WORM) into drive 0; tar two files" '
     mtx -f $CH load $WS 0 && online $D0 >/dev/null && mt -f $D0 setblk 0 &&
     tar -cf $D0 -b 20 -C /tmp src1 && tar -cf $D0 -b 20 -C /tmp src2 && mt -f $D0 status | grep -q "File number=2,"'
+  check "WORM: MODE SENSE page 1Dh (Medium Configuration) reports WORMM=1" '
+    sg_raw -r 36 $D0SG 1a 08 1d 00 24 00 2>&1 | tee /tmp/p1d; grep -Eq "1d 1e 01 00" /tmp/p1d'
   check_fails "WORM: a write at BOT fails (st)" 'mt -f $D0 rewind && dd if=/tmp/blob of=$D0 bs=166466 count=1'
   check "WORM: WRITE(6) at BOT through sg: DATA PROTECT, 30/0C (overwrite attempted)" '
     mt -f $D0 rewind; sg_raw -s 512 -i /tmp/blob $D0SG 0a 00 00 02 00 00 2>&1 | tee /tmp/worm.raw; grep -qi "data protect" /tmp/worm.raw && grep -qi "worm" /tmp/worm.raw'
