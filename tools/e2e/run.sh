@@ -26,10 +26,12 @@
 #                library as an Autochanger with 2 drives: label barcodes, Full, Incremental appending to the same
 #                tape, restores, a Full on another tape, a Full spanning two small tapes; SingleTarget layout
 #                (guest/bacula.sh, image "bacula")
+#   bacula-kernel the same Bacula cycle through the guest kernel's initiator, AWS layout (TargetPerDevice: one
+#                session per IQN), after tape-kernel on the same gateway
 #   amanda       an Amanda 3.5 cycle in the guest (server + client, auth local, amgtar, holding disk), chg-robot
 #                with both drives and barcodes: amlabel, amcheck, amdump level 0 and level 1 (each on its own tape),
 #                amfetchdump of both, GNU tar restore; SingleTarget layout (guest/amanda.sh, image "amanda")
-# Default: $E2E_SCENARIOS if set, else "disk disk-kernel tape archive btape bacula amanda tape-kernel" when the build contains
+# Default: $E2E_SCENARIOS if set, else "disk disk-kernel tape archive btape bacula amanda tape-kernel bacula-kernel" when the build contains
 # the tape library (TapeGateway.Library.dll next to the server dll), else "disk disk-kernel".
 # One gateway process per configuration (disk only / SingleTarget / archive / TargetPerDevice), each with a fresh data
 # directory; it is restarted only when the next scenario needs another configuration.
@@ -79,9 +81,9 @@ fi
 [ -f "$DLL" ] || { bad "no gateway at $DLL"; final; exit 1; }
 HAS_LIBRARY=0; [ -f "$(dirname "$DLL")/TapeGateway.Library.dll" ] && HAS_LIBRARY=1
 if [ -z "$SCENARIOS" ]; then
-  if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape archive btape bacula amanda tape-kernel"; else SCENARIOS="disk disk-kernel"; fi
+  if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape archive btape bacula amanda tape-kernel bacula-kernel"; else SCENARIOS="disk disk-kernel"; fi
 fi
-NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" archive "*|*" btape "*|*" tape-kernel "*|*" bacula "*|*" amanda "*) NEED_LIBRARY=1 ;; esac
+NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" archive "*|*" btape "*|*" tape-kernel "*|*" bacula "*|*" bacula-kernel "*|*" amanda "*) NEED_LIBRARY=1 ;; esac
 [ $NEED_LIBRARY = 1 ] && [ $HAS_LIBRARY = 0 ] && echo "e2e: WARNING: library scenarios requested but $(dirname "$DLL") has no TapeGateway.Library.dll"
 echo "e2e: gateway $DLL (tape library: $([ $HAS_LIBRARY = 1 ] && echo yes || echo no)); scenarios: $SCENARIOS"
 
@@ -274,6 +276,7 @@ for s in $SCENARIOS; do
     tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" --env "E2E_WORM_BARCODE=$WORM_BARCODE" \
                    --env "E2E_NODE_OPTS=$STRICT_NODE_OPTS" --timeout 600 "$HERE/guest/tape.sh" ;;
     btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_FILL_BARCODE=$FILL_BARCODE" --timeout 900 "$HERE/guest/btape.sh" ;;
+    bacula-kernel) run_scenario bacula-kernel $L2 --mode kernel --image bacula $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" --env "E2E_SMALL_BARCODES=$SMALL_BARCODES" --timeout 900 "$HERE/guest/bacula.sh" ;;
     amanda)      run_scenario amanda $L1 --mode qemu --image amanda $(lib_devices $L1 qemu) --env "E2E_AMANDA_BARCODES=$AMANDA_BARCODES" --timeout 900 "$HERE/guest/amanda.sh" ;;
     bacula)      run_scenario bacula $L1 --mode qemu --image bacula $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_SMALL_BARCODES=$SMALL_BARCODES" --timeout 900 "$HERE/guest/bacula.sh" ;;
     *) bad "unknown scenario $s" ;;
