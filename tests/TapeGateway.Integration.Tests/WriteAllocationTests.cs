@@ -60,6 +60,13 @@ public sealed class WriteAllocationTests(ITestOutputHelper output)
         var failures = 0;
         for (var round = 0; round < 8 && (round < 3 || rounds.Min() >= SmallestObject); round++)
         {
+            if (round > 0 && rounds[^1] >= SmallestObject)
+            {
+                // The count is process-wide: background work of tests that ran before this collection (CI once saw
+                // 1.1-1.9 MB per round for half a second, then nothing) is given time to end before the next round.
+                await Task.Delay(250);
+            }
+
             var before = GC.GetTotalAllocatedBytes(precise: true);
             failures += initiator.WriteBurst(1, recordBytes, Commands, depth, ref sequence, measuredRewindEvery);
             rounds.Add((GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Commands);
