@@ -128,21 +128,35 @@ public sealed class FileSystemObjectStore : IObjectStore
         }
     }
 
-    public Task<ObjectReadResult> GetAsync(string key, ByteRange? range = null, CancellationToken cancellationToken = default)
+    public async Task<ObjectReadResult> GetAsync(string key, ByteRange? range = null, CancellationToken cancellationToken = default)
     {
         var (dataPath, metaPath) = PathsOf(key);
-        var meta = ReadSidecar(key, metaPath);
-        ObjectKeys.EnsureReadable(key, meta.StorageClass, RestoreOf(meta));
-        var (offset, count) = ObjectKeys.Resolve(key, range, meta.Size);
+        Sidecar meta;
+        long offset;
+        long count;
         FileStream file;
+
+        // A put replaces the data file and then its sidecar under _commit; the sidecar and the open handle are taken
+        // under it too, so a read gets one version's pair (as an S3 GET does), never new data with an old sidecar.
+        // The open handle keeps its file even if a later put renames another over it.
+        await _commit.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            file = new FileStream(dataPath, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.Asynchronous);
+            meta = ReadSidecar(key, metaPath);
+            ObjectKeys.EnsureReadable(key, meta.StorageClass, RestoreOf(meta));
+            (offset, count) = ObjectKeys.Resolve(key, range, meta.Size);
+            try
+            {
+                file = new FileStream(dataPath, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1 << 16, FileOptions.Asynchronous);
+            }
+            catch (FileNotFoundException ex)
+            {
+                throw new ObjectNotFoundException($"no object '{key}'", ex) { Key = key };
+            }
         }
-        catch (FileNotFoundException ex)
+        finally
         {
-            // Deleted between reading the sidecar and opening the data.
-            throw new ObjectNotFoundException($"no object '{key}'", ex) { Key = key };
+            _commit.Release();
         }
 
         Stream stream;
@@ -156,7 +170,7 @@ public sealed class FileSystemObjectStore : IObjectStore
             stream = new BoundedReadStream(file, count);
         }
 
-        return Task.FromResult(new ObjectReadResult(stream, meta.Size, range));
+        return new ObjectReadResult(stream, meta.Size, range);
     }
 
     public Task<ObjectInfo> HeadAsync(string key, CancellationToken cancellationToken = default)
