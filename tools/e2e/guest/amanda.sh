@@ -69,7 +69,7 @@ define tapetype VTL-LTO {
 tapetype "VTL-LTO"
 holdingdisk hd1 {
   directory "$ST/holding"
-  use 256 mbytes
+  use 64 mbytes
 }
 define application-tool app_amgtar {
   plugin "amgtar"
