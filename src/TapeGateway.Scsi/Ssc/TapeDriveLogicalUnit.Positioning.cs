@@ -13,7 +13,10 @@ public sealed partial class TapeDriveLogicalUnit
      * SPACE(16): byte 1 CODE; bytes 4-11 COUNT (64-bit); bytes 12-13 PARAMETER LENGTH (must be 0: no parameter data).
      * CODE 000b logical blocks, 001b filemarks, 011b end-of-data; 010b sequential filemarks and the setmark codes are
      * not supported (INVALID FIELD IN CDB). A count of 0 is no motion and GOOD.
-     * Exceptions, INFORMATION = requested − actual (so negative for reverse movements, SSC-4 SPACE):
+     * Exceptions, INFORMATION = |requested| − actual, never negative: since SSC-1, "a CHECK CONDITION caused by early
+     * termination of any SPACE command shall not result in a negative INFORMATION field value", reverse spaces included
+     * (SCSI-2 had been read both ways; HP and StorageTek drive references say the same; Linux st flips a negative one
+     * for MTBSF/MTBSR as "some drives get this wrong"):
      *  - a filemark stops a block space: NO SENSE 00/01 with FM; forward: after it, reverse: on its BOP side;
      *  - end of data: BLANK CHECK 00/05, positioned at EOD. Linux st's MTEOM is SPACE filemarks 0x7FFFFF and computes
      *    the file number as count − INFORMATION, so INFORMATION must be the filemarks NOT spaced (RESULTS.md failure 2);
@@ -62,7 +65,7 @@ public sealed partial class TapeDriveLogicalUnit
                 break;
         }
 
-        var residue = count < 0 ? -r.Residue : r.Residue;
+        var residue = r.Residue; // the medium reports magnitudes
         return r.Condition switch
         {
             TapeCondition.Ok => CommandOutcome.Good,

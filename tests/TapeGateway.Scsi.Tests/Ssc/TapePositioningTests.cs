@@ -49,9 +49,9 @@ public sealed class TapePositioningTests
         await h.Good(Cdb.Space(1, -1));
         Assert.Equal(5L, (await h.LongPositionAsync()).Object);
 
-        // Reverse 5 from there: 1 filemark behind, BOP reached: NO SENSE 00/04 EOM, INFORMATION = -(5-1).
+        // Reverse 5 from there: 1 filemark behind, BOP reached: NO SENSE 00/04 EOM, INFORMATION = 5 - 1 (not negative).
         var t = await h.Run(Cdb.Space(1, -5));
-        t.AssertTape(SenseKey.NoSense, 0x00, 0x04, SenseFlags.EndOfMedium, -4);
+        t.AssertTape(SenseKey.NoSense, 0x00, 0x04, SenseFlags.EndOfMedium, 4);
         var (_, flags) = await h.ShortPositionAsync();
         Assert.Equal(0x80, flags & 0x80);
     }
@@ -66,14 +66,14 @@ public sealed class TapePositioningTests
         t.AssertTape(SenseKey.NoSense, 0x00, 0x01, SenseFlags.Filemark, 3);
         Assert.Equal(3u, (await h.ShortPositionAsync()).Block);
 
-        // Reverse 4 from object 3: crosses the filemark at 2 first: stops on its BOP side, INFORMATION = -4.
+        // Reverse 4 from object 3: crosses the filemark at 2 first: stops on its BOP side, INFORMATION = 4.
         var r = await h.Run(Cdb.Space(0, -4));
-        r.AssertTape(SenseKey.NoSense, 0x00, 0x01, SenseFlags.Filemark, -4);
+        r.AssertTape(SenseKey.NoSense, 0x00, 0x01, SenseFlags.Filemark, 4);
         Assert.Equal(2u, (await h.ShortPositionAsync()).Block);
 
         // Reverse 5 from object 2: BOP after 2 blocks.
         var bop = await h.Run(Cdb.Space(0, -5));
-        bop.AssertTape(SenseKey.NoSense, 0x00, 0x04, SenseFlags.EndOfMedium, -3);
+        bop.AssertTape(SenseKey.NoSense, 0x00, 0x04, SenseFlags.EndOfMedium, 3);
 
         // SPACE(16) to EOD then forward blocks: BLANK CHECK with the whole count as residue.
         await h.Good(Cdb.Space16(3, 0));
@@ -81,6 +81,33 @@ public sealed class TapePositioningTests
         eod.AssertTape(SenseKey.BlankCheck, 0x00, 0x05, SenseFlags.None, 7);
 
         await h.Good(Cdb.Space(0, 0));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SpaceReverse_EarlyTermination_InformationIsNeverNegative(bool sixteen)
+    {
+        // SSC: early termination of any SPACE, toward BOP too, never reports a negative INFORMATION (Linux st's
+        // MTBSF/MTBSR count it as what was not spaced).
+        var h = await ThreeFilesAsync();
+        byte[] Space(int code, int count) => sixteen ? Cdb.Space16(code, count) : Cdb.Space(code, count);
+        await h.Good(Space(3, 0));
+
+        // From EOD (object 9) back over blocks: the filemark at 8 is met first, no block spaced.
+        var fm = await h.Run(Space(0, -2));
+        fm.AssertTape(SenseKey.NoSense, 0x00, 0x01, SenseFlags.Filemark, 2);
+        Assert.Equal(8u, (await h.ShortPositionAsync()).Block);
+
+        // Back over 0x800000 filemarks (SPACE(6)'s most negative count): 2 behind (objects 5 and 2), then BOP.
+        var bop = await h.Run(Space(1, -0x800000));
+        bop.AssertTape(SenseKey.NoSense, 0x00, 0x04, SenseFlags.EndOfMedium, 0x800000 - 2);
+        Assert.Equal(0u, (await h.ShortPositionAsync()).Block);
+
+        // Back over blocks from object 2: 2 spaced, then BOP.
+        await h.Good(Cdb.Locate10(2));
+        var blocks = await h.Run(Space(0, -7));
+        blocks.AssertTape(SenseKey.NoSense, 0x00, 0x04, SenseFlags.EndOfMedium, 5);
     }
 
     [Theory]
