@@ -34,16 +34,17 @@ public static class ObjectStoreRegistration
             .ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ObjectStoreOptions>, ObjectStoreOptionsValidator>());
 
-        services.TryAddSingleton<IObjectStore>(sp => CreateStore(sp.GetRequiredService<IOptions<ObjectStoreOptions>>().Value));
+        services.AddBackgroundWork(configuration);
+        services.TryAddSingleton<IObjectStore>(sp => CreateStore(sp.GetRequiredService<IOptions<ObjectStoreOptions>>().Value, sp.GetRequiredService<BackgroundWorkScheduler>()));
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<ObjectStoreOptions>>().Value.CreateLayout());
         services.AddHostedService<ObjectStoreStartup>();
         return services;
     }
 
     /// <summary>The store the options describe; they have been validated by the time the container asks for it.</summary>
-    internal static IObjectStore CreateStore(ObjectStoreOptions options) => options.ParsedKind switch
+    internal static IObjectStore CreateStore(ObjectStoreOptions options, BackgroundWorkScheduler? background = null) => options.ParsedKind switch
     {
-        ObjectStoreKind.FileSystem => new FileSystemObjectStore(options.ResolvedPath),
+        ObjectStoreKind.FileSystem => new FileSystemObjectStore(options.ResolvedPath, background: background),
         ObjectStoreKind.S3 => S3ObjectStore.Create(options.ToS3Options()),
         ObjectStoreKind.InMemory => new InMemoryObjectStore(),
         _ => throw new OptionsValidationException(ObjectStoreOptions.SectionName, typeof(ObjectStoreOptions), [$"unknown object store kind '{options.Kind}'"]),

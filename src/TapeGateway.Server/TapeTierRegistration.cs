@@ -29,8 +29,9 @@ public sealed class TapeCacheSettings
 
     public int PublishIntervalSeconds { get; set; } = 30;
 
-    internal TapeCacheOptions ToOptions(string dataDirectory) => new()
+    internal TapeCacheOptions ToOptions(string dataDirectory, BackgroundWorkScheduler? background = null) => new()
     {
+        Background = background,
         Directory = Path.IsPathRooted(Directory) ? Directory : Path.GetFullPath(Path.Combine(dataDirectory, Directory)),
         CacheBytes = CacheSizeMiB << 20,
         UploadBufferBytes = UploadBufferMiB << 20,
@@ -59,18 +60,18 @@ public static class TapeTierRegistration
         }
 
         var dataDirectory = Path.GetFullPath(configuration["TapeGateway:DataDirectory"] is { Length: > 0 } d ? d : "data");
-        var options = settings.ToOptions(dataDirectory);
-        if (options.Validate() is { } error)
+        if (settings.ToOptions(dataDirectory).Validate() is { } error)
         {
             throw new InvalidOperationException($"{TapeCacheSettings.SectionName}: {error}");
         }
 
-        services.TryAddSingleton<IObjectStore>(_ => new FileSystemObjectStore(Path.Combine(dataDirectory, "objects")));
+        services.AddBackgroundWork(configuration);
+        services.TryAddSingleton<IObjectStore>(sp => new FileSystemObjectStore(Path.Combine(dataDirectory, "objects"), background: sp.GetRequiredService<BackgroundWorkScheduler>()));
         services.TryAddSingleton(_ => new TapeObjectLayout(configuration["TapeGateway:Library:Name"] is { Length: > 0 } n ? n : "vtl"));
         services.AddSingleton(sp => new TapeDataTier(
             sp.GetRequiredService<IObjectStore>(),
             sp.GetRequiredService<TapeObjectLayout>(),
-            options,
+            settings.ToOptions(dataDirectory, sp.GetRequiredService<BackgroundWorkScheduler>()),
             sp.GetRequiredService<ILogger<TapeDataTier>>(),
             sp.GetService<TimeProvider>()));
         services.AddSingleton<ITapeDataTier>(sp => sp.GetRequiredService<TapeDataTier>());
@@ -85,4 +86,38 @@ internal sealed class TapeDataTierService(TapeDataTier tier) : IHostedService
     public Task StartAsync(CancellationToken cancellationToken) => tier.StartAsync(cancellationToken);
 
     public Task StopAsync(CancellationToken cancellationToken) => tier.StopAsync(cancellationToken);
+}
+
+/// <summary>
+/// Settings of the background workers (section <c>TapeGateway:BackgroundWork</c>) that copy and hash tape data on its
+/// way to the object store at a lower CPU priority than the drives' command handling.
+/// </summary>
+public sealed class BackgroundWorkSettings
+{
+    public const string SectionName = "TapeGateway:BackgroundWork";
+
+    /// <summary>Worker threads; 0 = one per core.</summary>
+    public int Threads { get; set; }
+
+    /// <summary>Linux nice increment of the workers (0–19); 0 runs them like every other thread.</summary>
+    public int Nice { get; set; } = 10;
+}
+
+public static class BackgroundWorkRegistration
+{
+    /// <summary>Adds the process's one <see cref="BackgroundWorkScheduler"/> (idempotent).</summary>
+    public static IServiceCollection AddBackgroundWork(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.TryAddSingleton(_ =>
+        {
+            var settings = configuration.GetSection(BackgroundWorkSettings.SectionName).Get<BackgroundWorkSettings>() ?? new BackgroundWorkSettings();
+            if (settings.Threads < 0 || settings.Nice is < 0 or > 19)
+            {
+                throw new InvalidOperationException($"{BackgroundWorkSettings.SectionName}: Threads must be 0 or more and Nice 0–19.");
+            }
+
+            return new BackgroundWorkScheduler(settings.Threads == 0 ? Environment.ProcessorCount : settings.Threads, settings.Nice);
+        });
+        return services;
+    }
 }

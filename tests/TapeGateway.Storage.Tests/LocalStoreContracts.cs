@@ -13,14 +13,19 @@ public sealed class InMemoryObjectStoreContract : ObjectStoreContract
     }
 }
 
-public sealed class FileSystemObjectStoreContract : ObjectStoreContract, IDisposable
+public class FileSystemObjectStoreContract : ObjectStoreContract, IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "tapegw-fs-store-" + Guid.NewGuid().ToString("N"));
     private readonly FileSystemObjectStore _store;
 
     public FileSystemObjectStoreContract()
+        : this(null)
     {
-        _store = new FileSystemObjectStore(_root);
+    }
+
+    protected FileSystemObjectStoreContract(BackgroundWorkScheduler? background)
+    {
+        _store = new FileSystemObjectStore(_root, background: background);
     }
 
     protected override IObjectStore Store => _store;

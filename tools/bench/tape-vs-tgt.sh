@@ -32,6 +32,11 @@
 #                       e.g. "DOTNET_gcServer=0")   TGB_DLL  TGB_ENV  TGB_EXTRA (target tgb; ports TG_PORT+1,
 #                       TG_HTTP+1; e.g. TGB_EXTRA=--TapeGateway:TapeCache:Enabled=false: local images, no object store)
 #   WARMUP_MIB [64]     untimed warm-up per drive per record size on every tape target (the .NET JIT tiers up)
+#   DRAIN [1]           after each TapeGateway run, wait until its tier has uploaded everything (upload buffer 0
+#                       in GET /api/cache; DRAIN_TIMEOUT [300] s) before the next run, so no target's run shares the
+#                       CPU with another's uploads; records the drain time and the server CPU including it. The
+#                       servers then run with TapeCache:PublishIntervalSeconds=2 (default 30), so the last, partial
+#                       segment of a tape that stays mounted goes 2 s after the run instead of 30 s
 #   TGT_PORT [3293] (also its control port)   TGT_PARAMS  iSCSI keys set on tgt's target before login, e.g.
 #                       "MaxRecvDataSegmentLength=262144 MaxBurstLength=1048576 FirstBurstLength=262144 InitialR2T=No"
 #   TAPEPERF_SRC        [/work/shared/tools/tapeperf/tapeperf.c]   TGT_VTL [/work/shared/harness/vm/tgt-vtl.sh]
@@ -49,6 +54,8 @@ REPS=${REPS:-3}
 SIZES=${SIZES:-"262144 1048576"}
 DRIVES_LIST=${DRIVES_LIST:-"1 4"}
 DEPTH=${DEPTH:-4}
+DRAIN=${DRAIN:-1}
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 TARGETS=${TARGETS:-"tgt tg dd"}
 KEEP=${KEEP:-0}
 BUILD=${BUILD:-1}
@@ -207,6 +214,7 @@ start_tg() { # name dll port http datadir env extra-args; sets REPLY to the PID
 		--TapeGateway:Library:FirstDriveLun=1 \
 		--TapeGateway:Library:Tapes:0:Barcode="${tapes%,}" \
 		--Logging:LogLevel:Default="$TG_LOGLEVEL" \
+		$([[ "$DRAIN" == 1 ]] && echo --TapeGateway:TapeCache:PublishIntervalSeconds=2) \
 		$extra_args \
 		>"$RESULTS_DIR/tapegateway-$name.log" 2>&1 &
 	pid=$!
@@ -257,6 +265,24 @@ sys_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /pr
 HZ=$(getconf CLK_TCK)
 server_pid() { case $1 in tgt) tgt_pid ;; tg | tgz) echo "$TG_PID" ;; tgb) echo "$TGB_PID" ;; *) echo "" ;; esac; }
 base_url() { case $1 in tgt) echo "$TGT_BASE" ;; tgb) echo "$TGB_BASE" ;; *) echo "$TG_BASE" ;; esac; }
+http_port() { case $1 in tg | tgz) echo "$TG_HTTP" ;; tgb) echo "$TGB_HTTP" ;; *) echo "" ;; esac; }
+
+# Waits until a TapeGateway target's tier has nothing left to upload; prints the seconds waited ("" when the target
+# has no tier: tgt, dd, or TapeCache:Enabled=false, whose /api/cache answers an error).
+drain_wait() { # target
+	local port t0 used
+	port=$(http_port "$1")
+	[[ -n "$port" && "$DRAIN" == 1 ]] || return 0
+	t0=$(date +%s.%N)
+	while true; do
+		used=$(curl -sf "http://127.0.0.1:$port/api/cache" | sed -n 's/.*"uploadBufferUsedBytes":\([0-9]*\).*/\1/p') || return 0
+		[[ -n "$used" ]] || return 0
+		[[ "$used" == 0 ]] && break
+		awk -v a="$t0" -v b="$(date +%s.%N)" -v m="$DRAIN_TIMEOUT" 'BEGIN { exit !(b - a > m) }' && die "$1: upload buffer still at $used bytes after ${DRAIN_TIMEOUT}s"
+		sleep 0.1
+	done
+	awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
+}
 
 # N tapeperf processes at once, one per drive; prints "writes reads verified client_cpu_s" (per-drive lists joined by /)
 tapeperf_parallel() { # target block drives mib tag
@@ -285,7 +311,7 @@ tapeperf_parallel() { # target block drives mib tag
 
 sum_list() { tr '/' '\n' <<<"$1" | awk '{ s += $1 } END { printf "%.1f", s }'; }
 
-echo "block,drives,target,rep,write_MBps,read_MBps,write_per_drive,read_per_drive,verified,wall_s,server_cpu_s,server_cpu_pct,client_cpu_s,other_cpu_pct,loadavg1" >"$RAW"
+echo "block,drives,target,rep,write_MBps,read_MBps,write_per_drive,read_per_drive,verified,wall_s,server_cpu_s,server_cpu_pct,client_cpu_s,other_cpu_pct,loadavg1,drain_s,server_cpu_with_drain_s" >"$RAW"
 
 run_one() { # block drives target rep
 	local bs=$1 n=$2 t=$3 rep=$4 tag pid c0=0 c1=0 s0 s1 t0 t1 wall load res wsum rsum wl rl v ccpu scpu other
@@ -315,6 +341,12 @@ run_one() { # block drives target rep
 	t1=$(date +%s.%N)
 	[[ -z "$pid" ]] || c1=$(cpu_ticks "$pid")
 	s1=$(sys_busy_ticks)
+	local drain c2 dcpu=""
+	drain=$(drain_wait "$t")
+	if [[ -n "$drain" ]]; then
+		c2=$(cpu_ticks "$pid")
+		dcpu=$(awk -v c="$((c2 - c0))" -v hz="$HZ" 'BEGIN { printf "%.2f", c / hz }')
+	fi
 	[[ $t == dd ]] && { rm -f "$DD_FILE"; sync; }
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 	scpu=$(awk -v c="$((c1 - c0))" -v hz="$HZ" 'BEGIN { printf "%.2f", c / hz }')
@@ -325,9 +357,10 @@ run_one() { # block drives target rep
 	wsum=$(sum_list "$wl")
 	rsum=$([[ -n "$rl" ]] && sum_list "$rl" || echo "")
 	[[ $v == NO ]] && die "$tag: data NOT verified"
-	echo "$bs,$n,$t,$rep,$wsum,$rsum,$wl,$rl,$v,$wall,$scpu,$spct,$ccpu,$other,$load" >>"$RAW"
-	log "$(printf '%7s B x%d %-3s rep %d: write %7s MB/s  read %7s MB/s  (%s | %s) wall %5ss server CPU %4s%%  client %ss  other CPU %3s%%  load %s' \
-		"$bs" "$n" "$t" "$rep" "$wsum" "${rsum:--}" "$wl" "${rl:--}" "$wall" "$spct" "$ccpu" "$other" "$load")"
+	echo "$bs,$n,$t,$rep,$wsum,$rsum,$wl,$rl,$v,$wall,$scpu,$spct,$ccpu,$other,$load,$drain,$dcpu" >>"$RAW"
+	log "$(printf '%7s B x%d %-3s rep %d: write %7s MB/s  read %7s MB/s  (%s | %s) wall %5ss server CPU %4s%%  client %ss  other CPU %3s%%  load %s%s' \
+		"$bs" "$n" "$t" "$rep" "$wsum" "${rsum:--}" "$wl" "${rl:--}" "$wall" "$spct" "$ccpu" "$other" "$load" \
+		"${drain:+  uploads drained ${drain}s later, server CPU with them ${dcpu}s}")"
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -357,7 +390,9 @@ col() { awk -F, -v b="$1" -v n="$2" -v t="$3" -v c="$4" '$1 == b && $2 == n && $
 med() { col "$@" | median; }
 runs() { col "$@" | paste -sd/ | sed 's#/# / #g'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b != "") printf "%.2f", b / a; else print "–" }'; }
-cpu_per_gb() { med "$1" "$2" "$3" 11 | awk -v m="$MIB" -v n="$2" '{ printf "%.2f", $1 / (2 * m * n * 1048576 / 1e9) }'; } # server CPU s / GB written+read
+cpu_per_gb() { med "$1" "$2" "$3" "${4:-11}" | awk -v m="$MIB" -v n="$2" '{ printf "%.2f", $1 / (2 * m * n * 1048576 / 1e9) }'; } # server CPU s / GB written+read
+# the same including the upload drain after the run (column 17), or the run's own when the target has no tier
+cpu_per_gb_all() { if [[ -n "$(col "$1" "$2" "$3" 17)" ]]; then cpu_per_gb "$1" "$2" "$3" 17; else cpu_per_gb "$1" "$2" "$3"; fi; }
 label() { awk -v b="$1" 'BEGIN { if (b % 1048576 == 0) printf "%d MiB", b / 1048576; else printf "%d KiB", b / 1024 }'; }
 TGN=tg
 has_target tg || TGN=tgz
@@ -366,8 +401,8 @@ has_target tgt && A=tgt || A=$([[ $TGN == tg ]] && has_target tgz && echo tgz ||
 	echo "Measured $T_START–$(date -u '+%H:%M UTC') on $(nproc) vCPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r), dotnet $(dotnet --version 2>/dev/null || echo n/a), tgt $(dpkg-query -W -f '${Version}' tgt 2>/dev/null || echo '?'), $(findmnt -n -o FSTYPE,SOURCE -T "$WORKDIR" 2>/dev/null | tr -s ' ' | sed 's/ / on /')."
 	echo "TapeGateway $SRC_DESC. tapeperf $MIB MiB per drive per run, depth $DEPTH; $REPS runs per target, alternating ($TARGETS); load average $LOAD_START at start, $LOAD_END at end; tgt session keys: ${TGT_PARAMS:-shipped defaults}."
 	echo
-	echo "| Metric (MB/s, sum over drives) | ${A:-–} (median) | ${TGN} (median) | **${TGN}/${A:-–}** | dd fdatasync (median) | **${TGN}/dd** | ${A:-–} runs | ${TGN} runs | dd runs | server CPU s/GB moved ${A:-–} / ${TGN} | other CPU % ${A:-–} / ${TGN} |"
-	echo "|---|---:|---:|---:|---:|---:|---|---|---|---|---|"
+	echo "| Metric (MB/s, sum over drives) | ${A:-–} (median) | ${TGN} (median) | **${TGN}/${A:-–}** | dd fdatasync (median) | **${TGN}/dd** | ${A:-–} runs | ${TGN} runs | dd runs | server CPU s/GB moved ${A:-–} / ${TGN} (${TGN} with its uploads) | ${TGN} uploads drained after (s, median) | other CPU % ${A:-–} / ${TGN} |"
+	echo "|---|---:|---:|---:|---:|---:|---|---|---|---|---|---|"
 	for bs in $SIZES; do
 		for n in $DRIVES_LIST; do
 			for dir in write read; do
@@ -376,12 +411,12 @@ has_target tgt && A=tgt || A=$([[ $TGN == tg ]] && has_target tgz && echo tgz ||
 				b=$(med "$bs" "$n" "$TGN" "$c")
 				d=""
 				[[ $dir == write ]] && has_target dd && d=$(med "$bs" "$n" dd 5)
-				echo "| $(label "$bs") records, $n drive$([[ $n == 1 ]] || echo s), $dir | ${a:-–} | $b | **$(ratio "$a" "$b")** | ${d:-–} | $([[ -n "$d" ]] && echo "**$(ratio "$d" "$b")**" || echo –) | $([[ -n "$A" ]] && runs "$bs" "$n" "$A" "$c") | $(runs "$bs" "$n" "$TGN" "$c") | $([[ -n "$d" ]] && runs "$bs" "$n" dd 5) | $([[ -n "$A" ]] && cpu_per_gb "$bs" "$n" "$A") / $(cpu_per_gb "$bs" "$n" "$TGN") | $([[ -n "$A" ]] && med "$bs" "$n" "$A" 14) / $(med "$bs" "$n" "$TGN" 14) |"
+				echo "| $(label "$bs") records, $n drive$([[ $n == 1 ]] || echo s), $dir | ${a:-–} | $b | **$(ratio "$a" "$b")** | ${d:-–} | $([[ -n "$d" ]] && echo "**$(ratio "$d" "$b")**" || echo –) | $([[ -n "$A" ]] && runs "$bs" "$n" "$A" "$c") | $(runs "$bs" "$n" "$TGN" "$c") | $([[ -n "$d" ]] && runs "$bs" "$n" dd 5) | $([[ -n "$A" ]] && cpu_per_gb "$bs" "$n" "$A") / $(cpu_per_gb "$bs" "$n" "$TGN") ($(cpu_per_gb_all "$bs" "$n" "$TGN")) | $(med "$bs" "$n" "$TGN" 16) | $([[ -n "$A" ]] && med "$bs" "$n" "$A" 14) / $(med "$bs" "$n" "$TGN" 14) |"
 			done
 		done
 	done
 	echo
-	echo "Medians of every target (MB/s; server CPU s per GB moved in brackets):"
+	echo "Medians of every target (MB/s; server CPU s per GB moved in brackets, including the upload drain after the run for a TapeGateway with its tier):"
 	echo
 	echo "| Metric |$(for t in $TARGETS; do printf ' %s |' "$t"; done)"
 	echo "|---|$(for t in $TARGETS; do printf -- '---:|'; done)"
@@ -392,7 +427,7 @@ has_target tgt && A=tgt || A=$([[ $TGN == tg ]] && has_target tgz && echo tgz ||
 				printf '| %s records, %s drive%s, %s |' "$(label "$bs")" "$n" "$([[ $n == 1 ]] || echo s)" "$dir"
 				for t in $TARGETS; do
 					v=$(med "$bs" "$n" "$t" "$c")
-					if [[ -z "$v" ]]; then printf ' – |'; elif [[ $t == dd ]]; then printf ' %s |' "$v"; else printf ' %s (%s) |' "$v" "$(cpu_per_gb "$bs" "$n" "$t")"; fi
+					if [[ -z "$v" ]]; then printf ' – |'; elif [[ $t == dd ]]; then printf ' %s |' "$v"; else printf ' %s (%s) |' "$v" "$(cpu_per_gb_all "$bs" "$n" "$t")"; fi
 				done
 				echo
 			done

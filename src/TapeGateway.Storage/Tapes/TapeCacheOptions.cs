@@ -52,6 +52,12 @@ public sealed record TapeCacheOptions
     /// <summary>A segment larger than this is fetched as parallel ranged GETs of this size (4 in flight per segment).</summary>
     public int FetchRangeBytes { get; init; } = 8 << 20;
 
+    /// <summary>
+    /// Where the running SHA-256 of appended segment bytes is computed (a store that needs it before a put, S3): the
+    /// background workers, so hashing yields the CPU to the drives; the thread pool when null.
+    /// </summary>
+    public BackgroundWorkScheduler? Background { get; init; }
+
     public string? Validate()
     {
         if (string.IsNullOrWhiteSpace(Directory))

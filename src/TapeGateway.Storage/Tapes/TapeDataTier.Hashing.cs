@@ -17,7 +17,7 @@ public sealed partial class TapeDataTier
     /// completed — and any later write below HashableLength replaces the hash (<see cref="SegmentState.ForgetHash"/>),
     /// which the hasher notices when it comes back to the gate and then discards its work.
     /// </remarks>
-    internal void HashAppended(CachedTape tape)
+    internal void HashAppended(CachedTape tape, SegmentHasher? via = null)
     {
         byte[]? buffer = null;
         try
@@ -122,7 +122,17 @@ public sealed partial class TapeDataTier
 
                 if (ready)
                 {
-                    Signal(); // the uploader skips segments whose hash is still catching up
+                    // The uploader skips segments whose hash is still catching up. A background worker must not wake
+                    // pool work itself (see BackgroundWorkScheduler): its relay thread does.
+                    if (via is not null && Options.Background is { } background)
+                    {
+                        via.SignalRequested = true;
+                        background.Relay(via);
+                    }
+                    else
+                    {
+                        Signal();
+                    }
                 }
             }
         }
@@ -183,16 +193,33 @@ public sealed partial class TapeDataTier
     }
 }
 
-/// <summary>One tape's hashing work item: queued at most once at a time, reused, so an append allocates nothing.</summary>
-internal sealed class SegmentHasher(TapeDataTier tier, CachedTape tape) : IThreadPoolWorkItem
+/// <summary>
+/// One tape's hashing work item: queued at most once at a time, reused, so an append allocates nothing. Runs on the
+/// tier's background workers when it has them, else on the thread pool.
+/// </summary>
+internal sealed class SegmentHasher(TapeDataTier tier, CachedTape tape) : IThreadPoolWorkItem, IBackgroundWorkItem
 {
     private int _queued;
+    private int _signal;
+
+    /// <summary>Set by a pass on a background worker; the relay thread then signals the uploader.</summary>
+    public bool SignalRequested
+    {
+        set => Volatile.Write(ref _signal, value ? 1 : 0);
+    }
 
     public void Queue()
     {
         if (Interlocked.Exchange(ref _queued, 1) == 0)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            if (tier.Options.Background is { } background)
+            {
+                background.UnsafeQueue(this);
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
         }
     }
 
@@ -200,6 +227,14 @@ internal sealed class SegmentHasher(TapeDataTier tier, CachedTape tape) : IThrea
     {
         // Cleared before the work, so an append that lands while we hash queues another pass instead of being missed.
         Volatile.Write(ref _queued, 0);
-        tier.HashAppended(tape);
+        tier.HashAppended(tape, this);
+    }
+
+    void IBackgroundWorkItem.Completed()
+    {
+        if (Interlocked.Exchange(ref _signal, 0) != 0)
+        {
+            tier.SignalUploader();
+        }
     }
 }

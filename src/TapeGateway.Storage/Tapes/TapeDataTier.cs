@@ -924,6 +924,9 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
         previous.TrySetResult();
     }
 
+    /// <summary>Wakes the uploader (for the hasher's relay).</summary>
+    internal void SignalUploader() => Signal();
+
     private void Signal()
     {
         TaskCompletionSource previous;

@@ -4,7 +4,7 @@ using TapeGateway.Storage.Tapes;
 
 namespace TapeGateway.Storage.Tests.Tapes;
 
-public sealed class TapeDataTierTests : IAsyncLifetime
+public class TapeDataTierTests : IAsyncLifetime
 {
     private const long SegmentSize = 64 * 1024;
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "tapegw-tier-" + Guid.NewGuid().ToString("N"));
@@ -14,6 +14,9 @@ public sealed class TapeDataTierTests : IAsyncLifetime
     private readonly List<TapeDataTier> _tiers = [];
 
     public TapeDataTierTests() => _store = new FaultyObjectStore(_objects);
+
+    /// <summary>Where the tier hashes appended bytes: the thread pool here, background workers in a derived class.</summary>
+    protected virtual BackgroundWorkScheduler? Background => null;
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -42,6 +45,7 @@ public sealed class TapeDataTierTests : IAsyncLifetime
             UploadRetryDelay = TimeSpan.FromMilliseconds(20),
             MaxUploadRetryDelay = TimeSpan.FromMilliseconds(100),
             BackpressureTimeout = TimeSpan.FromSeconds(2),
+            Background = Background,
         };
         var tier = new TapeDataTier(_store, _layout, tweak?.Invoke(options) ?? options, NullLogger<TapeDataTier>.Instance);
         _tiers.Add(tier);
@@ -496,4 +500,12 @@ public sealed class TapeDataTierTests : IAsyncLifetime
         await store.DisposeAsync();
         await Assert.ThrowsAsync<FileNotFoundException>(() => tier.OpenAsync("NOSUCH", default));
     }
+}
+
+/// <summary>Every tier test again with the running hashes computed on low-priority background workers.</summary>
+public sealed class TapeDataTierOnBackgroundWorkersTests : TapeDataTierTests
+{
+    private static readonly BackgroundWorkScheduler Workers = new(threads: 1, nice: 5);
+
+    protected override BackgroundWorkScheduler? Background => Workers;
 }
