@@ -198,6 +198,11 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
             lock (tape.Gate)
             {
                 CloseHandlesLocked(tape);
+
+                // The format's writes counted into the upload buffer like any write; the tape that is loaded below
+                // counts its dirty segments itself (and a failed format leaves nothing to upload). Counting both
+                // left every created tape's first bytes in the upload buffer for ever.
+                Interlocked.Add(ref _dirtyBytes, -tape.DirtyBytes);
             }
         }
 

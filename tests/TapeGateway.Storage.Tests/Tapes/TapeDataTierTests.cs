@@ -60,6 +60,39 @@ public class TapeDataTierTests : IAsyncLifetime
             await image.UnloadAsync();
         }, default);
 
+    [Fact]
+    public async Task The_upload_buffer_is_empty_once_created_tapes_are_uploaded()
+    {
+        var tier = await StartTierAsync();
+        await CreateTapeAsync(tier, "DRT001");
+        await CreateTapeAsync(tier, "DRT002");
+        Assert.True(tier.DirtyBytes > 0); // each new tape has its first records to upload
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (tier.DirtyBytes != 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(0, tier.DirtyBytes);
+        Assert.NotEmpty(await _objects.ListAsync(_layout.TapePrefix(TapeTier.Library, "DRT002")).ToListAsync());
+    }
+
+    [Fact]
+    public async Task A_failed_format_leaves_nothing_in_the_upload_buffer()
+    {
+        var tier = await StartTierAsync();
+        await Assert.ThrowsAsync<IOException>(() => tier.CreateAsync("DRT003", 16 << 20, worm: false, async store =>
+        {
+            var image = await TapeImage.CreateAsync(store, new TapeImageOptions { CapacityBytes = 16 << 20 });
+            await image.UnloadAsync();
+            throw new IOException("format failed after writing");
+        }, default));
+
+        Assert.Equal(0, tier.DirtyBytes);
+        Assert.False(tier.IsCachedLocally("DRT003"));
+    }
+
     private static byte[] Block(int seed, int length)
     {
         var data = new byte[length];
