@@ -13,7 +13,8 @@
 #                libiscsi -> scsi-block -> guest sd (guest/disk.sh)
 #   disk-kernel  the same LUNs via the guest kernel's own initiator (iscsi_tcp + open-iscsi), guest/disk.sh again
 #   tape         library (changer + 2 drives, SingleTarget layout: ...:vtl LUN 0 changer, LUNs 1-2 drives) via
-#                QEMU -> scsi-generic -> guest st/ch/sg: mtx, mt, tar, dd, sg_logs, sg_read_attr (guest/tape.sh)
+#                QEMU -> scsi-generic -> guest st/ch/sg: mtx, mt, tar, dd, sg_logs, sg_read_attr, and pseudo-random
+#                positioning sequences through st checked against a model (guest/tape.sh)
 #   archive      issue 5's tape life (guest/archive.sh): tar a backup onto a tape, mtx transfer it into the
 #                mailslot, the archive job archives it (it leaves the library), retrieve it through the HTTP API, load
 #                it from the I/E slot read-only and read it back; own gateway configuration "archive" (layout as
@@ -38,7 +39,8 @@
 #
 # Environment: E2E_BUILD (cache: guest image, gateway build, runs; default ${TMPDIR:-/tmp}/tapegw-e2e),
 #   E2E_ACCEL=auto|kvm|tcg, E2E_SCENARIOS, TG_ARTIFACTS (build into / reuse that --artifacts-path),
-#   E2E_LAYOUT=SingleTarget|TargetPerDevice (one layout for all library scenarios).
+#   E2E_LAYOUT=SingleTarget|TargetPerDevice (one layout for all library scenarios),
+#   E2E_POS_SEEDS / E2E_POS_OPS (tape, tape-kernel: "SEED1 SEED2" / "N1 N2" of the random positioning sequences).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -49,7 +51,7 @@ while [ $# -gt 0 ]; do
     --dll) DLL=$2; shift 2 ;;
     --scenarios) SCENARIOS=$2; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -uo pipefail/{/^#/p}' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -264,17 +266,18 @@ archive_history() {   # archive_history BARCODE: the tape life of the scenario "
 STRICT_NODE_OPTS="node.conn[0].iscsi.HeaderDigest=CRC32C node.conn[0].iscsi.DataDigest=CRC32C node.session.iscsi.ImmediateData=No
   node.session.iscsi.InitialR2T=Yes node.conn[0].iscsi.MaxRecvDataSegmentLength=4096 node.session.iscsi.MaxBurstLength=65536"
 L1=${E2E_LAYOUT:-SingleTarget}; L2=${E2E_LAYOUT:-TargetPerDevice}
+POS_ENV=(--env "E2E_POS_SEEDS=${E2E_POS_SEEDS:-}" --env "E2E_POS_OPS=${E2E_POS_OPS:-}")   # empty: tape.sh's defaults
 DISK_SIZES="E2E_DISK_BYTES=1073741824 536870912"
 DISK_CFG=disk; [ $NEED_LIBRARY = 1 ] && DISK_CFG=$L1     # no restart just for the disk scenarios
 for s in $SCENARIOS; do
   case "$s" in
     disk)        run_scenario disk $DISK_CFG --mode qemu --lun $DISK_IQN/0:block --lun $DISK_IQN/1:block --env "$DISK_SIZES" --timeout 300 "$HERE/guest/disk.sh" ;;
     disk-kernel) run_scenario disk-kernel $DISK_CFG --mode kernel --target $DISK_IQN --devs 2 --env "$DISK_SIZES" --timeout 300 "$HERE/guest/disk.sh" ;;
-    tape)        run_scenario tape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" --env "E2E_WORM_BARCODE=$WORM_BARCODE" --timeout 600 "$HERE/guest/tape.sh" ;;
+    tape)        run_scenario tape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" --env "E2E_WORM_BARCODE=$WORM_BARCODE" "${POS_ENV[@]}" --timeout 600 "$HERE/guest/tape.sh" ;;
     archive)     run_scenario archive archive --mode kernel $(lib_devices $L1 kernel) --env "E2E_BARCODES=$BARCODES" --timeout 600 "$HERE/guest/archive.sh"
                  archive_history "${BARCODES%% *}" ;;
     tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" --env "E2E_WORM_BARCODE=$WORM_BARCODE" \
-                   --env "E2E_NODE_OPTS=$STRICT_NODE_OPTS" --timeout 600 "$HERE/guest/tape.sh" ;;
+                   --env "E2E_NODE_OPTS=$STRICT_NODE_OPTS" "${POS_ENV[@]}" --timeout 600 "$HERE/guest/tape.sh" ;;
     btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_FILL_BARCODE=$FILL_BARCODE" --timeout 900 "$HERE/guest/btape.sh" ;;
     bacula-kernel) run_scenario bacula-kernel $L2 --mode kernel --image bacula $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" --env "E2E_SMALL_BARCODES=$SMALL_BARCODES" --timeout 900 "$HERE/guest/bacula.sh" ;;
     amanda)      run_scenario amanda $L1 --mode qemu --image amanda $(lib_devices $L1 qemu) --env "E2E_AMANDA_BARCODES=$AMANDA_BARCODES" --timeout 900 "$HERE/guest/amanda.sh" ;;

@@ -127,6 +127,217 @@ if [ -n "$MAILSLOT" ]; then
     mtx -f $CH transfer $S4 $MAILSLOT && mtx -f $CH status | grep -Eq "Storage Element $MAILSLOT IMPORT/EXPORT:Full *:VolumeTag=$T4" &&
     mtx -f $CH transfer $MAILSLOT $S4 && [ "$(slot_of $T4)" = "$S4" ]'
 fi
+
+# ---- Randomized positioning through st --------------------------------------------------------------------------
+# Backup software spaces, locates and reads in every order; a wrong sense key, INFORMATION residue or end position
+# often shows only in a sequence. $T2 (otherwise only moved between slots) gets a known layout, then a reproducible
+# pseudo-random sequence of mt fsf/bsf/fsr/bsr/fsfm/bsfm/eod/rewind/seek/asf and one-record dd reads runs against a
+# model, which after every operation must agree with: mt's exit status, the drive's position (mt tell: READ
+# POSITION), st's file and block numbers (mt status; st derives them from our sense data, so a wrong INFORMATION
+# residue shows there and not in mt tell), and the data a read returns.
+# The layout: PL[i] is logical object i, B a 4 KiB record (contents /tmp/pos/rec.i) or F a filemark; EOD is
+# object PEOD. SSC-4 as st uses it, in variable-block mode:
+#  - SPACE filemarks N (fsf): just after the Nth filemark; EOD first: BLANK CHECK (fails), at EOD. Reverse (bsf):
+#    on the BOP side of the Nth filemark; BOP first: NO SENSE + EOM (fails), at BOP.
+#  - SPACE blocks N (fsr): a filemark stops it after the filemark (NO SENSE + FILEMARK, fails); EOD: BLANK CHECK,
+#    at EOD. Reverse (bsr): a filemark stops it on its BOP side; BOP: NO SENSE + EOM, at BOP.
+#  - LOCATE (seek K, st sends the block address form, BT=1, which our drive maps to logical object numbers): beyond
+#    EOD BLANK CHECK, positioned at EOD (SSC-4 LOCATE); at EOD itself GOOD.
+# st's own behaviour, modelled (drivers/scsi/st.c, Linux 6.1; each mt/dd opens and closes /dev/nstX, which resets
+# st's read/write state but not its end-of-file state, STps->eof, nor its file/block counters):
+#  - eod (MTEOM) is SPACE filemarks 0x7FFFFF: the BLANK CHECK at EOD counts as success, and the file number is the old
+#    one plus 0x7FFFFF minus the residue.
+#  - fsfm N is fsf N then bsf 1 (on the BOP side of the last filemark crossed); bsfm N is bsf N then fsf 1; asf N
+#    is rewind then fsf N.
+#  - st's file/block counters (what mt status prints; -1 is unknown, and unknown stays unknown when spacing): fsf
+#    file += N, block 0, and at EOD file += N - residue, block unknown; bsf file -= N, block unknown, and at BOP
+#    file -= N - |residue|, block 0; fsr block += N, stopped by a filemark file + 1, block 0, at EOD block += N -
+#    residue; bsr block -= N, stopped by a filemark file - 1 (even from unknown: -1 becomes -2), block unknown, at
+#    BOP block = old - N + |residue| (also from unknown); seek: both unknown (0/0 for block 0); rewind 0/0; mt tell
+#    at BOP sets both to 0 (READ POSITION's BOP bit), so the model reads mt status before mt tell; a read counts a
+#    block, a filemark read is file + 1, block 0; a read at EOD makes the block unknown.
+#  - end-of-file state: fsf (and bsfm, which ends with an fsf) leave "after a filemark" (ST_FM), as does a read that
+#    returns a filemark (0 bytes) or an fsr stopped by one; a BLANK CHECK leaves "at EOD" (ST_EOD), as does eod;
+#    everything else clears it. A read in state ST_EOD fails with EIO without a command; a read that hits EOD
+#    (BLANK CHECK) returns 0 bytes right after a filemark (and st goes to ST_EOD), else fails with EIO. A read of a
+#    filemark returns 0 bytes (dd succeeds); st repositions nothing at close in variable-block mode.
+#  Nothing here is refused by st itself: after every failure above st still passes the next operation to the drive.
+# One seed and one operation count per layout (E2E_POS_SEEDS, E2E_POS_OPS override them, e.g. for a longer soak);
+# the op log a mismatch prints is the reproduction.
+POS_SEEDS=${E2E_POS_SEEDS:-199 119}
+POS_OPS=${E2E_POS_OPS:-150 100}
+pos_fsf() {   # pos_fsf N: the model of mt fsf N
+  local n=$1 i=$MP c=0
+  while [ $i -lt $PEOD ]; do
+    if [ "${PL[i]}" = F ]; then c=$((c + 1)); [ $c -eq $n ] && break; fi
+    i=$((i + 1))
+  done
+  if [ $i -lt $PEOD ]; then MP=$((i + 1)); XR=0; ME=F; MB=0; [ $MF -ge 0 ] && MF=$((MF + n))
+  else MP=$PEOD; XR=1; ME=E; MB=-1; [ $MF -ge 0 ] && MF=$((MF + c)); fi   # BLANK CHECK, residue N - c
+  return 0
+}
+pos_bsf() {   # pos_bsf N: mt bsf N
+  local n=$1 i=$((MP - 1)) c=0
+  while [ $i -ge 0 ]; do
+    if [ "${PL[i]}" = F ]; then c=$((c + 1)); [ $c -eq $n ] && break; fi
+    i=$((i - 1))
+  done
+  ME=N
+  if [ $i -ge 0 ]; then MP=$i; XR=0; MB=-1; [ $MF -ge 0 ] && MF=$((MF - n))
+  else MP=0; XR=1; MB=0; [ $MF -ge 0 ] && MF=$((MF - c)); fi   # BOP (EOM), residue -(N - c)
+  return 0
+}
+pos_fsr() {   # pos_fsr N: mt fsr N
+  local n=$1 i=$MP k=0
+  while [ $k -lt $n ]; do
+    if [ $i -ge $PEOD ]; then   # BLANK CHECK, residue N - k
+      MP=$PEOD; XR=1; ME=E; if [ $MB -ge 0 ]; then MB=$((MB + k)); fi; return 0
+    fi
+    if [ "${PL[i]}" = F ]; then   # FILEMARK: after it
+      MP=$((i + 1)); XR=1; ME=F; MB=0; [ $MF -ge 0 ] && MF=$((MF + 1)); return 0
+    fi
+    i=$((i + 1)); k=$((k + 1))
+  done
+  MP=$i; XR=0; ME=N; [ $MB -ge 0 ] && MB=$((MB + n))
+  return 0
+}
+pos_bsr() {   # pos_bsr N: mt bsr N
+  local n=$1 i=$((MP - 1)) k=0
+  ME=N
+  while [ $k -lt $n ]; do
+    if [ $i -lt 0 ]; then   # BOP (EOM), residue -(N - k); st: block = (old - N) + (N - k), old taken as is if unknown
+      MP=0; XR=1; if [ $MB -ge 0 ]; then MB=$((MB - k)); else MB=$((MB + n - k)); fi; return 0
+    fi
+    if [ "${PL[i]}" = F ]; then   # FILEMARK: on its BOP side
+      MP=$i; XR=1; MF=$((MF - 1)); MB=-1; return 0
+    fi
+    i=$((i - 1)); k=$((k + 1))
+  done
+  MP=$((MP - n)); XR=0; [ $MB -ge 0 ] && MB=$((MB - n))
+  return 0
+}
+pos_eod() {   # mt eod
+  local i c=0
+  for ((i = MP; i < PEOD; i++)); do if [ "${PL[i]}" = F ]; then c=$((c + 1)); fi; done
+  MP=$PEOD; XR=0; ME=E; MB=-1; [ $MF -ge 0 ] && MF=$((MF + c))
+  return 0
+}
+pos_rewind() { MP=0; XR=0; ME=N; MF=0; MB=0; }
+pos_seek() {   # pos_seek K: mt seek K
+  ME=N; MF=-1; MB=-1
+  if [ $1 -gt $PEOD ]; then MP=$PEOD; XR=1; else MP=$1; XR=0; [ $1 -eq 0 ] && MF=0 && MB=0; fi
+  return 0
+}
+pos_fsfm() {   # fsf N, then bsf 1 back over the filemark just crossed
+  pos_fsf $1
+  if [ $XR = 0 ]; then MP=$((MP - 1)); ME=N; MB=-1; [ $MF -ge 0 ] && MF=$((MF - 1)); fi
+  return 0
+}
+pos_bsfm() {   # bsf N, then fsf 1 over the filemark it stopped at
+  pos_bsf $1
+  if [ $XR = 0 ]; then MP=$((MP + 1)); ME=F; MB=0; [ $MF -ge 0 ] && MF=$((MF + 1)); fi
+  return 0
+}
+pos_asf() { pos_rewind; if [ $1 -gt 0 ]; then pos_fsf $1; fi; return 0; }
+pos_read() {   # dd bs=64k count=1; XD: the record's object number, "-" for 0 bytes, empty when the read fails
+  XD=""
+  if [ $ME = E ]; then XR=1; return 0; fi
+  if [ $MP -ge $PEOD ]; then
+    MB=-1
+    if [ $ME = F ]; then XR=0; XD=-; ME=E; else XR=1; fi
+    return 0
+  fi
+  XR=0
+  if [ "${PL[MP]}" = F ]; then XD=-; ME=F; MB=0; [ $MF -ge 0 ] && MF=$((MF + 1))
+  else XD=$MP; ME=N; [ $MB -ge 0 ] && MB=$((MB + 1)); fi
+  MP=$((MP + 1))
+  return 0
+}
+pos_step() {   # pos_step INDEX OP [N]: one operation on $D0 and the model; appends a line to $POS_LOG; 1 on a mismatch
+  local j=$1 op=$2 n=${3:-} rc pos st line data=ok why="" raw=""
+  XD=""; pos_$op $n
+  if [ $op = read ]; then
+    dd if=$D0 of=/tmp/pos/rd bs=64k count=1 2>/dev/null; rc=$?   # dd truncates rd before it reads
+    if [ "$XD" = - ]; then [ -s /tmp/pos/rd ] && data="$(stat -c %s /tmp/pos/rd) bytes, want 0"
+    elif [ -n "$XD" ]; then cmp -s /tmp/pos/rd /tmp/pos/rec.$XD || data="not record $XD ($(head -c 40 /tmp/pos/rd | tr -d '\0'))"; fi
+  else
+    mt -f $D0 $op $n 2>/dev/null; rc=$?
+  fi
+  [ $rc = 0 ] || rc=1
+  # st's counters first: mt tell at BOP resets them (below), which would hide the residue of a space that hit BOP
+  # (bash regexes rather than sed: every process counts under TCG)
+  st=$(mt -f $D0 status 2>&1)
+  if [[ $st =~ File\ number=(-?[0-9]+),\ block\ number=(-?[0-9]+), ]]; then st=${BASH_REMATCH[1]}/${BASH_REMATCH[2]}
+  else raw="     mt status: $st"; st="?"; fi
+  [ "$st" = $MF/$MB ] || why="$why st-counters"
+  printf -v line '%4s %-7s rc %s (want %s)  st file/block %-6s (want %-6s)' "$j" "$op${n:+ $n}" $rc $XR "$st" $MF/$MB
+  pos=$(mt -f $D0 tell 2>&1)
+  if [[ $pos =~ ^At\ block\ ([0-9]+)\.$ ]]; then pos=${BASH_REMATCH[1]}; else raw="$raw${raw:+$'\n'}     mt tell: $pos"; pos="?"; fi
+  if [ $MP -eq 0 ]; then MF=0; MB=0; fi   # mt tell at BOP: st takes file 0, block 0 from READ POSITION's BOP bit
+  [ $rc = $XR ] || why="$why exit"
+  [ "$pos" = $MP ] || why="$why position"
+  [ "$data" = ok ] || why="$why data"
+  printf '%s  tell %-3s (want %-3s)  eof %s%s%s\n' "$line" "$pos" $MP $ME "${XD:+  read ${XD/-/0 bytes}}" "${why:+  MISMATCH:$why}" >> $POS_LOG
+  [ "$data" = ok ] || echo "     data: $data" >> $POS_LOG
+  [ -z "$raw" ] || echo "$raw" >> $POS_LOG
+  [ -z "$why" ]
+}
+pos_start() {   # pos_start LOGNAME: rewind, model at BOP (st's counters and eof state as mt rewind leaves them)
+  POS_LOG=/tmp/pos/$1.log; : > $POS_LOG
+  mt -f $D0 rewind && pos_rewind
+}
+pos_fail() { echo "op log ($POS_LOG):"; cat $POS_LOG; return 1; }
+pos_random() {   # pos_random SEED N: N pseudo-random operations (bash RANDOM, seeded)
+  local seed=$1 nops=$2 j r op n
+  declare -A count=()
+  pos_start seed-$seed || return 1
+  RANDOM=$seed
+  for ((j = 1; j <= nops; j++)); do
+    r=$((RANDOM % 100)); n=""
+    if   [ $r -lt 14 ]; then op=fsr; n=$((1 + RANDOM % 4))   # 1-4 records, one in four 5-8
+      [ $((RANDOM % 4)) = 0 ] && n=$((n + 4))
+    elif [ $r -lt 28 ]; then op=bsr; n=$((1 + RANDOM % 4))
+      [ $((RANDOM % 4)) = 0 ] && n=$((n + 4))
+    elif [ $r -lt 40 ]; then op=fsf; n=$((1 + RANDOM % 3))
+    elif [ $r -lt 51 ]; then op=bsf; n=$((1 + RANDOM % 3))
+    elif [ $r -lt 56 ]; then op=fsfm; n=$((1 + RANDOM % 3))
+    elif [ $r -lt 61 ]; then op=bsfm; n=$((1 + RANDOM % 3))
+    elif [ $r -lt 70 ]; then op=seek; n=$((RANDOM % (PEOD + 1)))     # up to EOD itself; one in four beyond it
+      [ $((RANDOM % 4)) = 0 ] && n=$((PEOD + 1 + RANDOM % 3))
+    elif [ $r -lt 74 ]; then op=eod
+    elif [ $r -lt 77 ]; then op=rewind
+    elif [ $r -lt 80 ]; then op=asf; n=$((RANDOM % 6))
+    else op=read; fi
+    pos_step $j $op $n || { pos_fail; return 1; }
+    count[$op]=$((${count[$op]:-0} + 1))
+    [ $XR = 1 ] && count[failed]=$((${count[failed]:-0} + 1))
+  done
+  echo "seed $seed: $nops operations matched the model (failed as expected: ${count[failed]:-0}):"
+  for op in fsf bsf fsr bsr fsfm bsfm seek eod rewind asf read; do printf ' %s %s' $op ${count[$op]:-0}; done; echo
+  tail -3 $POS_LOG
+}
+echo "=== randomized positioning through st ($T2 in drive 0)"
+mkdir -p /tmp/pos
+PL=(B B B B B F F B B B F B B B B B B B F); PEOD=${#PL[@]}
+for i in "${!PL[@]}"; do [ ${PL[i]} = B ] && yes "$T2 logical object $i" | head -c 4096 > /tmp/pos/rec.$i; done
+cat /tmp/pos/rec.{0..4} > /tmp/pos/file0; cat /tmp/pos/rec.{7..9} > /tmp/pos/file2; cat /tmp/pos/rec.{11..17} > /tmp/pos/file3
+check "positioning: mtx load $S2 0 ($T2), setblk 0, files of 5, 0, 3, 7 records each ended by a filemark (EOD at $PEOD); every object reads back in order, then 0 bytes at EOD, then EIO" '
+  mtx -f $CH load $S2 0 && online $D0 >/dev/null && mt -f $D0 rewind && mt -f $D0 setblk 0 &&
+  dd if=/tmp/pos/file0 of=$D0 bs=4k 2>/dev/null && mt -f $D0 weof 1 && dd if=/tmp/pos/file2 of=$D0 bs=4k 2>/dev/null &&
+  dd if=/tmp/pos/file3 of=$D0 bs=4k 2>/dev/null && mt -f $D0 tell | tee /dev/stderr | grep -q "^At block $PEOD\.$" &&
+  pos_start layout && for ((j = 1; j <= PEOD + 2; j++)); do pos_step $j read || { pos_fail; exit 1; }; done && cat $POS_LOG'
+set -- $POS_SEEDS; POS_SEED1=$1; POS_SEED2=${2:-$(($1 + 1))}; set -- $POS_OPS; POS_N1=$1; POS_N2=${2:-$1}
+check "positioning: seed $POS_SEED1, $POS_N1 random fsf/bsf/fsr/bsr/fsfm/bsfm/seek/eod/rewind/asf/dd reads match the model (exit status, mt tell, st file/block, data)" '
+  pos_random $POS_SEED1 $POS_N1'
+# The same tape without the trailing filemark: a short erase (mt erase 0, ERASE LONG=0) on the BOP side of the last
+# filemark writes EOD there, so file 3 runs into EOD after its last record (fsr and reads meet EOD after a record).
+PL=(B B B B B F F B B B F B B B B B B B); PEOD=${#PL[@]}
+check "positioning: mt seek $PEOD, mt erase 0 (short erase) leaves EOD after the last record; seed $POS_SEED2, $POS_N2 random operations match the model" '
+  mt -f $D0 seek $PEOD && mt -f $D0 erase 0 && mt -f $D0 rewind && mt -f $D0 eod && mt -f $D0 tell | tee /dev/stderr | grep -q "^At block $PEOD\.$" &&
+  pos_random $POS_SEED2 $POS_N2'
+check "positioning: mt offline, mtx unload $S2 0: $T2 back in slot $S2" '
+  mt -f $D0 offline && mtx -f $CH unload $S2 0 && [ "$(slot_of $T2)" = "$S2" ]'
+
 if [ -n "$D1" ]; then
   echo "=== second drive"
   check "mtx load $S3 1 into the empty drive 1: it holds $T3; its next TEST UNIT READY reports UNIT ATTENTION 28/00" '
