@@ -40,6 +40,24 @@ public sealed class TapeTierTests
         Assert.True(manifest.UsedBytes >= records.Sum(r => r.Length), $"manifest covers {manifest.UsedBytes} bytes");
         Assert.Equal(0, tier.PendingUploadBytes("ITT002L5"));
 
+        // The host's uploads ran on its background workers, at lowered priority on Linux, and the upload buffer empties
+        // completely once every tape is uploaded (the library's tapes created at start included).
+        var background = tier.Options.Background;
+        Assert.NotNull(background);
+        Assert.True(background.Threads >= 1);
+        if (OperatingSystem.IsLinux())
+        {
+            Assert.Equal(background.Threads, background.LoweredThreads);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (tier.DirtyBytes != 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(0, tier.DirtyBytes);
+
         // Lose the whole local cache: the next mount must come entirely from the object store.
         await gateway.StopAsync();
         Directory.Delete(Path.Combine(gateway.DataDirectory, "cache"), recursive: true);
