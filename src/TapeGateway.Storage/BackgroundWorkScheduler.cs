@@ -45,6 +45,7 @@ public sealed partial class BackgroundWorkScheduler : IDisposable
     private readonly Thread _relay;
     private int _lowered;
     private int _disposed;
+    private int _hurry;
 
     /// <param name="threads">Worker threads: the most cores background work may take when the drives are idle.</param>
     /// <param name="nice">Linux nice increment for the workers (0–19; 0 = the same priority as everything else).</param>
@@ -75,6 +76,19 @@ public sealed partial class BackgroundWorkScheduler : IDisposable
     /// <summary>How many workers run with <see cref="Nice"/> applied (0 where the OS has no per-thread priority).</summary>
     public int LoweredThreads => Volatile.Read(ref _lowered);
 
+    /// <summary>
+    /// True while someone waits for background work to finish (a host write waiting for upload-buffer space): then new
+    /// work runs on the thread pool at normal priority, because the wait itself is on the host's critical path now.
+    /// </summary>
+    public bool Hurried => Volatile.Read(ref _hurry) > 0;
+
+    /// <summary>Runs new work at normal priority until the returned scope is disposed (scopes nest).</summary>
+    public HurryScope Hurry()
+    {
+        Interlocked.Increment(ref _hurry);
+        return new HurryScope(this);
+    }
+
     /// <summary>Queues a reusable item; nothing is allocated.</summary>
     public void UnsafeQueue(IBackgroundWorkItem item)
     {
@@ -102,6 +116,11 @@ public sealed partial class BackgroundWorkScheduler : IDisposable
     public Task<T> Run<T>(Func<T> work, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
+        if (Hurried)
+        {
+            return Task.Run(work, cancellationToken);
+        }
+
         var item = new RunItem<T>(work, cancellationToken);
         UnsafeQueue(item);
         return item.Task;
@@ -189,6 +208,12 @@ public sealed partial class BackgroundWorkScheduler : IDisposable
         {
             return false;
         }
+    }
+
+    /// <summary>Ends a <see cref="Hurry"/>.</summary>
+    public readonly struct HurryScope(BackgroundWorkScheduler scheduler) : IDisposable
+    {
+        public void Dispose() => Interlocked.Decrement(ref scheduler._hurry);
     }
 
     private sealed class RunItem<T>(Func<T> work, CancellationToken cancellationToken) : IBackgroundWorkItem

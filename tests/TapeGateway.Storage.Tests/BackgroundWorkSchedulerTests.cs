@@ -84,6 +84,23 @@ public sealed class BackgroundWorkSchedulerTests : IDisposable
     }
 
     [Fact]
+    public async Task While_hurried_new_work_runs_at_normal_priority_off_the_workers()
+    {
+        using (_workers.Hurry())
+        using (_workers.Hurry())
+        {
+            Assert.True(_workers.Hurried);
+            var (name, nice) = await _workers.Run(() => (Thread.CurrentThread.Name, OwnNice()));
+            Assert.False(name?.StartsWith("tg-background-", StringComparison.Ordinal) ?? false);
+            Assert.Equal(0, nice);
+        }
+
+        Assert.False(_workers.Hurried);
+        var (after, _) = await _workers.Run(() => (Thread.CurrentThread.Name, 0));
+        Assert.StartsWith("tg-background-", after, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bad_arguments_are_refused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new BackgroundWorkScheduler(0, 10));

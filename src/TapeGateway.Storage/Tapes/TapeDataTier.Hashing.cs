@@ -212,7 +212,7 @@ internal sealed class SegmentHasher(TapeDataTier tier, CachedTape tape) : IThrea
     {
         if (Interlocked.Exchange(ref _queued, 1) == 0)
         {
-            if (tier.Options.Background is { } background)
+            if (tier.Options.Background is { Hurried: false } background)
             {
                 background.UnsafeQueue(this);
             }

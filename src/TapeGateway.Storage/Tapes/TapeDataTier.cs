@@ -866,6 +866,9 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
 
         var deadline = _time.GetTimestamp() + (long)(_options.BackpressureTimeout.TotalSeconds * _time.TimestampFrequency);
         LogBackpressure(_logger, DirtyBytes, _options.UploadBufferBytes);
+
+        // A host waits for the uploads now: they must not yield the CPU to the drives any more.
+        using var hurry = _options.Background?.Hurry();
         while (Interlocked.Read(ref _dirtyBytes) + count > _options.UploadBufferBytes)
         {
             Task space;
