@@ -19,9 +19,9 @@ public interface ITapeMedium : IAsyncDisposable
     long EarlyWarningBytes { get; }
 
     /// <summary>
-    /// Programmable early warning (SSC-4 PEW): how many bytes before the early-warning point a write that crosses it
-    /// reports <see cref="TapeCondition.ProgrammableEarlyWarning"/>; 0 (the default) turns it off. A drive setting
-    /// (Device Configuration Extension mode page), applied by the drive; clamped to the record area.
+    /// Programmable early warning (SSC-4 PEW): how many bytes before the early-warning point the first write to end
+    /// past it reports <see cref="TapeCondition.ProgrammableEarlyWarning"/>; 0 (the default) turns it off. A drive
+    /// setting (Device Configuration Extension mode page), applied by the drive; clamped to the record area.
     /// </summary>
     long ProgrammableEarlyWarningBytes { get; set; }
 

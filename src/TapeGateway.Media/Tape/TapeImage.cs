@@ -61,6 +61,7 @@ public sealed partial class TapeImage : ITapeMedium
     private bool _changedSinceOpen;
     private bool _sealed; // an EOD seal sits at _end
     private long _pewBytes; // programmable early warning: distance before early warning, 0 = off
+    private bool _pewReported; // PEW reported since the position was last on the BOP side of it
     private bool _damagedTail;
     private bool _writeProtected;
     private long _allowOverwriteAt = -1;
@@ -88,7 +89,16 @@ public sealed partial class TapeImage : ITapeMedium
     public long ProgrammableEarlyWarningBytes
     {
         get => _pewBytes;
-        set => _pewBytes = Math.Clamp(value, 0, EarlyWarningStart - TapeFormat.DataStart);
+        set
+        {
+            var bytes = Math.Clamp(value, 0, EarlyWarningStart - TapeFormat.DataStart);
+            if (bytes != _pewBytes)
+            {
+                // A zone that moved has not been reported yet.
+                _pewBytes = bytes;
+                _pewReported = false;
+            }
+        }
     }
 
     public TapeRecoveryInfo Recovery { get; private set; }
@@ -105,13 +115,23 @@ public sealed partial class TapeImage : ITapeMedium
     private long ProgrammableEarlyWarningStart => EarlyWarningStart - _pewBytes;
 
     /// <summary>
-    /// What a successful write of [<paramref name="start"/>, <paramref name="end"/>) reports: early warning inside its
-    /// zone (every write there, SSC-4 §4.2.5), else programmable early warning when this write crossed PEW.
+    /// What a successful write whose last record ends at <paramref name="end"/> reports (SSC-4 programmable early
+    /// warning, as the IBM LTO SCSI Reference §4.8 words it): PROGRAMMABLE EARLY WARNING DETECTED once per entry into the
+    /// zone past PEW, by the first write that completes there; it is reported before early warning when that write
+    /// also crosses early warning, and by a later write when the one that entered the zone could not report it (a
+    /// LOCATE or SPACE took the position there, or the write met another exception). Otherwise early warning inside
+    /// its zone (every write there, SSC-4 §4.2.5).
     /// </summary>
-    private TapeResult WriteCompleted(long start, long end) =>
-        end > EarlyWarningStart ? TapeResult.Of(TapeCondition.EarlyWarning)
-        : _pewBytes > 0 && start <= ProgrammableEarlyWarningStart && end > ProgrammableEarlyWarningStart ? TapeResult.Of(TapeCondition.ProgrammableEarlyWarning)
-        : TapeResult.Ok;
+    private TapeResult WriteCompleted(long end)
+    {
+        if (_pewBytes > 0 && !_pewReported && end > ProgrammableEarlyWarningStart)
+        {
+            _pewReported = true;
+            return TapeResult.Of(TapeCondition.ProgrammableEarlyWarning);
+        }
+
+        return end > EarlyWarningStart ? TapeResult.Of(TapeCondition.EarlyWarning) : TapeResult.Ok;
+    }
 
     // ---- Create / open --------------------------------------------------------------------------------------------
 
@@ -463,7 +483,16 @@ public sealed partial class TapeImage : ITapeMedium
         }
     }
 
-    private void Exit() => Volatile.Write(ref _busy, 0);
+    private void Exit()
+    {
+        // Back on the BOP side of PEW (SSC-4: the zone was left toward BOP), the next entry is reported again.
+        if (_pewReported && OffsetOf(_position) <= ProgrammableEarlyWarningStart)
+        {
+            _pewReported = false;
+        }
+
+        Volatile.Write(ref _busy, 0);
+    }
 
     /// <summary>Store offset of a record (or of EOD); lets tests damage exactly one record.</summary>
     internal long RecordOffset(long objectNumber) => OffsetOf(objectNumber);
@@ -589,7 +618,7 @@ public sealed partial class TapeImage : ITapeMedium
 
             Appended(start, recordEnd, filemark: false);
             Statistics.OnWrite(data.Length, payload.Length, compressed);
-            return WriteCompleted(start, recordEnd);
+            return WriteCompleted(recordEnd);
         }
         finally
         {
@@ -652,7 +681,7 @@ public sealed partial class TapeImage : ITapeMedium
                 return TapeResult.Of(TapeCondition.VolumeOverflow, count - fits);
             }
 
-            return WriteCompleted(start, _end);
+            return WriteCompleted(_end);
         }
         finally
         {
