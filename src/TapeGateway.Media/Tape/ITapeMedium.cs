@@ -88,12 +88,6 @@ public interface ITapeMedium : IAsyncDisposable
     /// <summary>The cartridge's write-protect tab (per mount; the catalog persists it).</summary>
     void SetWriteProtected(bool writeProtected);
 
-    /// <summary>
-    /// WORM only (SSC-4 ALLOW OVERWRITE, current position): lets the next write, WRITE FILEMARKS or ERASE at the
-    /// current position replace what follows. Any repositioning cancels it.
-    /// </summary>
-    void AllowOverwriteAtCurrentPosition();
-
     /// <summary>Reads one attribute of partition 0 (MAM); false if it is not set.</summary>
     bool TryGetAttribute(ushort id, out ReadOnlyMemory<byte> value);
 

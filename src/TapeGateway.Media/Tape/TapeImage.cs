@@ -64,7 +64,6 @@ public sealed partial class TapeImage : ITapeMedium
     private bool _pewReported; // PEW reported since the position was last on the BOP side of it
     private bool _damagedTail;
     private bool _writeProtected;
-    private long _allowOverwriteAt = -1;
     private int _busy;
     private bool _closed;
 
@@ -514,8 +513,10 @@ public sealed partial class TapeImage : ITapeMedium
         // the filemarks that immediately precede EOD: all of them but the one closest to BOP may be overwritten
         // (WORM MODE FILEMARK RESTRICTIONS 02h of the Medium Configuration mode page, as IBM LTO drives report), so
         // an application that closes a volume with two filemarks can back over the second and append.
-        // ERASE gets no such allowance: on WORM it only ever succeeds at EOD.
-        if (_superblock.Worm && _position < _index.Count && _allowOverwriteAt != _position && (erase || !OnlyTrailingFilemarksFollowOne()))
+        // ERASE gets no such allowance: on WORM it only ever succeeds at EOD. Nothing else opens WORM data: ALLOW
+        // OVERWRITE only lifts append-only mode, and "a write type command shall be processed following the WORM rules"
+        // (IBM LTO SCSI Reference §4.2.3, after SSC-4 append-only mode).
+        if (_superblock.Worm && _position < _index.Count && (erase || !OnlyTrailingFilemarksFollowOne()))
         {
             return TapeCondition.WormOverwrite;
         }
@@ -548,16 +549,11 @@ public sealed partial class TapeImage : ITapeMedium
         var offset = OffsetOf(_position);
         _index.TruncateTo(_position);
         _end = offset;
-        _allowOverwriteAt = -1;
 
         // Not an async method: the append path must not pay for a state machine.
         return _store.Length != offset || _markEnd > offset ? CutAsync(offset, ct) : ValueTask.CompletedTask;
     }
 
-    private void Moved()
-    {
-        _allowOverwriteAt = -1;
-    }
 
     // ---- Write ----------------------------------------------------------------------------------------------------
 
@@ -763,8 +759,6 @@ public sealed partial class TapeImage : ITapeMedium
 
     public void SetWriteProtected(bool writeProtected) => _writeProtected = writeProtected || _mount.ReadOnly;
 
-    public void AllowOverwriteAtCurrentPosition() => _allowOverwriteAt = _position;
-
     // ---- Read -----------------------------------------------------------------------------------------------------
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -787,7 +781,6 @@ public sealed partial class TapeImage : ITapeMedium
         Enter(keepReadAhead: true);
         try
         {
-            Moved();
             if (_position >= _index.Count)
             {
                 // SSC-4 READ at EOD: BLANK CHECK, position unchanged. A damaged tail is not blank: report it.
@@ -1112,11 +1105,7 @@ public sealed partial class TapeImage : ITapeMedium
     /// SSC-4 requires buffered objects to reach the medium before the position changes; we also make them durable so
     /// a LOCATE away from freshly written data can never leave it in limbo.
     /// </summary>
-    private ValueTask BeforeMoveAsync(CancellationToken ct)
-    {
-        Moved();
-        return _dirty ? SyncAsync(ct) : ValueTask.CompletedTask;
-    }
+    private ValueTask BeforeMoveAsync(CancellationToken ct) => _dirty ? SyncAsync(ct) : ValueTask.CompletedTask;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> SpaceBlocksAsync(long count, CancellationToken ct = default)
@@ -1274,7 +1263,6 @@ public sealed partial class TapeImage : ITapeMedium
         Enter();
         try
         {
-            Moved();
             await SyncAsync(ct).ConfigureAwait(false);
             _position = 0;
             return TapeResult.Ok;
