@@ -6,7 +6,8 @@ namespace TapeGateway.Scsi.Tests.Ssc;
 /// drive get the same random WRITE / WRITE FILEMARKS / READ / SPACE / LOCATE / REWIND / ERASE commands; status, sense
 /// key, ASC/ASCQ, FM/EOM/ILI, VALID + INFORMATION, the data read and READ POSITION (short, long and extended forms)
 /// must agree after every command. The model (<see cref="TapeModel"/>), the commands' SSC-4 semantics
-/// (<see cref="TapeModelOperations"/>) and the runner (<see cref="TapeModelRunner"/>) are shared.
+/// (<see cref="TapeModelOperations"/>) and the runner (<see cref="TapeModelRunner"/>) are shared with
+/// <see cref="TapeModelEdgeTests"/> (fixed-block mode, early warning and end of partition, WORM).
 /// </summary>
 /// <remarks>
 /// Where SSC-4 leaves the answer to the device, the model takes the drive's choice; each such place says so. A failure
