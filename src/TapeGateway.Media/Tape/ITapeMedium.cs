@@ -19,9 +19,9 @@ public interface ITapeMedium : IAsyncDisposable
     long EarlyWarningBytes { get; }
 
     /// <summary>
-    /// Programmable early warning (SSC-4 PEW): how many bytes before the early-warning point a write that crosses it
-    /// reports <see cref="TapeCondition.ProgrammableEarlyWarning"/>; 0 (the default) turns it off. A drive setting
-    /// (Device Configuration Extension mode page), applied by the drive; clamped to the record area.
+    /// Programmable early warning (SSC-4 PEW): how many bytes before the early-warning point the first write to end
+    /// past it reports <see cref="TapeCondition.ProgrammableEarlyWarning"/>; 0 (the default) turns it off. A drive
+    /// setting (Device Configuration Extension mode page), applied by the drive; clamped to the record area.
     /// </summary>
     long ProgrammableEarlyWarningBytes { get; set; }
 
@@ -87,12 +87,6 @@ public interface ITapeMedium : IAsyncDisposable
 
     /// <summary>The cartridge's write-protect tab (per mount; the catalog persists it).</summary>
     void SetWriteProtected(bool writeProtected);
-
-    /// <summary>
-    /// WORM only (SSC-4 ALLOW OVERWRITE, current position): lets the next write, WRITE FILEMARKS or ERASE at the
-    /// current position replace what follows. Any repositioning cancels it.
-    /// </summary>
-    void AllowOverwriteAtCurrentPosition();
 
     /// <summary>Reads one attribute of partition 0 (MAM); false if it is not set.</summary>
     bool TryGetAttribute(ushort id, out ReadOnlyMemory<byte> value);

@@ -61,9 +61,9 @@ public sealed partial class TapeImage : ITapeMedium
     private bool _changedSinceOpen;
     private bool _sealed; // an EOD seal sits at _end
     private long _pewBytes; // programmable early warning: distance before early warning, 0 = off
+    private bool _pewReported; // PEW reported since the position was last on the BOP side of it
     private bool _damagedTail;
     private bool _writeProtected;
-    private long _allowOverwriteAt = -1;
     private int _busy;
     private bool _closed;
 
@@ -88,7 +88,16 @@ public sealed partial class TapeImage : ITapeMedium
     public long ProgrammableEarlyWarningBytes
     {
         get => _pewBytes;
-        set => _pewBytes = Math.Clamp(value, 0, EarlyWarningStart - TapeFormat.DataStart);
+        set
+        {
+            var bytes = Math.Clamp(value, 0, EarlyWarningStart - TapeFormat.DataStart);
+            if (bytes != _pewBytes)
+            {
+                // A zone that moved has not been reported yet.
+                _pewBytes = bytes;
+                _pewReported = false;
+            }
+        }
     }
 
     public TapeRecoveryInfo Recovery { get; private set; }
@@ -105,13 +114,23 @@ public sealed partial class TapeImage : ITapeMedium
     private long ProgrammableEarlyWarningStart => EarlyWarningStart - _pewBytes;
 
     /// <summary>
-    /// What a successful write of [<paramref name="start"/>, <paramref name="end"/>) reports: early warning inside its
-    /// zone (every write there, SSC-4 §4.2.5), else programmable early warning when this write crossed PEW.
+    /// What a successful write whose last record ends at <paramref name="end"/> reports (SSC-4 programmable early
+    /// warning, as the IBM LTO SCSI Reference §4.8 words it): PROGRAMMABLE EARLY WARNING DETECTED once per entry into the
+    /// zone past PEW, by the first write that completes there; it is reported before early warning when that write
+    /// also crosses early warning, and by a later write when the one that entered the zone could not report it (a
+    /// LOCATE or SPACE took the position there, or the write met another exception). Otherwise early warning inside
+    /// its zone (every write there, SSC-4 §4.2.5).
     /// </summary>
-    private TapeResult WriteCompleted(long start, long end) =>
-        end > EarlyWarningStart ? TapeResult.Of(TapeCondition.EarlyWarning)
-        : _pewBytes > 0 && start <= ProgrammableEarlyWarningStart && end > ProgrammableEarlyWarningStart ? TapeResult.Of(TapeCondition.ProgrammableEarlyWarning)
-        : TapeResult.Ok;
+    private TapeResult WriteCompleted(long end)
+    {
+        if (_pewBytes > 0 && !_pewReported && end > ProgrammableEarlyWarningStart)
+        {
+            _pewReported = true;
+            return TapeResult.Of(TapeCondition.ProgrammableEarlyWarning);
+        }
+
+        return end > EarlyWarningStart ? TapeResult.Of(TapeCondition.EarlyWarning) : TapeResult.Ok;
+    }
 
     // ---- Create / open --------------------------------------------------------------------------------------------
 
@@ -463,7 +482,16 @@ public sealed partial class TapeImage : ITapeMedium
         }
     }
 
-    private void Exit() => Volatile.Write(ref _busy, 0);
+    private void Exit()
+    {
+        // Back on the BOP side of PEW (SSC-4: the zone was left toward BOP), the next entry is reported again.
+        if (_pewReported && OffsetOf(_position) <= ProgrammableEarlyWarningStart)
+        {
+            _pewReported = false;
+        }
+
+        Volatile.Write(ref _busy, 0);
+    }
 
     /// <summary>Store offset of a record (or of EOD); lets tests damage exactly one record.</summary>
     internal long RecordOffset(long objectNumber) => OffsetOf(objectNumber);
@@ -485,8 +513,10 @@ public sealed partial class TapeImage : ITapeMedium
         // the filemarks that immediately precede EOD: all of them but the one closest to BOP may be overwritten
         // (WORM MODE FILEMARK RESTRICTIONS 02h of the Medium Configuration mode page, as IBM LTO drives report), so
         // an application that closes a volume with two filemarks can back over the second and append.
-        // ERASE gets no such allowance: on WORM it only ever succeeds at EOD.
-        if (_superblock.Worm && _position < _index.Count && _allowOverwriteAt != _position && (erase || !OnlyTrailingFilemarksFollowOne()))
+        // ERASE gets no such allowance: on WORM it only ever succeeds at EOD. Nothing else opens WORM data: ALLOW
+        // OVERWRITE only lifts append-only mode, and "a write type command shall be processed following the WORM rules"
+        // (IBM LTO SCSI Reference §4.2.3, after SSC-4 append-only mode).
+        if (_superblock.Worm && _position < _index.Count && (erase || !OnlyTrailingFilemarksFollowOne()))
         {
             return TapeCondition.WormOverwrite;
         }
@@ -519,16 +549,11 @@ public sealed partial class TapeImage : ITapeMedium
         var offset = OffsetOf(_position);
         _index.TruncateTo(_position);
         _end = offset;
-        _allowOverwriteAt = -1;
 
         // Not an async method: the append path must not pay for a state machine.
         return _store.Length != offset || _markEnd > offset ? CutAsync(offset, ct) : ValueTask.CompletedTask;
     }
 
-    private void Moved()
-    {
-        _allowOverwriteAt = -1;
-    }
 
     // ---- Write ----------------------------------------------------------------------------------------------------
 
@@ -589,7 +614,7 @@ public sealed partial class TapeImage : ITapeMedium
 
             Appended(start, recordEnd, filemark: false);
             Statistics.OnWrite(data.Length, payload.Length, compressed);
-            return WriteCompleted(start, recordEnd);
+            return WriteCompleted(recordEnd);
         }
         finally
         {
@@ -652,7 +677,7 @@ public sealed partial class TapeImage : ITapeMedium
                 return TapeResult.Of(TapeCondition.VolumeOverflow, count - fits);
             }
 
-            return WriteCompleted(start, _end);
+            return WriteCompleted(_end);
         }
         finally
         {
@@ -734,8 +759,6 @@ public sealed partial class TapeImage : ITapeMedium
 
     public void SetWriteProtected(bool writeProtected) => _writeProtected = writeProtected || _mount.ReadOnly;
 
-    public void AllowOverwriteAtCurrentPosition() => _allowOverwriteAt = _position;
-
     // ---- Read -----------------------------------------------------------------------------------------------------
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -758,7 +781,6 @@ public sealed partial class TapeImage : ITapeMedium
         Enter(keepReadAhead: true);
         try
         {
-            Moved();
             if (_position >= _index.Count)
             {
                 // SSC-4 READ at EOD: BLANK CHECK, position unchanged. A damaged tail is not blank: report it.
@@ -1083,11 +1105,7 @@ public sealed partial class TapeImage : ITapeMedium
     /// SSC-4 requires buffered objects to reach the medium before the position changes; we also make them durable so
     /// a LOCATE away from freshly written data can never leave it in limbo.
     /// </summary>
-    private ValueTask BeforeMoveAsync(CancellationToken ct)
-    {
-        Moved();
-        return _dirty ? SyncAsync(ct) : ValueTask.CompletedTask;
-    }
+    private ValueTask BeforeMoveAsync(CancellationToken ct) => _dirty ? SyncAsync(ct) : ValueTask.CompletedTask;
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TapeResult> SpaceBlocksAsync(long count, CancellationToken ct = default)
@@ -1245,7 +1263,6 @@ public sealed partial class TapeImage : ITapeMedium
         Enter();
         try
         {
-            Moved();
             await SyncAsync(ct).ConfigureAwait(false);
             _position = 0;
             return TapeResult.Ok;

@@ -28,8 +28,10 @@ public enum TapeCondition
     EarlyWarning,
 
     /// <summary>
-    /// The write (block or filemarks) succeeded and crossed the programmable early-warning point, set that far before
-    /// early warning (SSC-4 programmable early warning). Reported by the write that crosses it, not by later ones.
+    /// The write (block or filemarks) succeeded and ended past the programmable early-warning point, set that far before
+    /// early warning (SSC-4 programmable early warning). Reported once per entry into that zone, by the first write to
+    /// complete in it (before <see cref="EarlyWarning"/> when one write crosses both); not again until the position has
+    /// been back before the point.
     /// </summary>
     ProgrammableEarlyWarning,
 

@@ -411,8 +411,11 @@ public sealed partial class TapeDriveLogicalUnit
     /*
      * SSC-4 ALLOW OVERWRITE: byte 2 ALLOW OVERWRITE (bits 3-0): 0h disabled, 1h current position, 2h format (FORMAT
      * MEDIUM is not supported: INVALID FIELD); byte 3 PARTITION; bytes 4-11 LOGICAL OBJECT IDENTIFIER, which must be the
-     * current position for 1h. On a WORM cartridge the next WRITE / WRITE FILEMARKS / ERASE there may then replace
-     * what follows; any repositioning cancels it. Harmless (GOOD) on rewritable media.
+     * current position for 1h. ALLOW OVERWRITE lifts the restriction of append-only mode (SSC-4; IBM LTO SCSI
+     * Reference §4.2.3), which this drive does not offer (WRITE MODE of the Device Configuration Extension page is 0,
+     * overwrite allowed, and not changeable): a write at the position is processed as it would be anyway, and on a
+     * WORM cartridge "a write type command shall be processed following the WORM rules" (ibid.) - it never opens
+     * WORM data for overwriting. The command is validated and answers GOOD.
      */
     private static ValueTask<CommandOutcome> AllowOverwriteAsync(TapeDriveLogicalUnit unit, ScsiTask task)
     {
@@ -444,7 +447,6 @@ public sealed partial class TapeDriveLogicalUnit
             return CommandOutcome.InvalidCdbField(4);
         }
 
-        medium.AllowOverwriteAtCurrentPosition();
         return CommandOutcome.Good;
     }
 }

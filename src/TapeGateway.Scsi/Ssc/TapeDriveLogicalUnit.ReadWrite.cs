@@ -153,8 +153,9 @@ public sealed partial class TapeDriveLogicalUnit
      * LENGTH bytes (at most READ BLOCK LIMITS' maximum); fixed mode writes TRANSFER LENGTH blocks of the mode block
      * length. With DCE=1 (Data Compression page) blocks are stored compressed.
      *  - inside the early-warning zone the write still succeeds: CHECK CONDITION, NO SENSE, EOM, 00/02, INFORMATION 0
-     *    (SSC-4 §4.2 early warning; applications then finish the volume); the write that crosses the programmable
-     *    early-warning point (PEWS of the Device Configuration Extension page, off by default) reports 00/07 likewise;
+     *    (SSC-4 §4.2 early warning; applications then finish the volume); past the programmable early-warning point
+     *    (PEWS of the Device Configuration Extension page, off by default) the first write to complete reports 00/07
+     *    likewise, before early warning if it crosses both (the medium keeps track, see TapeImage.WriteCompleted);
      *  - at the physical end: VOLUME OVERFLOW, EOM, 00/02, INFORMATION = what was not written (the transfer length in
      *    variable mode, the blocks not written in fixed mode);
      *  - DATA PROTECT 27/00 (write protected), 30/05 (generation the drive cannot write), 30/0C (WORM overwrite).
@@ -204,14 +205,15 @@ public sealed partial class TapeDriveLogicalUnit
             return unit.WriteOutcome(r.Condition, length);
         }
 
-        // The command reports the strongest warning any of its blocks met (early warning over programmable).
+        // The command reports a warning its blocks met once all are written. SSC-4 programmable early warning: PEW is
+        // reported before the early-warning CHECK CONDITION, so the block that crossed PEW decides over later ones.
         var warning = TapeCondition.Ok;
         for (var i = 0; i < length; i++)
         {
             var r = await medium.WriteBlockAsync(data.Slice(i * (int)blockLength, (int)blockLength), compress, task.Aborted).ConfigureAwait(false);
             if (r.Condition is TapeCondition.EarlyWarning or TapeCondition.ProgrammableEarlyWarning)
             {
-                warning = warning == TapeCondition.EarlyWarning ? warning : r.Condition;
+                warning = warning == TapeCondition.ProgrammableEarlyWarning ? warning : r.Condition;
             }
             else if (r.Condition != TapeCondition.Ok)
             {
@@ -232,8 +234,8 @@ public sealed partial class TapeDriveLogicalUnit
             case TapeCondition.EarlyWarning:
                 return CommandOutcome.Fail(SenseReason.EarlyWarning, SenseDetails.Info(0));
             case TapeCondition.ProgrammableEarlyWarning:
-                // SSC-4 programmable early warning: the write completed; NO SENSE, EOM, 00/07, reported by the write
-                // that crossed PEW (READ POSITION's BPEW says it from then on).
+                // SSC-4 programmable early warning: the write completed; NO SENSE, EOM, 00/07, reported once per entry
+                // into the zone past PEW (READ POSITION's BPEW says it from then on).
                 return CommandOutcome.Fail(SenseReason.ProgrammableEarlyWarning, SenseDetails.Info(0));
             case TapeCondition.VolumeOverflow:
                 return CommandOutcome.Fail(SenseReason.VolumeOverflow, SenseDetails.Info(residue));

@@ -62,6 +62,34 @@ public sealed class TapeCapacityTests
     }
 
     [Fact]
+    public async Task Programmable_early_warning_comes_before_early_warning_and_after_a_locate_into_its_zone()
+    {
+        // SSC-4 programmable early warning (IBM LTO SCSI Reference §4.8 has the same text): "If early-warning is crossed
+        // prior to the PROGRAMMABLE EARLY WARNING DETECTED additional sense being reported, [it] shall be reported before
+        // the early-warning CHECK CONDITION", and if it "was not reported, the next write in PEWZ or beyond
+        // early-warning that would otherwise complete with GOOD status, shall return" it instead.
+        var store = new MemoryTapeStore();
+        await using var tape = await NewTapeAsync(store, 16 * MiB);
+        tape.ProgrammableEarlyWarningBytes = 3 * MiB; // PEW at 9 MiB, early warning at 12 MiB of records
+        Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(RandomBlock(BlockSize, 1), compress: false)).Condition);
+
+        // One record from before PEW to past early warning.
+        Assert.Equal(TapeCondition.ProgrammableEarlyWarning, (await tape.WriteBlockAsync(RandomBlock((int)(12 * MiB), 2), compress: false)).Condition);
+        Assert.Equal(TapeCondition.EarlyWarning, (await tape.WriteBlockAsync(RandomBlock(BlockSize, 3), compress: false)).Condition);
+        Assert.Equal(TapeCondition.EarlyWarning, (await tape.WriteFilemarksAsync(1, immediate: false)).Condition);
+
+        // Back before PEW, then straight to EOD (past early warning) without writing: the next write reports PEW first.
+        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(1)).Condition);
+        Assert.Equal(TapeCondition.Ok, (await tape.SpaceToEndOfDataAsync()).Condition);
+        Assert.Equal(TapeCondition.ProgrammableEarlyWarning, (await tape.WriteFilemarksAsync(1, immediate: false)).Condition);
+        Assert.Equal(TapeCondition.EarlyWarning, (await tape.WriteFilemarksAsync(1, immediate: false)).Condition);
+
+        // A new PEWS is a new zone: reported by the next write in it.
+        tape.ProgrammableEarlyWarningBytes = 2 * MiB;
+        Assert.Equal(TapeCondition.ProgrammableEarlyWarning, (await tape.WriteFilemarksAsync(1, immediate: false)).Condition);
+    }
+
+    [Fact]
     public async Task Sixteen_MiB_tape_reports_early_warning_then_volume_overflow()
     {
         var store = new MemoryTapeStore();

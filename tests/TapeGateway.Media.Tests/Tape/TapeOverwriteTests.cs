@@ -181,24 +181,6 @@ public sealed class TapeOverwriteTests
     }
 
     [Fact]
-    public async Task Worm_allow_overwrite_permits_one_write_at_that_position()
-    {
-        var (_, tape, _) = await FiveBlocksAndFilemarkAsync(worm: true);
-        await using (tape)
-        {
-            await tape.LocateAsync(4);
-            tape.AllowOverwriteAtCurrentPosition();
-            await tape.LocateAsync(3); // repositioning cancels it
-            await tape.LocateAsync(4);
-            Assert.Equal(TapeCondition.WormOverwrite, (await tape.WriteBlockAsync(RandomBlock(10, 1), compress: false)).Condition);
-
-            tape.AllowOverwriteAtCurrentPosition();
-            Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(RandomBlock(10, 1), compress: false)).Condition);
-            Assert.Equal(5, tape.ReadPosition().EndOfDataObjectNumber);
-        }
-    }
-
-    [Fact]
     public async Task Write_protected_refuses_every_change_but_reads()
     {
         var (store, tape, blocks) = await FiveBlocksAndFilemarkAsync();

@@ -330,7 +330,7 @@ public sealed class TapeReadWriteTests
     }
 
     [Fact]
-    public async Task Worm_AppendOnly_OverwriteRefused_AllowOverwrite()
+    public async Task Worm_AppendOnly_OverwriteRefused_AllowOverwriteDoesNotOpenIt()
     {
         var h = new TapeHarness();
         await h.LoadNewAsync(worm: true);
@@ -346,13 +346,19 @@ public sealed class TapeReadWriteTests
         await h.Good(Cdb.Space(3, 0));
         await h.WriteRecordAsync(TapeHarness.Block(1000, 50));
 
-        // ALLOW OVERWRITE must name the current position.
+        // ALLOW OVERWRITE must name the current position. It lifts append-only mode only: on WORM the WORM rules still
+        // decide (IBM LTO SCSI Reference §4.2.3), so the filemark and the block after it stay.
         await h.Good(Cdb.Locate10(3));
         var wrong = await h.Run(Cdb.AllowOverwrite(2));
         wrong.AssertInvalidCdbField(4);
         await h.Good(Cdb.AllowOverwrite(3));
-        await h.Good(Cdb.WriteFilemarks(1));
-        Assert.Equal(4L, (await h.LongPositionAsync()).Object);
+        var overwrite = await h.Run(Cdb.WriteFilemarks(1));
+        overwrite.AssertTape(SenseKey.DataProtect, 0x30, 0x0C);
+        await h.Good(Cdb.AllowOverwrite(3));
+        var erase = await h.Run(Cdb.Erase());
+        erase.AssertTape(SenseKey.DataProtect, 0x30, 0x0C);
+        await h.Good(Cdb.Space(3, 0));
+        Assert.Equal(5L, (await h.LongPositionAsync()).Object);
 
         var format = await h.Run(Cdb.AllowOverwrite(0, mode: 2));
         format.AssertInvalidCdbField(2, 3);
