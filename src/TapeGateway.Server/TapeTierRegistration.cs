@@ -96,7 +96,7 @@ public sealed class BackgroundWorkSettings
 {
     public const string SectionName = "TapeGateway:BackgroundWork";
 
-    /// <summary>Worker threads; 0 = one per core.</summary>
+    /// <summary>Worker threads; 0 = one per core, at most 8 (uploads run at most MaxParallelUploads at a time anyway).</summary>
     public int Threads { get; set; }
 
     /// <summary>Linux nice increment of the workers (0–19); 0 runs them like every other thread.</summary>
@@ -116,7 +116,7 @@ public static class BackgroundWorkRegistration
                 throw new InvalidOperationException($"{BackgroundWorkSettings.SectionName}: Threads must be 0 or more and Nice 0–19.");
             }
 
-            return new BackgroundWorkScheduler(settings.Threads == 0 ? Environment.ProcessorCount : settings.Threads, settings.Nice);
+            return new BackgroundWorkScheduler(settings.Threads == 0 ? Math.Clamp(Environment.ProcessorCount, 1, 8) : settings.Threads, settings.Nice);
         });
         return services;
     }
