@@ -1016,6 +1016,11 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
                     {
                         LogStartupTapeFailed(_logger, barcode, $"created in slot {created.ElementAddress} but not moved to {target}: {move.Message}");
                     }
+                    else
+                    {
+                        // Configured into that slot, not moved there by the robot: no source, IMPEXP=1 in a mailslot.
+                        await _tapes.SetSourceAddressAsync(barcode, null, ct).ConfigureAwait(false);
+                    }
                 }
             }
         }
@@ -1042,12 +1047,13 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         var type = ToSmc(e.Type);
         var full = e.Barcode is not null;
 
-        // SVALID (SMC-3 §6.10.3): report where the medium came from when it moved here from another element. A tape
-        // created in its slot has itself as source: that is no move, so no source is reported.
-        ushort? source = full && e.SourceAddress is int s && s != e.Address ? (ushort)s : null;
+        // SVALID: the last storage element the medium was moved from, which "may or may not be the same as this
+        // element" (SCSI-2 §17.2.5.4, carried into SMC): a tape loaded from its slot and put back there reports that
+        // slot. The catalog keeps no source until the robot first moves a tape.
+        ushort? source = full && e.SourceAddress is int s ? (ushort)s : null;
 
-        // IMPEXP (SMC-3 §6.10.4): set when an operator put the cartridge in the I/E element (we create new tapes there,
-        // AWS style), clear when the changer moved it there (an export).
+        // IMPEXP: one when an operator put the cartridge in the I/E element (we create new tapes there, AWS style), zero
+        // when the medium transport did (an export, even of a tape that had come from this very mailslot).
         var byOperator = type == SmcElementType.ImportExport && full && source is null;
         return new SmcElementStatus((ushort)e.Address, type, full, e.Barcode, source, PlacedByOperator: byOperator);
     }

@@ -49,6 +49,28 @@ public sealed class TapeLibraryTests
     }
 
     [Fact]
+    public async Task A_tape_put_back_through_a_drive_reports_its_own_slot_as_source_and_was_not_placed_by_an_operator()
+    {
+        await using var h = await LibraryTestHarness.StartAsync();
+        await h.CreateTapeAsync("HOME01L5");
+        await h.CreateTapeAsync("MAIL01L5", TapePlacement.ImportExport);
+        foreach (var slot in new ushort[] { Slot1, Mailslot })
+        {
+            Assert.Equal(ChangerResult.Ok, await h.Library.MoveAsync(slot, Drive0, "test", CancellationToken.None));
+            Assert.Equal(ChangerResult.Ok, await h.Library.MoveAsync(Drive0, slot, "test", CancellationToken.None));
+        }
+
+        // SMC-3: the source storage element address "may or may not be the same as this element"; IMPEXP=0 because the
+        // medium transport, not an operator, put the cartridge in the mailslot.
+        var elements = await h.Library.GetElementsAsync(CancellationToken.None);
+        var home = Assert.Single(elements, e => e.Address == Slot1);
+        Assert.Equal(Slot1, home.SourceAddress);
+        var mail = Assert.Single(elements, e => e.Address == Mailslot);
+        Assert.Equal(Mailslot, mail.SourceAddress);
+        Assert.False(mail.PlacedByOperator);
+    }
+
+    [Fact]
     public async Task Move_slot_to_drive_creates_the_image_and_loads_it_with_catalog_cartridge_info()
     {
         await using var h = await LibraryTestHarness.StartAsync();
@@ -230,6 +252,11 @@ public sealed class TapeLibraryTests
         Assert.Equal(3, await h1.WhereIsAsync("HRN001L4"));
         Assert.Equal(4, await h1.WhereIsAsync("HRN002L4"));
         Assert.Equal(12, await h1.WhereIsAsync("MLS001L4"));
+
+        // Configured into their slots, not moved there by the robot: no source, and IMPEXP in the mailslot.
+        var elements = await h1.Library.GetElementsAsync(CancellationToken.None);
+        Assert.All(elements.Where(e => e.Full), e => Assert.Null(e.SourceAddress));
+        Assert.True(elements.Single(e => e.Address == 12).PlacedByOperator);
         Assert.Equal(ChangerResult.Ok, await h1.Library.MoveAsync(3, 7, "test", CancellationToken.None));
         await h1.StopAsync();
 
