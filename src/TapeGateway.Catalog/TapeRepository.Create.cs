@@ -40,11 +40,13 @@ public sealed partial class TapeRepository
     private const string UsedBarcodesSql = "SELECT barcode FROM barcodes_used WHERE barcode IN @Barcodes;";
     private const string InsertBarcodeUsedSql = "INSERT INTO barcodes_used (barcode, first_used) VALUES (@Barcode, @Now);";
 
+    // source_address stays NULL until the robot moves the tape: a new tape was put in its slot by the operator, not by
+    // the medium transport (READ ELEMENT STATUS: SVALID=0, and IMPEXP=1 in an I/E slot).
     private const string InsertTapeSql = """
         INSERT INTO tapes (barcode, library_id, capacity_bytes, used_bytes, state, pool_id, worm, read_only, location_kind,
                            element_address, source_address, created, updated)
         VALUES (@Barcode, @LibraryId, @CapacityBytes, 0, @State, @PoolId, @Worm, 0, 'element',
-                @ElementAddress, @ElementAddress, @Now, @Now);
+                @ElementAddress, NULL, @Now, @Now);
         """;
 
     private const string NextSequenceSql = "SELECT next_value FROM barcode_sequences WHERE prefix = @Prefix;";
@@ -223,7 +225,7 @@ public sealed partial class TapeRepository
                 $"capacity={capacityBytes} pool={poolId} worm={(worm ? 1 : 0)}", ct);
             tapes.Add(new Tape(
                 barcode, libraryId, capacityBytes, 0, initialState, poolId, worm, false, TapeLocationKind.Element,
-                address, address, null, null, null, now, now));
+                address, null, null, null, null, now, now));
         }
 
         return tapes;

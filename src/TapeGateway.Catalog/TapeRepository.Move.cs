@@ -15,6 +15,8 @@ public sealed partial class TapeRepository
         WHERE barcode = @Barcode AND library_id = @LibraryId AND element_address = @From AND state = @State;
         """;
 
+    private const string SetSourceSql = "UPDATE tapes SET source_address = @Source, updated = @Now WHERE barcode = @Barcode;";
+
     private const string DriveAddressSql = """
         SELECT element_address FROM drives WHERE library_id = @LibraryId AND drive_index = @DriveIndex;
         """;
@@ -37,6 +39,18 @@ public sealed partial class TapeRepository
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Sets the element the tape last came from (READ ELEMENT STATUS SOURCE STORAGE ELEMENT ADDRESS; null: the robot has
+    /// not moved it since an operator placed it). For a caller whose one medium movement took several catalog moves
+    /// (a swap parked in a free slot, an exchange rolled back, a startup tape moved to its configured slot): the slots
+    /// used in between are the robot's business and must not show.
+    /// </summary>
+    public async Task SetSourceAddressAsync(string barcode, int? source, CancellationToken cancellationToken = default)
+    {
+        await using var c = await _connections.OpenAsync(cancellationToken);
+        await c.ExecuteAsync(new CommandDefinition(SetSourceSql, new { Barcode = barcode, Source = source, Now = Now() }, cancellationToken: cancellationToken));
     }
 
     /// <summary>Loads <paramref name="barcode"/> from wherever it sits in the library into drive <paramref name="driveIndex"/>.</summary>

@@ -13,9 +13,12 @@ public sealed partial class TapeRepository
 
     private const string CurrentStateSql = "SELECT state FROM tapes WHERE barcode = @Barcode;";
 
+    // A tape the gateway puts back into an I/E slot (retrieved, recovered) was placed there as by an operator: it has
+    // no source element (SVALID=0, IMPEXP=1), whatever slot it left before it was archived.
     private const string UpdateAfterTransitionSql = """
         UPDATE tapes
         SET location_kind = @LocationKind, element_address = @ElementAddress, read_only = @ReadOnly,
+            source_address = CASE WHEN @Placed = 1 THEN NULL ELSE source_address END,
             archive_progress = @ArchiveProgress, pool_entry = @PoolEntry, retention_start = @RetentionStart,
             purge_library_copy = @PurgeLibraryCopy
         WHERE barcode = @Barcode;
@@ -106,6 +109,7 @@ public sealed partial class TapeRepository
         var elementAddress = (int?)tape.ElementAddress;
         var fromElement = elementAddress;
         var leaves = TapeStates.IsOutsideLibrary(to) || to is TapeState.InTransitToVts or TapeState.Deleting or TapeState.Deleted;
+        var placed = false;
 
         if (leaves && elementAddress is int address)
         {
@@ -149,6 +153,7 @@ public sealed partial class TapeRepository
 
             elementAddress = free[0];
             locationKind = TapeLocationKind.Element;
+            placed = true;
         }
 
         var poolEntry = tape.PoolEntry;
@@ -189,6 +194,7 @@ public sealed partial class TapeRepository
                 PoolEntry = poolEntry,
                 RetentionStart = retentionStart,
                 PurgeLibraryCopy = purgeLibraryCopy ? 1 : 0,
+                Placed = placed ? 1 : 0,
             },
             tx,
             cancellationToken: ct));

@@ -673,6 +673,9 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
             return (ChangerResult.SourceEmpty, null);
         }
 
+        var moving = inventory.At(source)!;
+        var displaced = inventory.At(first)!;
+
         if (source == first)
         {
             return (ChangerResult.InvalidElement, null);
@@ -720,6 +723,14 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
                     }
                 }
 
+                // All or nothing, SOURCE STORAGE ELEMENT ADDRESS included: the moves there and back are not the
+                // initiator's.
+                if (done.Count > 0)
+                {
+                    await _tapes.SetSourceAddressAsync(moving.Barcode!, moving.SourceAddress, CancellationToken.None).ConfigureAwait(false);
+                    await _tapes.SetSourceAddressAsync(displaced.Barcode!, displaced.SourceAddress, CancellationToken.None).ConfigureAwait(false);
+                }
+
                 return (outcome.Result, null);
             }
 
@@ -730,22 +741,28 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
             }
         }
 
+        if (second == source)
+        {
+            // The parking slot is the robot's business: the displaced medium came from the first destination (SMC-3
+            // SOURCE STORAGE ELEMENT ADDRESS), or out of a drive, from the slot it had been loaded from.
+            var from = types[1] is SmcElementType.Storage or SmcElementType.ImportExport ? first : displaced.SourceAddress;
+            await _tapes.SetSourceAddressAsync(displaced.Barcode!, from, ct).ConfigureAwait(false);
+        }
+
         // Exports are judged on where each tape started and ended, not on the parking step.
-        var finalSource = inventory.At(source)!;
-        var finalFirst = inventory.At(first)!;
         if (types[1] == SmcElementType.ImportExport && types[0] != SmcElementType.ImportExport)
         {
-            await NotifyExportAsync(new MoveResult(MoveStatus.Ok, finalSource.Barcode, source, first, IsExport: true), actor, ct).ConfigureAwait(false);
+            await NotifyExportAsync(new MoveResult(MoveStatus.Ok, moving.Barcode, source, first, IsExport: true), actor, ct).ConfigureAwait(false);
         }
 
         if (types[2] == SmcElementType.ImportExport && types[1] != SmcElementType.ImportExport)
         {
-            await NotifyExportAsync(new MoveResult(MoveStatus.Ok, finalFirst.Barcode, first, second, IsExport: true), actor, ct).ConfigureAwait(false);
+            await NotifyExportAsync(new MoveResult(MoveStatus.Ok, displaced.Barcode, first, second, IsExport: true), actor, ct).ConfigureAwait(false);
         }
 
         // Imports likewise: a tape that started in an I/E slot and ended outside one (the parking step alone is none).
-        var imported = types[0] == SmcElementType.ImportExport && types[1] != SmcElementType.ImportExport ? finalSource.Barcode
-            : types[1] == SmcElementType.ImportExport && types[2] != SmcElementType.ImportExport ? finalFirst.Barcode
+        var imported = types[0] == SmcElementType.ImportExport && types[1] != SmcElementType.ImportExport ? moving.Barcode
+            : types[1] == SmcElementType.ImportExport && types[2] != SmcElementType.ImportExport ? displaced.Barcode
             : null;
         return (ChangerResult.Ok, imported);
     }
@@ -1016,6 +1033,11 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
                     {
                         LogStartupTapeFailed(_logger, barcode, $"created in slot {created.ElementAddress} but not moved to {target}: {move.Message}");
                     }
+                    else
+                    {
+                        // Configured into that slot, not moved there by the robot: no source, IMPEXP=1 in a mailslot.
+                        await _tapes.SetSourceAddressAsync(barcode, null, ct).ConfigureAwait(false);
+                    }
                 }
             }
         }
@@ -1042,12 +1064,13 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         var type = ToSmc(e.Type);
         var full = e.Barcode is not null;
 
-        // SVALID (SMC-3 §6.10.3): report where the medium came from when it moved here from another element. A tape
-        // created in its slot has itself as source: that is no move, so no source is reported.
-        ushort? source = full && e.SourceAddress is int s && s != e.Address ? (ushort)s : null;
+        // SVALID: the last storage element the medium was moved from, which "may or may not be the same as this
+        // element" (SCSI-2 §17.2.5.4, carried into SMC): a tape loaded from its slot and put back there reports that
+        // slot. The catalog keeps no source until the robot first moves a tape.
+        ushort? source = full && e.SourceAddress is int s ? (ushort)s : null;
 
-        // IMPEXP (SMC-3 §6.10.4): set when an operator put the cartridge in the I/E element (we create new tapes there,
-        // AWS style), clear when the changer moved it there (an export).
+        // IMPEXP: one when an operator put the cartridge in the I/E element (we create new tapes there, AWS style), zero
+        // when the medium transport did (an export, even of a tape that had come from this very mailslot).
         var byOperator = type == SmcElementType.ImportExport && full && source is null;
         return new SmcElementStatus((ushort)e.Address, type, full, e.Barcode, source, PlacedByOperator: byOperator);
     }

@@ -283,7 +283,7 @@ internal static class LibraryEndpoints
                 type = e.Type.ToDb(),
                 barcode = e.Barcode,
                 state = e.TapeState?.ToAwsString(),
-                source = e.Barcode is not null && e.SourceAddress != e.Address ? e.SourceAddress : null,
+                source = e.Barcode is not null ? e.SourceAddress : null,
                 drive = e.DriveIndex,
             }),
         });

@@ -117,6 +117,30 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task A_retrieved_tape_put_in_a_mailslot_has_no_source_element()
+    {
+        var (ctx, library) = await CatalogTestContext.CreateWithLibraryAsync();
+        await using var _ = ctx;
+        await ctx.CreateAsync(library.Id, "BACK01");
+        Assert.True((await ctx.Tapes.MoveAsync(library.Id, 10, 1000, "scsi:iqn.test")).Succeeded);
+        Assert.True((await ctx.Tapes.MoveAsync(library.Id, 1000, 11, "scsi:iqn.test")).Succeeded);
+        foreach (var (from, to) in new[]
+        {
+            (TapeState.Available, TapeState.InTransitToVts), (TapeState.InTransitToVts, TapeState.Archiving),
+            (TapeState.Archiving, TapeState.Archived), (TapeState.Archived, TapeState.Retrieving), (TapeState.Retrieving, TapeState.Retrieved),
+        })
+        {
+            Assert.True((await ctx.Tapes.TransitionAsync("BACK01", from, to, "job")).Succeeded);
+        }
+
+        // The gateway put it there, as an operator would: no source (SVALID=0, IMPEXP=1), not the slot it was
+        // exported from before it was archived.
+        var tape = (await ctx.Tapes.GetTapeAsync("BACK01"))!;
+        Assert.Equal(10, tape.ElementAddress);
+        Assert.Null(tape.SourceAddress);
+    }
+
+    [Fact]
     public async Task Cancelling_archival_in_the_IE_slot_keeps_the_tape_there()
     {
         var (ctx, library) = await CatalogTestContext.CreateWithLibraryAsync();

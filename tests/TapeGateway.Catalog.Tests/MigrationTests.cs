@@ -112,6 +112,26 @@ public sealed partial class MigrationTests
     }
 
     [Fact]
+    public async Task Version_4_forgets_sources_that_only_repeat_the_tapes_own_element()
+    {
+        await using var ctx = CatalogTestContext.Create();
+        await ctx.Migrator.MigrateAsync(targetVersion: 3);
+        var library = await ctx.Libraries.EnsureLibraryAsync(CatalogTestContext.SmallGeometry);
+        Assert.True((await ctx.CreateAsync(library.Id, "OLD001", "OLD002")).Succeeded);
+        Assert.True((await ctx.Tapes.MoveAsync(library.Id, 11, 1000, "api")).Succeeded);
+        await using (var c = await ctx.Connections.OpenAsync())
+        {
+            // How versions before 4 recorded a new tape: its own element as source.
+            await c.ExecuteAsync("UPDATE tapes SET source_address = element_address WHERE barcode = 'OLD001';");
+        }
+
+        await ctx.Migrator.MigrateAsync();
+
+        Assert.Null((await ctx.Tapes.GetTapeAsync("OLD001"))!.SourceAddress);
+        Assert.Equal(11, (await ctx.Tapes.GetTapeAsync("OLD002"))!.SourceAddress);
+    }
+
+    [Fact]
     public async Task A_failing_migration_is_rolled_back_completely()
     {
         await using var ctx = CatalogTestContext.Create();

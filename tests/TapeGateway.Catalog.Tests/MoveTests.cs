@@ -29,6 +29,22 @@ public sealed class MoveTests
     }
 
     [Fact]
+    public async Task A_new_tape_has_no_source_until_the_robot_moves_it_and_a_drive_keeps_the_slot_it_came_from()
+    {
+        var (ctx, library) = await CatalogTestContext.CreateWithLibraryAsync();
+        await using var _ = ctx;
+        await ctx.CreateAsync(library.Id, "SRC001");
+        Assert.Null((await ctx.Libraries.GetInventoryAsync(library.Id))!.At(10)!.SourceAddress);
+
+        Assert.True((await ctx.Tapes.MoveAsync(library.Id, 10, 500, "scsi:iqn.host")).Succeeded);
+        Assert.True((await ctx.Tapes.MoveAsync(library.Id, 500, 10, "scsi:iqn.host")).Succeeded);
+
+        // Back in the mailslot it was created in, but moved there by the robot: its source is that mailslot, which
+        // READ ELEMENT STATUS reports (SMC-3: the source "may or may not be the same as this element").
+        Assert.Equal(10, (await ctx.Libraries.GetInventoryAsync(library.Id))!.At(10)!.SourceAddress);
+    }
+
+    [Fact]
     public async Task Source_empty_destination_full_and_invalid_elements_are_typed()
     {
         var (ctx, library) = await CatalogTestContext.CreateWithLibraryAsync();

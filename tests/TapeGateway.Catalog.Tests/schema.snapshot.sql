@@ -1,4 +1,4 @@
--- user_version 3
+-- user_version 4
 -- index ix_elements_free
 CREATE INDEX ix_elements_free ON elements (library_id, element_type, address) WHERE barcode IS NULL;
 -- index ix_tape_events_barcode

@@ -49,6 +49,61 @@ public sealed class TapeLibraryTests
     }
 
     [Fact]
+    public async Task A_tape_put_back_through_a_drive_reports_its_own_slot_as_source_and_was_not_placed_by_an_operator()
+    {
+        await using var h = await LibraryTestHarness.StartAsync();
+        await h.CreateTapeAsync("HOME01L5");
+        await h.CreateTapeAsync("MAIL01L5", TapePlacement.ImportExport);
+        foreach (var slot in new ushort[] { Slot1, Mailslot })
+        {
+            Assert.Equal(ChangerResult.Ok, await h.Library.MoveAsync(slot, Drive0, "test", CancellationToken.None));
+            Assert.Equal(ChangerResult.Ok, await h.Library.MoveAsync(Drive0, slot, "test", CancellationToken.None));
+        }
+
+        // SMC-3: the source storage element address "may or may not be the same as this element"; IMPEXP=0 because the
+        // medium transport, not an operator, put the cartridge in the mailslot.
+        var elements = await h.Library.GetElementsAsync(CancellationToken.None);
+        var home = Assert.Single(elements, e => e.Address == Slot1);
+        Assert.Equal(Slot1, home.SourceAddress);
+        var mail = Assert.Single(elements, e => e.Address == Mailslot);
+        Assert.Equal(Mailslot, mail.SourceAddress);
+        Assert.False(mail.PlacedByOperator);
+    }
+
+    [Fact]
+    public async Task Exchange_swap_reports_where_each_tape_came_from_not_the_parking_slot()
+    {
+        await using var h = await LibraryTestHarness.StartAsync();
+        await h.CreateTapeAsync("SWPA01L5");
+        await h.CreateTapeAsync("SWPB01L5");
+
+        // One picker: the tape from slot 2 waits in free slot 3 while the other goes from slot 1 to slot 2.
+        Assert.Equal(ChangerResult.Ok, await h.Library.ExchangeAsync(Slot1, Slot2, Slot1, "test", CancellationToken.None));
+
+        var elements = await h.Library.GetElementsAsync(CancellationToken.None);
+        Assert.Equal(("SWPB01L5", (ushort?)Slot2), elements.Where(e => e.Address == Slot1).Select(e => (e.VolumeTag, e.SourceAddress)).Single());
+        Assert.Equal(("SWPA01L5", (ushort?)Slot1), elements.Where(e => e.Address == Slot2).Select(e => (e.VolumeTag, e.SourceAddress)).Single());
+    }
+
+    [Fact]
+    public async Task A_failed_exchange_leaves_every_source_address_as_it_was()
+    {
+        await using var h = await LibraryTestHarness.StartAsync();
+        await h.CreateTapeAsync("XFAA01L5");
+        await h.CreateTapeAsync("XFAB01L5");
+        Assert.Equal(ChangerResult.Ok, await h.Library.MoveAsync(Slot1, Drive0, "test", CancellationToken.None));
+        h.Drives[0].IsRemovalPrevented = true;
+
+        // Slot 2 → slot 3 succeeds, drive → slot 2 is refused, slot 3 → slot 2 undoes the first step.
+        Assert.Equal(ChangerResult.MediumRemovalPrevented, await h.Library.ExchangeAsync(Drive0, Slot2, 3, "test", CancellationToken.None));
+
+        var elements = await h.Library.GetElementsAsync(CancellationToken.None);
+        var slot2 = Assert.Single(elements, e => e.Address == Slot2);
+        Assert.Equal(("XFAB01L5", (ushort?)null, false), (slot2.VolumeTag, slot2.SourceAddress, slot2.Full && elements.Single(e => e.Address == 3).Full));
+        Assert.Equal(Slot1, Assert.Single(elements, e => e.Address == Drive0).SourceAddress);
+    }
+
+    [Fact]
     public async Task Move_slot_to_drive_creates_the_image_and_loads_it_with_catalog_cartridge_info()
     {
         await using var h = await LibraryTestHarness.StartAsync();
@@ -230,6 +285,11 @@ public sealed class TapeLibraryTests
         Assert.Equal(3, await h1.WhereIsAsync("HRN001L4"));
         Assert.Equal(4, await h1.WhereIsAsync("HRN002L4"));
         Assert.Equal(12, await h1.WhereIsAsync("MLS001L4"));
+
+        // Configured into their slots, not moved there by the robot: no source, and IMPEXP in the mailslot.
+        var elements = await h1.Library.GetElementsAsync(CancellationToken.None);
+        Assert.All(elements.Where(e => e.Full), e => Assert.Null(e.SourceAddress));
+        Assert.True(elements.Single(e => e.Address == 12).PlacedByOperator);
         Assert.Equal(ChangerResult.Ok, await h1.Library.MoveAsync(3, 7, "test", CancellationToken.None));
         await h1.StopAsync();
 
