@@ -27,13 +27,10 @@ public sealed class TapeModelEdgeTests
     /// </summary>
     private static readonly TapeCapacity SmallTape = new(1_400_000, 128 * 1024);
 
+    public static TheoryData<int> Seeds => [1, 2, 3, 5, 8, 13];
+
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(5)]
-    [InlineData(8)]
-    [InlineData(13)]
+    [MemberData(nameof(Seeds))]
     public async Task FixedBlockMode_DriveMatchesSsc4Model(int seed)
     {
         var h = new TapeHarness();
@@ -58,12 +55,7 @@ public sealed class TapeModelEdgeTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(5)]
-    [InlineData(8)]
-    [InlineData(13)]
+    [MemberData(nameof(Seeds))]
     public async Task EarlyWarningAndEndOfPartition_DriveMatchesSsc4Model(int seed)
     {
         var h = new TapeHarness();
@@ -89,12 +81,7 @@ public sealed class TapeModelEdgeTests
     }
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    [InlineData(5)]
-    [InlineData(8)]
-    [InlineData(13)]
+    [MemberData(nameof(Seeds))]
     public async Task Worm_DriveMatchesSsc4Model(int seed)
     {
         var h = new TapeHarness();
