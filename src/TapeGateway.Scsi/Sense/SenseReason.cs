@@ -27,6 +27,7 @@ public enum SenseReason : ushort
     CommandSequenceError,
     InvalidFieldInCommandInformationUnit,
     WriteBoundaryViolation,
+    PositionPastBeginningOfMedium,
 
     // ---- UNIT ATTENTION --------------------------------------------------------------------------------------
     PowerOnResetOrBusDeviceReset,

@@ -34,6 +34,7 @@ public static class SenseTable
         Set(SenseReason.CommandSequenceError, SenseKey.IllegalRequest, 0x2C, 0x00); /* COMMAND SEQUENCE ERROR */
         Set(SenseReason.InvalidFieldInCommandInformationUnit, SenseKey.IllegalRequest, 0x0E, 0x03); /* INVALID FIELD IN COMMAND INFORMATION UNIT */
         Set(SenseReason.WriteBoundaryViolation, SenseKey.IllegalRequest, 0x21, 0x02); /* INVALID ADDRESS FOR WRITE */
+        Set(SenseReason.PositionPastBeginningOfMedium, SenseKey.IllegalRequest, 0x3B, 0x0C); /* POSITION PAST BEGINNING OF MEDIUM */
 
         Set(SenseReason.PowerOnResetOrBusDeviceReset, SenseKey.UnitAttention, 0x29, 0x00); /* POWER ON, RESET, OR BUS DEVICE RESET OCCURRED */
         Set(SenseReason.PowerOnOccurred, SenseKey.UnitAttention, 0x29, 0x01); /* POWER ON OCCURRED */

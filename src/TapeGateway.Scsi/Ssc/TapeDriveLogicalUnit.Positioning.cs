@@ -409,13 +409,14 @@ public sealed partial class TapeDriveLogicalUnit
     }
 
     /*
-     * SSC-4 ALLOW OVERWRITE: byte 2 ALLOW OVERWRITE (bits 3-0): 0h disabled, 1h current position, 2h format (FORMAT
-     * MEDIUM is not supported: INVALID FIELD); byte 3 PARTITION; bytes 4-11 LOGICAL OBJECT IDENTIFIER, which must be the
-     * current position for 1h. ALLOW OVERWRITE lifts the restriction of append-only mode (SSC-4; IBM LTO SCSI
-     * Reference §4.2.3), which this drive does not offer (WRITE MODE of the Device Configuration Extension page is 0,
-     * overwrite allowed, and not changeable): a write at the position is processed as it would be anyway, and on a
-     * WORM cartridge "a write type command shall be processed following the WORM rules" (ibid.) - it never opens
-     * WORM data for overwriting. The command is validated and answers GOOD.
+     * SSC-4 ALLOW OVERWRITE: byte 2 ALLOW OVERWRITE (bits 3-0): 0h disabled, 1h current position, 2h format (lets
+     * FORMAT MEDIUM run in append-only mode; still INVALID FIELD here, as before FORMAT MEDIUM existed); byte 3
+     * PARTITION; bytes 4-11 LOGICAL OBJECT IDENTIFIER, which must be the current position for 1h. ALLOW OVERWRITE
+     * lifts the restriction of append-only mode (SSC-4; IBM LTO SCSI Reference §4.2.3), which this drive does not offer
+     * (WRITE MODE of the Device Configuration Extension page is 0, overwrite allowed, and not changeable): a write at
+     * the position is processed as it would be anyway, and on a WORM cartridge "a write type command shall be
+     * processed following the WORM rules" (ibid.) - it never opens WORM data for overwriting. The command is validated
+     * and answers GOOD.
      */
     private static ValueTask<CommandOutcome> AllowOverwriteAsync(TapeDriveLogicalUnit unit, ScsiTask task)
     {
