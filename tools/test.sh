@@ -395,14 +395,15 @@ GW_PID=$!
 GW_UP=0
 for _ in $(seq 1 300); do # 60 s
   if ! kill -0 "$GW_PID" 2>/dev/null; then break; fi
-  if port_open "$ISCSI_PORT"; then GW_UP=1; break; fi
+  # Both listeners: the iSCSI one is a hosted service that starts before Kestrel binds the management port.
+  if port_open "$ISCSI_PORT" && port_open "$HTTP_PORT"; then GW_UP=1; break; fi
   sleep 0.2
 done
 if ((GW_UP)); then
-  ok "gateway (pid $GW_PID) listening on $PORTAL after $((SECONDS - STAGE_T0))s"
+  ok "gateway (pid $GW_PID) listening on $PORTAL and http://127.0.0.1:$HTTP_PORT after $((SECONDS - STAGE_T0))s"
 else
   if kill -0 "$GW_PID" 2>/dev/null; then
-    bad "gateway did not open $PORTAL within 60s"
+    bad "gateway did not open $PORTAL and http://127.0.0.1:$HTTP_PORT within 60s"
   else
     wait "$GW_PID"
     bad "gateway exited with status $? before opening $PORTAL"
