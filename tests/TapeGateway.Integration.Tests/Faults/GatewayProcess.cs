@@ -67,8 +67,11 @@ internal sealed class GatewayProcess : IAsyncDisposable
             Assert.False(_process.HasExited, $"the gateway exited with {(_process.HasExited ? _process.ExitCode : 0)}; see {DataDirectory}/gateway-{Starts}.log");
             try
             {
+                // Both listeners: the iSCSI one is a hosted service that starts before Kestrel binds the API port.
                 using var probe = new TcpClient();
                 await probe.ConnectAsync(IPAddress.Loopback, IscsiPort);
+                using var api = new TcpClient();
+                await api.ConnectAsync(IPAddress.Loopback, HttpPort);
                 return;
             }
             catch (SocketException)
@@ -77,7 +80,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
             }
         }
 
-        throw new TimeoutException($"the gateway did not listen on {IscsiPort}; see {DataDirectory}/gateway-{Starts}.log");
+        throw new TimeoutException($"the gateway did not listen on {IscsiPort} and {HttpPort}; see {DataDirectory}/gateway-{Starts}.log");
     }
 
     /// <summary>SIGKILL: no shutdown code runs, nothing is flushed by the gateway.</summary>

@@ -384,13 +384,30 @@ public class TapeDataTierTests : IAsyncLifetime
         });
         Assert.Equal(TapeStoreFailure.Unavailable, failure.Failure);
         Assert.InRange(written, 5, 9); // about 4 segments' worth went into the buffer
-        Assert.True(tier.UploadFailures > 0);
+        // The uploads were failing meanwhile. On a loaded machine the first failure (after the hash pass and an fsync)
+        // may come after the 0.5 s write timeout, so wait for it rather than assume it came first.
+        await EventuallyAsync(() => Task.FromResult(tier.UploadFailures), n => n > 0, "an upload failing while the bucket is gone");
 
-        // The bucket is back: uploads resume and the same write now succeeds where it failed.
+        // The bucket is back: uploads resume (after the failures' back-off) and the same write now succeeds where it
+        // failed. Wait for the buffer to drain first: the 0.5 s write timeout above is too short to include the back-off
+        // and the uploads on a loaded CI machine.
         _store.FailPuts = false;
+        await EventuallyAsync(() => Task.FromResult(tier.DirtyBytes), d => d <= 2 * SegmentSize, "uploads resuming after the bucket came back");
         for (var i = written; i < written + 10; i++)
         {
-            Assert.Equal(TapeCondition.Ok, (await image.WriteBlockAsync(Block(i, 40_000), compress: false)).Condition);
+            // These 400 KB exceed the 256 KiB buffer again, so a write may wait once more; on a loaded machine longer
+            // than 0.5 s. A host retries a write that failed retryably, and so does this loop (a bounded number of times).
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    Assert.Equal(TapeCondition.Ok, (await image.WriteBlockAsync(Block(i, 40_000), compress: false)).Condition);
+                    break;
+                }
+                catch (TapeStoreException e) when (e.Failure == TapeStoreFailure.Unavailable && attempt < 20)
+                {
+                }
+            }
         }
 
         Assert.Equal(TapeCondition.Ok, (await image.WriteFilemarksAsync(1, immediate: false)).Condition);
