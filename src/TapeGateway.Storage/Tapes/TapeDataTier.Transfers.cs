@@ -207,8 +207,17 @@ public sealed partial class TapeDataTier
             key = Layout.SegmentKey(TapeTier.Library, tape.Barcode, s.Index, generation);
             using var handle = File.OpenHandle(tape.SegmentPath(s.Index), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
 
-            // Clean means "the local file equals the object", which must hold after a crash too: fsync first.
-            RandomAccess.FlushToDisk(handle);
+            // Clean means "the local file equals the object", which must hold after a crash too: fsync first. On a busy
+            // disk that blocks for a while, so it waits on a background worker rather than on a pool thread.
+            if (_options.Background is { } background)
+            {
+                await background.Run(() => FlushToDisk(handle), stopping).ConfigureAwait(false);
+            }
+            else
+            {
+                RandomAccess.FlushToDisk(handle);
+            }
+
             // The running hash of an append-only segment saves a read-and-hash pass; the store still checks the bytes it
             // sends against it (PutOptions.ExpectedSha256), so a stale hash can only fail the upload, never store bad data.
             // A store that hashes while storing needs neither: its result is the hash (one pass over the bytes in all).
@@ -298,6 +307,12 @@ public sealed partial class TapeDataTier
             tape.RetryDelay = delay;
             tape.RetryAt = _time.GetTimestamp() + (long)(delay.TotalSeconds * _time.TimestampFrequency);
         }
+    }
+
+    private static bool FlushToDisk(SafeFileHandle handle)
+    {
+        RandomAccess.FlushToDisk(handle);
+        return true;
     }
 
     private static async Task<string> HashAsync(SafeFileHandle handle, long length, CancellationToken ct)
