@@ -40,7 +40,10 @@ public sealed class TapePositioningModelTests
         var generator = new OperationGenerator(new Random(seed));
         var outcomes = await TapeModelRunner.RunAsync(h, new TapeModel(), seed, OperationsPerSeed, generator.Next);
 
-        // The sequence reached every exception condition, not only the easy paths.
+        // Every operation was run on both and compared (the runner fails at the first difference)...
+        Assert.Equal(OperationsPerSeed, outcomes.Values.Sum());
+
+        // ...and the sequence reached every exception condition, not only the easy paths.
         TapeModelRunner.AssertReached(outcomes, seed, "GOOD", "FILEMARK", "EOD", "BOP", "ILI");
     }
 
