@@ -8,12 +8,15 @@
  *                                          with 0|1: MODE SELECT(6) the page with DCE set or cleared, then print it
  *                                          again. DCE is reset at every load, so set it after loading.
  *   tape-ctl unload DRIVE_URL              REWIND, then LOAD UNLOAD with LOAD=0
+ *   tape-ctl read  DRIVE_URL BYTES COUNT   REWIND, then COUNT variable-length READ(6) of BYTES, one at a time, no
+ *                                          verification; prints MB/s (a read-only load for profiling the read path)
  *
  * Exit status 0 ok, 1 SCSI/iSCSI failure, 2 usage. Prints one line per command on stdout.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
@@ -168,6 +171,38 @@ static int do_dce(struct iscsi_context *c, int lun, int set)
 	return (!!(buf[off + 2] & 0x80)) == set ? 0 : 1;
 }
 
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int do_read(struct iscsi_context *c, int lun, int bytes, long count)
+{
+	unsigned char rew[6] = { 0x01, 0, 0, 0, 0, 0 };
+	double t0;
+	long i;
+	if (do_ready(c, lun) || !good(command(c, lun, rew, 6, SCSI_XFER_NONE, 0, NULL, 0), "REWIND"))
+		return 1;
+	t0 = now();
+	for (i = 0; i < count; i++) {
+		unsigned char cdb[6] = { 0x08, 0, (bytes >> 16) & 0xFF, (bytes >> 8) & 0xFF, bytes & 0xFF, 0 };
+		struct scsi_task *t = command(c, lun, cdb, 6, SCSI_XFER_READ, bytes, NULL, 0);
+		if (!t)
+			return 1;
+		if (t->status != SCSI_STATUS_GOOD || t->datain.size != bytes) {
+			fprintf(stderr, "READ(6) %ld: status 0x%x sense key 0x%x asc/ascq 0x%04x, %d bytes\n", i, t->status,
+				t->sense.key, t->sense.ascq, t->datain.size);
+			scsi_free_scsi_task(t);
+			return 1;
+		}
+		scsi_free_scsi_task(t);
+	}
+	printf("read_MBps=%.1f blocks=%ld block_bytes=%d\n", (double)bytes * count / 1e6 / (now() - t0), count, bytes);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct iscsi_context *c;
@@ -189,6 +224,8 @@ int main(int argc, char **argv)
 			printf("ready\n");
 	} else if (!strcmp(argv[1], "dce") && (argc == 3 || argc == 4)) {
 		rc = do_ready(c, lun) || do_dce(c, lun, argc == 4 ? atoi(argv[3]) : -1);
+	} else if (!strcmp(argv[1], "read") && argc == 5) {
+		rc = do_read(c, lun, atoi(argv[3]), atol(argv[4]));
 	} else if (!strcmp(argv[1], "unload") && argc == 3) {
 		unsigned char rew[6] = { 0x01, 0, 0, 0, 0, 0 }, unload[6] = { 0x1B, 0, 0, 0, 0, 0 };
 		rc = good(command(c, lun, rew, 6, SCSI_XFER_NONE, 0, NULL, 0), "REWIND") &&
@@ -202,6 +239,6 @@ int main(int argc, char **argv)
 	disconnect(c);
 	return rc;
 usage:
-	fprintf(stderr, "usage: tape-ctl move CHANGER_URL SRC DST | ready DRIVE_URL | dce DRIVE_URL [0|1] | unload DRIVE_URL\n");
+	fprintf(stderr, "usage: tape-ctl move CHANGER_URL SRC DST | ready DRIVE_URL | dce DRIVE_URL [0|1] | unload DRIVE_URL | read DRIVE_URL BYTES COUNT\n");
 	return 2;
 }
