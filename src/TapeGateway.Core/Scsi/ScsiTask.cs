@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Numerics;
 using System.Threading.Tasks.Sources;
+using TapeGateway.Core.Buffers;
 
 namespace TapeGateway.Core.Scsi;
 
@@ -10,7 +12,7 @@ namespace TapeGateway.Core.Scsi;
 /// Instances are pooled by the transport: nothing may hold a reference after <see cref="IScsiTarget.ExecuteAsync"/>
 /// has completed.
 /// </summary>
-public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
+public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>, IDataBufferAdopter
 {
     public const int MaxCdbLength = 260;
     public const int MaxSenseLength = 252;
@@ -148,6 +150,28 @@ public sealed class ScsiTask : IValueTaskSource<ReadOnlyMemory<byte>>
 
         DataInLength = length;
         return _dataIn.AsMemory(0, length);
+    }
+
+    /// <summary>
+    /// Data-In becomes the first <paramref name="length"/> bytes of <paramref name="buffer"/>; the previous Data-In buffer
+    /// goes to the caller. Arrays travel between pools this way, which is safe because both ends rent from
+    /// <see cref="ArrayPool{T}"/> instances with the same power-of-two bucket sizes (and a pool drops, rather than
+    /// refuses, an array longer than its largest bucket).
+    /// </summary>
+    public byte[]? Adopt(byte[] buffer, int length)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        if (buffer.Length < 16 || !BitOperations.IsPow2(buffer.Length))
+        {
+            throw new ArgumentException("Only a pooled array (power-of-two length) can become a task's Data-In buffer.", nameof(buffer));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, buffer.Length);
+        var previous = _dataIn;
+        _dataIn = buffer;
+        DataInLength = length;
+        return previous;
     }
 
     /// <summary>Shrinks the produced Data-In (e.g. to an allocation length) without copying.</summary>

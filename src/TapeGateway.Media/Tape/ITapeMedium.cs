@@ -1,3 +1,5 @@
+using TapeGateway.Core.Buffers;
+
 namespace TapeGateway.Media.Tape;
 
 /// <summary>
@@ -48,6 +50,15 @@ public interface ITapeMedium : IAsyncDisposable
     /// positioned after the bad block so the next one can still be read.
     /// </summary>
     ValueTask<TapeResult> ReadBlockAsync(Memory<byte> destination, CancellationToken ct = default);
+
+    /// <summary>
+    /// As <see cref="ReadBlockAsync(Memory{byte}, CancellationToken)"/>, where <paramref name="owner"/> owns
+    /// <paramref name="destination"/>: when the record fills it exactly and the medium already holds the verified bytes
+    /// in a pooled buffer of its own (read-ahead), it may give that buffer to <paramref name="owner"/> instead of
+    /// copying (<see cref="IDataBufferAdopter.Adopt"/>); <paramref name="destination"/> is then left as it was.
+    /// </summary>
+    ValueTask<TapeResult> ReadBlockAsync(Memory<byte> destination, IDataBufferAdopter owner, CancellationToken ct = default) =>
+        ReadBlockAsync(destination, ct);
 
     /// <summary>
     /// SPACE over blocks (SSC-4 SPACE(6)/(16), code 0): positive forward, negative reverse. A filemark stops it

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using TapeGateway.Core.Buffers;
 using ZstdSharp;
 
 namespace TapeGateway.Media.Tape;
@@ -761,10 +762,13 @@ public sealed partial class TapeImage : ITapeMedium
 
     // ---- Read -----------------------------------------------------------------------------------------------------
 
+    public ValueTask<TapeResult> ReadBlockAsync(Memory<byte> destination, CancellationToken ct = default) =>
+        ReadBlockAsync(destination, null, ct);
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<TapeResult> ReadBlockAsync(Memory<byte> destination, CancellationToken ct = default)
+    public async ValueTask<TapeResult> ReadBlockAsync(Memory<byte> destination, IDataBufferAdopter? owner, CancellationToken ct = default)
     {
-        var result = await ReadBlockCoreAsync(destination, ct).ConfigureAwait(false);
+        var result = await ReadBlockCoreAsync(destination, owner, ct).ConfigureAwait(false);
 
         // After Exit, so the work item does not find the verb still running; the drive issues nothing in between.
         if (result.Condition is TapeCondition.Ok or TapeCondition.IncorrectLength)
@@ -776,7 +780,7 @@ public sealed partial class TapeImage : ITapeMedium
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<TapeResult> ReadBlockCoreAsync(Memory<byte> destination, CancellationToken ct)
+    private async ValueTask<TapeResult> ReadBlockCoreAsync(Memory<byte> destination, IDataBufferAdopter? owner, CancellationToken ct)
     {
         Enter(keepReadAhead: true);
         try
@@ -798,7 +802,7 @@ public sealed partial class TapeImage : ITapeMedium
             var lon = _position;
             _position++; // an unreadable block is passed over, so the application can go on with the next one
             return TryTakeReadAhead(lon, out var header, out var ahead)
-                ? DeliverReadAhead(header, ahead, destination)
+                ? DeliverReadAhead(header, ahead, destination, owner)
                 : await ReadDataRecordAsync(offset, lon, destination, ct).ConfigureAwait(false);
         }
         finally
@@ -924,8 +928,36 @@ public sealed partial class TapeImage : ITapeMedium
 
     private void DropReadAheadLocked() => _aheadLon = -1;
 
-    private TapeResult DeliverReadAhead(RecordHeader header, byte[] stored, Memory<byte> destination) =>
-        Deliver(header, stored.AsSpan(0, header.StoredLength), destination);
+    /// <summary>The logical object whose verified payload the read-ahead holds, or -1 (for tests, which wait on it).</summary>
+    internal long ReadAheadObject
+    {
+        get
+        {
+            lock (_aheadLock)
+            {
+                return _aheadLon;
+            }
+        }
+    }
+
+    private TapeResult DeliverReadAhead(RecordHeader header, byte[] stored, Memory<byte> destination, IDataBufferAdopter? owner)
+    {
+        if (owner is null || header.Compressed || header.LogicalLength != destination.Length)
+        {
+            return Deliver(header, stored.AsSpan(0, header.StoredLength), destination);
+        }
+
+        // The streaming case: the verified record is exactly what the host asked for, so the buffer itself becomes the
+        // Data-In and the destination's buffer becomes the next read-ahead's (a swap: neither side allocates). No
+        // read-ahead runs while this verb is in progress (RunReadAhead checks _busy), so nothing reads the old one.
+        lock (_aheadLock)
+        {
+            _aheadBuffer = owner.Adopt(stored, header.LogicalLength);
+        }
+
+        Statistics.OnRead(header.LogicalLength);
+        return Completed(header.LogicalLength, header.LogicalLength, destination.Length);
+    }
 
     /// <summary>
     /// Hands a record whose stored bytes have passed their CRC to the caller: as is, or expanded (zstd), truncated to

@@ -78,9 +78,10 @@ public sealed partial class TapeDriveLogicalUnit
 
     private static async ValueTask<CommandOutcome> ReadVariableAsync(TapeDriveLogicalUnit unit, ScsiTask task, ITapeMedium medium, int length, bool sili, uint modeBlockLength)
     {
-        // Not zeroed first: Ok means the record filled it exactly, anything else trims Data-In to what was read.
+        // Not zeroed first: Ok means the record filled it exactly, anything else trims Data-In to what was read. The
+        // medium may hand its read-ahead buffer to the task instead of filling this one (one copy less per record).
         var buffer = task.GetDataInBuffer(length, clear: false);
-        var r = await medium.ReadBlockAsync(buffer, task.Aborted).ConfigureAwait(false);
+        var r = await medium.ReadBlockAsync(buffer, task, task.Aborted).ConfigureAwait(false);
         switch (r.Condition)
         {
             case TapeCondition.Ok:
