@@ -121,6 +121,39 @@ public sealed class ScsiCommandTests(GatewayFixture fixture) : IClassFixture<Gat
         Assert.Empty(ini.ProtocolViolations);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_1_mib_read_in_256_kib_pdus_goes_out_as_gathered_header_and_data_with_valid_digests(bool digests)
+    {
+        // Segments of 256 KiB take the direct path (header and data segment in one gathered send, padding and data
+        // digest after it); the initiator checks every header digest, data digest and PDU boundary.
+        var options = new InitiatorOptions
+        {
+            HeaderDigest = digests,
+            DataDigest = digests,
+            MaxRecvDataSegmentLength = 262_144,
+            MaxBurstLength = 1_048_576,
+        };
+        await using var ini = await ConnectReadyAsync(options);
+        var lba = (uint)((digests ? 9 : 8) * 4096);
+        var payload = new byte[1024 * 1024];
+        new Random(digests ? 91 : 90).NextBytes(payload);
+        const ushort blocks = 1024 * 1024 / BlockSize;
+        Assert.Equal(ScsiStatus.Good, (await ini.ExecuteAsync(0, Cdb.Write10(lba, blocks), dataOut: payload)).Status);
+
+        for (var round = 0; round < 3; round++)
+        {
+            var read = await ini.ExecuteAsync(0, Cdb.Read10(lba, blocks), expectedDataIn: payload.Length);
+            Assert.Equal(ScsiStatus.Good, read.Status);
+            Assert.Empty(read.ProtocolViolations);
+            Assert.True(payload.AsSpan().SequenceEqual(read.Data), "data read back differs from data written");
+            Assert.Equal(payload.Length / 262_144, read.DataInPduCount);
+        }
+
+        Assert.Empty(ini.ProtocolViolations);
+    }
+
     [Fact]
     public async Task Read_with_an_expected_length_shorter_than_the_cdb_asks_reports_residual_overflow()
     {

@@ -27,6 +27,10 @@ public sealed partial class IscsiConnection : IAsyncDisposable
 
     /// <summary>Scratch BHS for PDUs built in loops or across awaits; only touched under <see cref="_writeLock"/>.</summary>
     private readonly byte[] _txBhs = new byte[Bhs.Length];
+
+    // A direct Data-In's header (BHS + digest) and the two-part list of its gathered send (header, then data segment).
+    private readonly byte[] _directHead = new byte[Bhs.Length + Bhs.DigestLength];
+    private readonly ArraySegment<byte>[] _gather = new ArraySegment<byte>[2];
     private readonly long _id;
     private readonly Lock _taskLock = new();
     private readonly Dictionary<uint, IscsiTask> _tasks = [];

@@ -39,21 +39,27 @@ public static class PduWriter
     /// The BHS (with DataSegmentLength = <paramref name="dataLength"/>) and its digest: the first part of a PDU whose
     /// data segment the caller sends itself, straight from its own buffer, followed by <see cref="WriteTrailer"/>.
     /// </summary>
-    public static void WriteHeader(IBufferWriter<byte> output, Span<byte> bhs, int dataLength, bool headerDigest)
+    public static void WriteHeader(IBufferWriter<byte> output, Span<byte> bhs, int dataLength, bool headerDigest) =>
+        output.Advance(WriteHeader(output.GetSpan(Bhs.Length + Bhs.DigestLength), bhs, dataLength, headerDigest));
+
+    /// <summary>
+    /// As <see cref="WriteHeader(IBufferWriter{byte}, Span{byte}, int, bool)"/>, into <paramref name="destination"/>
+    /// (at least <see cref="Bhs.Length"/> + <see cref="Bhs.DigestLength"/> bytes); returns the bytes written.
+    /// </summary>
+    public static int WriteHeader(Span<byte> destination, Span<byte> bhs, int dataLength, bool headerDigest)
     {
         Bhs.SetDataSegmentLength(bhs, dataLength);
         bhs[Bhs.TotalAhsLengthOffset] = 0;
 
-        var head = output.GetSpan(Bhs.Length + Bhs.DigestLength);
-        bhs[..Bhs.Length].CopyTo(head);
+        bhs[..Bhs.Length].CopyTo(destination);
         var n = Bhs.Length;
         if (headerDigest)
         {
-            Crc32C.Write(head[n..], Crc32C.Compute(bhs[..Bhs.Length]));
+            Crc32C.Write(destination[n..], Crc32C.Compute(bhs[..Bhs.Length]));
             n += Bhs.DigestLength;
         }
 
-        output.Advance(n);
+        return n;
     }
 
     /// <summary>The padding and data digest that follow a non-empty data segment; returns the bytes written.</summary>
