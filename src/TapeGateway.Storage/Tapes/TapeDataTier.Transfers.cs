@@ -73,7 +73,8 @@ public sealed partial class TapeDataTier
             var idle = tape.OpenStore is null || _time.GetElapsedTime(tape.LastWriteTicks, now) >= _options.PublishInterval;
             foreach (var s in tape.Segments)
             {
-                if (s.Dirty && s.Upload is null && s.Present && s.Writers == 0 && s.Length > 0 &&
+                // Not during a copy-on-write: an adopting upload links the file by its path, which the copy replaces.
+                if (s.Dirty && s.Upload is null && s.Unshare is null && s.Present && s.Writers == 0 && s.Length > 0 &&
                     (s.Length == tape.SegmentSize || (idle && s.Index == tape.Segments.Count - 1)) &&
                     (s.Hash is null || s.HashReady(s.Length)))
                 {
@@ -152,6 +153,10 @@ public sealed partial class TapeDataTier
                     {
                         pending.Add(s.Upload);
                     }
+                    else if (s.Unshare is not null)
+                    {
+                        pending.Add(s.Unshare); // see ScheduleUploads
+                    }
                     else if (s.Dirty && s.Length > 0 && s.Writers == 0 && (includeTail || s.Length == tape.SegmentSize))
                     {
                         if (!s.Present)
@@ -209,7 +214,9 @@ public sealed partial class TapeDataTier
                 //   waits for this upload (PrepareWriteAsync, TruncateAsync: s.Upload), and after it copies the file to a
                 //   new inode before its first change (Unshare), so nothing writes into the inode the store links.
                 // - The store links the file by path, hashes the linked inode and commits exactly those bytes (and only
-                //   if the file is exactly `length` bytes), so the sidecar's SHA-256 describes what is stored.
+                //   if the file is exactly `length` bytes), so the sidecar's SHA-256 describes what is stored. The path
+                //   keeps naming the inode captured here: a copy-on-write (which renames a copy over it) neither runs
+                //   now (ScheduleUploads starts no upload during one) nor starts before this upload ends (writers wait).
                 // - A change between the capture above and the link cannot happen (the writers wait); were one to slip
                 //   in, it bumps Version and the object is discarded as garbage below, as for a copied upload.
                 // Only full segments are adopted: nothing appends to them, and a host rarely rewrites them. A partial
