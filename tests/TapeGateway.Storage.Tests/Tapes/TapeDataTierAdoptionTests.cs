@@ -38,7 +38,7 @@ public sealed class TapeDataTierAdoptionTests : IAsyncLifetime
         }
     }
 
-    private async Task<TapeDataTier> StartTierAsync(string? cacheDirectory = null, bool adopt = true)
+    private async Task<TapeDataTier> StartTierAsync(string? cacheDirectory = null, bool adopt = true, IObjectStore? store = null)
     {
         var options = new TapeCacheOptions
         {
@@ -54,7 +54,7 @@ public sealed class TapeDataTierAdoptionTests : IAsyncLifetime
             MaxUploadRetryDelay = TimeSpan.FromMilliseconds(100),
             AdoptSegmentFiles = adopt,
         };
-        var tier = new TapeDataTier(_store, _layout, options, NullLogger<TapeDataTier>.Instance);
+        var tier = new TapeDataTier(store ?? _store, _layout, options, NullLogger<TapeDataTier>.Instance);
         _tiers.Add(tier);
         await tier.StartAsync(default);
         return tier;
@@ -234,6 +234,112 @@ public sealed class TapeDataTierAdoptionTests : IAsyncLifetime
         await image.UnloadAsync();
         Assert.Equal(0, recovered.CopiedOnWriteSegments);
         await ReadSegmentsAsync(await recovered.EnsureUploadedAsync("ADP002", default));
+    }
+
+    [SkippableFact]
+    public async Task An_overwrite_during_an_adopting_upload_waits_for_it_and_leaves_the_adopted_object_intact()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "hard-link adoption is Linux-only");
+        var stalling = new StallingAdoptingStore(_store);
+        var tier = await StartTierAsync(store: stalling);
+        await CreateTapeAsync(tier, "ADP005");
+        var image = await TapeImage.OpenAsync(await tier.OpenAsync("ADP005", default));
+
+        // Segment 0 fills and its upload stops between taking the segment's length and linking the file.
+        stalling.Stall();
+        await WriteBlocksAsync(image, 3, seedBase: 0);
+        var waiting = await WaitForAsync(() => Volatile.Read(ref stalling.Waiting) > 0);
+        Assert.True(waiting, "segment 0's adoption started");
+
+        // The host overwrites from inside segment 0: the truncation and the write must not touch the file before the
+        // link (the object would get the new bytes) nor after it (the object would change under its sidecar).
+        var overwrite = Task.Run(async () =>
+        {
+            Assert.Equal(TapeCondition.Ok, (await image.LocateAsync(1)).Condition);
+            await WriteBlocksAsync(image, 1, seedBase: 500);
+        });
+        await Task.Delay(300);
+        Assert.False(overwrite.IsCompleted, "the overwrite waits for the adopting upload");
+
+        stalling.Release();
+        await overwrite.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(tier.AdoptedSegments >= 1);
+        Assert.True(tier.CopiedOnWriteSegments >= 1, "the adopted segment 0 was copied before the truncation");
+
+        // The adopted object is what segment 0 held when it was linked: it verifies, and holds blocks 0 and 1.
+        var adopted = await _store.ListAsync(_layout.TapePrefix(TapeTier.Library, "ADP005"))
+            .Where(o => o.Key.Contains("/seg/00000000.", StringComparison.Ordinal) && o.Size == SegmentSize).Select(o => o.Key).ToListAsync();
+        Assert.NotEmpty(adopted); // the rewritten segment 0 fills again and may have a newer object by now
+        var bytes = await ReadObjectAsync(adopted.Order(StringComparer.Ordinal).First());
+        Assert.True(bytes.AsSpan().IndexOf(Block(1).AsSpan(0, 1000)) > 0, "the adopted object holds the start of the old block 1");
+        Assert.True(bytes.AsSpan().IndexOf(Block(500).AsSpan(0, 1000)) < 0, "and none of the new block");
+
+        Assert.Equal(TapeCondition.Ok, (await image.RewindAsync()).Condition);
+        await AssertBlocksAsync(image, [0, 500]);
+        await image.UnloadAsync();
+        await ReadSegmentsAsync(await tier.EnsureUploadedAsync("ADP005", default));
+    }
+
+    private static async Task<bool> WaitForAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(10);
+        }
+
+        return true;
+    }
+
+    /// <summary>The filesystem store whose adoptions can be held before they link the file.</summary>
+    private sealed class StallingAdoptingStore(FileSystemObjectStore inner) : IObjectStore, IFileAdoptingObjectStore
+    {
+        private TaskCompletionSource _gate = Open();
+
+        public int Waiting;
+
+        public bool NeedsSha256BeforePut => inner.NeedsSha256BeforePut;
+
+        public void Stall() => _gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Release() => _gate.TrySetResult();
+
+        public async Task<PutResult?> TryAdoptFileAsync(string key, string path, long length, PutOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref Waiting);
+            await _gate.Task.WaitAsync(cancellationToken);
+            return await inner.TryAdoptFileAsync(key, path, length, options, cancellationToken);
+        }
+
+        public Task<PutResult> PutAsync(string key, Stream content, PutOptions? options = null, CancellationToken cancellationToken = default) =>
+            inner.PutAsync(key, content, options, cancellationToken);
+
+        public Task<ObjectReadResult> GetAsync(string key, ByteRange? range = null, CancellationToken cancellationToken = default) =>
+            inner.GetAsync(key, range, cancellationToken);
+
+        public Task<ObjectInfo> HeadAsync(string key, CancellationToken cancellationToken = default) => inner.HeadAsync(key, cancellationToken);
+
+        public IAsyncEnumerable<ObjectSummary> ListAsync(string prefix, CancellationToken cancellationToken = default) => inner.ListAsync(prefix, cancellationToken);
+
+        public Task DeleteAsync(string key, CancellationToken cancellationToken = default) => inner.DeleteAsync(key, cancellationToken);
+
+        public Task<ObjectInfo> CopyAsync(string sourceKey, string destinationKey, CopyOptions? options = null, CancellationToken cancellationToken = default) =>
+            inner.CopyAsync(sourceKey, destinationKey, options, cancellationToken);
+
+        public Task<RestoreRequestResult> RequestRestoreAsync(string key, RestoreOptions options, CancellationToken cancellationToken = default) =>
+            inner.RequestRestoreAsync(key, options, cancellationToken);
+
+        private static TaskCompletionSource Open()
+        {
+            var t = new TaskCompletionSource();
+            t.SetResult();
+            return t;
+        }
     }
 
     [Fact]
