@@ -563,6 +563,7 @@ public sealed partial class TapeDataTier
             lock (tape.Gate)
             {
                 s.Present = true;
+                s.Shared = false; // a download is a file of its own, whatever the evicted one shared
                 s.LastAccess = _time.GetTimestamp();
                 Interlocked.Add(ref _cleanPresentBytes, s.Length);
             }

@@ -38,13 +38,13 @@ public sealed class TapeDataTierAdoptionTests : IAsyncLifetime
         }
     }
 
-    private async Task<TapeDataTier> StartTierAsync(string? cacheDirectory = null, bool adopt = true, IObjectStore? store = null)
+    private async Task<TapeDataTier> StartTierAsync(string? cacheDirectory = null, bool adopt = true, IObjectStore? store = null, long cacheBytes = 64 * SegmentSize)
     {
         var options = new TapeCacheOptions
         {
             Directory = cacheDirectory ?? CacheDirectory,
             SegmentSize = SegmentSize,
-            CacheBytes = 64 * SegmentSize,
+            CacheBytes = cacheBytes,
             UploadBufferBytes = 64 * SegmentSize,
 
             // Long: a mounted tape publishes no snapshot (which would collect the objects this test reads back) and
@@ -340,6 +340,36 @@ public sealed class TapeDataTierAdoptionTests : IAsyncLifetime
             t.SetResult();
             return t;
         }
+    }
+
+    [SkippableFact]
+    public async Task An_evicted_and_fetched_segment_is_no_longer_shared()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "hard-link adoption is Linux-only");
+        var tier = await StartTierAsync(cacheBytes: 2 * SegmentSize);
+        await CreateTapeAsync(tier, "ADP006");
+        var image = await TapeImage.OpenAsync(await tier.OpenAsync("ADP006", default));
+        await WriteBlocksAsync(image, 10, seedBase: 0);
+        await image.UnloadAsync();
+        var manifest = await tier.EnsureUploadedAsync("ADP006", default);
+        Assert.True(tier.AdoptedSegments >= 5);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (File.Exists(SegmentFile("ADP006", 0)) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.False(File.Exists(SegmentFile("ADP006", 0)), "segment 0 was evicted");
+        Assert.Equal(1, HardLinks.LinkCount(_store.DataPathForTesting(manifest.Segments[0].Key)));
+
+        // Read back (segment 0 is fetched as a new file), then overwrite inside it: no copy-on-write is needed.
+        image = await TapeImage.OpenAsync(await tier.OpenAsync("ADP006", default));
+        await AssertBlocksAsync(image, Enumerable.Range(0, 10));
+        Assert.Equal(TapeCondition.Ok, (await image.LocateAsync(1)).Condition);
+        await WriteBlocksAsync(image, 1, seedBase: 600);
+        Assert.Equal(0, tier.CopiedOnWriteSegments);
+        await AssertUnchangedAsync(await ReadSegmentsAsync(manifest));
+        await image.UnloadAsync();
     }
 
     [Fact]
