@@ -29,6 +29,12 @@ public sealed class TapeCacheSettings
 
     public int PublishIntervalSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// With the embedded filesystem object store on the cache's filesystem, full segments become objects by hard link
+    /// (no copy); a segment rewritten later is copied first. Off: every upload copies.
+    /// </summary>
+    public bool AdoptSegmentFiles { get; set; } = true;
+
     internal TapeCacheOptions ToOptions(string dataDirectory, BackgroundWorkScheduler? background = null) => new()
     {
         Background = background,
@@ -40,6 +46,7 @@ public sealed class TapeCacheSettings
         ReadAheadSegments = ReadAheadSegments,
         BackpressureTimeout = TimeSpan.FromSeconds(BackpressureTimeoutSeconds),
         PublishInterval = TimeSpan.FromSeconds(PublishIntervalSeconds),
+        AdoptSegmentFiles = AdoptSegmentFiles,
     };
 }
 

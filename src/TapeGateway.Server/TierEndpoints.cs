@@ -40,6 +40,8 @@ internal static class TierEndpoints
             cacheBytes = tier.Options.CacheBytes,
             segmentSize = tier.Options.SegmentSize,
             uploadFailures = tier.UploadFailures,
+            adoptedSegments = tier.AdoptedSegments,
+            copiedOnWriteSegments = tier.CopiedOnWriteSegments,
             backgroundThreads = tier.Options.Background?.Threads ?? 0,
             backgroundNice = tier.Options.Background?.Nice ?? 0,
             backgroundThreadsLowered = tier.Options.Background?.LoweredThreads ?? 0,

@@ -20,8 +20,10 @@ namespace TapeGateway.Storage;
 /// it (the put was not acknowledged, so its caller writes it again). The directory entries themselves are not fsynced
 /// (.NET has no portable directory fsync); the data is.
 /// Archive classes are only recorded; a restore is simulated as immediate, with the requested expiry.
+/// A local file can also become an object by hard link (<see cref="TryAdoptFileAsync"/>) instead of a copy; nothing
+/// here writes a data file in place after its commit (a copy or a rename makes a new one), which adoption relies on.
 /// </remarks>
-public sealed class FileSystemObjectStore : IObjectStore
+public sealed class FileSystemObjectStore : IObjectStore, IFileAdoptingObjectStore
 {
     private const string DataSuffix = ".obj";
     private const string MetaSuffix = ".meta";
@@ -86,38 +88,130 @@ public sealed class FileSystemObjectStore : IObjectStore
             var (size, shaHex) = _background is null
                 ? CopyToFile(content, tmpData, cancellationToken)
                 : await _background.Run(() => CopyToFile(content, tmpData, cancellationToken), cancellationToken).ConfigureAwait(false);
-            ObjectKeys.CheckExpected(key, options.ExpectedSha256, shaHex);
-            var sidecar = new Sidecar(
-                size,
-                ETagOf(shaHex),
-                _time.GetUtcNow(),
-                options.StorageClass,
-                ObjectKeys.WithSha256(options.Metadata, shaHex),
-                null);
-
-            await _commit.WaitAsync(cancellationToken).ConfigureAwait(false);
-            try
-            {
-                if (options.IfNoneMatch && File.Exists(metaPath))
-                {
-                    throw new PreconditionFailedException($"'{key}' already exists (If-None-Match: *)") { Key = key };
-                }
-
-                Directory.CreateDirectory(Path.GetDirectoryName(dataPath)!);
-                File.Move(tmpData, dataPath, overwrite: true);
-                WriteSidecar(metaPath, sidecar);
-            }
-            finally
-            {
-                _commit.Release();
-            }
-
-            return new PutResult(key, size, shaHex, sidecar.ETag);
+            return await CommitAsync(key, dataPath, metaPath, tmpData, size, shaHex, options, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             TryDelete(tmpData);
         }
+    }
+
+    /// <summary>
+    /// Hard-links the file into ".tmp" and commits it as a put does (fsync, data rename, sidecar rename), so a tape
+    /// segment becomes an object without its bytes being copied: the page cache already holds them, and only the
+    /// SHA-256 pass reads them.
+    /// </summary>
+    public async Task<PutResult?> TryAdoptFileAsync(string key, string path, long length, PutOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentOutOfRangeException.ThrowIfNegative(length);
+        options ??= new PutOptions();
+        var (dataPath, metaPath) = PathsOf(key);
+        if (!HardLinks.IsSupported)
+        {
+            return null;
+        }
+
+        var tmpData = TempPath();
+        try
+        {
+            if (!HardLinks.TryCreate(path, tmpData, out _))
+            {
+                return null; // EXDEV, EPERM, ENOTSUP, EMLINK, ...: the copy works everywhere
+            }
+
+            // The hash is computed from the linked inode itself, so what the sidecar records is what was committed;
+            // the caller's ExpectedSha256 (if any) is only compared, as for a put.
+            var shaHex = _background is null
+                ? HashLinked(tmpData, length, cancellationToken)
+                : await _background.Run(() => HashLinked(tmpData, length, cancellationToken), cancellationToken).ConfigureAwait(false);
+            if (shaHex is null)
+            {
+                return null;
+            }
+
+            return await CommitAsync(key, dataPath, metaPath, tmpData, length, shaHex, options, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            TryDelete(tmpData);
+        }
+    }
+
+    /// <summary>
+    /// SHA-256 of a linked file, fsynced; null when it is not exactly <paramref name="length"/> bytes (an object's size
+    /// is its file's, so a longer file cannot be adopted) or changed size while it was hashed (a broken promise).
+    /// </summary>
+    private static string? HashLinked(string path, long length, CancellationToken cancellationToken)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (RandomAccess.GetLength(handle) != length)
+        {
+            return null;
+        }
+
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
+        try
+        {
+            for (long offset = 0; offset < length;)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var n = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(1 << 20, length - offset)), offset);
+                if (n == 0)
+                {
+                    return null;
+                }
+
+                sha.AppendData(buffer, 0, n);
+                offset += n;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        if (RandomAccess.GetLength(handle) != length)
+        {
+            return null;
+        }
+
+        // Durable before it becomes visible, as a copied put (the source's writer may never have fsynced it).
+        RandomAccess.FlushToDisk(handle);
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>Makes the fsynced data file at <paramref name="tmpData"/> the object: data rename, then the sidecar.</summary>
+    private async Task<PutResult> CommitAsync(string key, string dataPath, string metaPath, string tmpData, long size, string shaHex, PutOptions options, CancellationToken cancellationToken)
+    {
+        ObjectKeys.CheckExpected(key, options.ExpectedSha256, shaHex);
+        var sidecar = new Sidecar(
+            size,
+            ETagOf(shaHex),
+            _time.GetUtcNow(),
+            options.StorageClass,
+            ObjectKeys.WithSha256(options.Metadata, shaHex),
+            null);
+
+        await _commit.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (options.IfNoneMatch && File.Exists(metaPath))
+            {
+                throw new PreconditionFailedException($"'{key}' already exists (If-None-Match: *)") { Key = key };
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(dataPath)!);
+            File.Move(tmpData, dataPath, overwrite: true);
+            WriteSidecar(metaPath, sidecar);
+        }
+        finally
+        {
+            _commit.Release();
+        }
+
+        return new PutResult(key, size, shaHex, sidecar.ETag);
     }
 
     /// <summary>Copies <paramref name="content"/> into a new file, fsyncs it and returns its size and SHA-256.</summary>

@@ -33,6 +33,15 @@ internal sealed class SegmentState
 
     public Task? Fetch { get; set; }
 
+    /// <summary>
+    /// The local file may be another name of a stored object's inode (adopted by hard link), so it must not be written,
+    /// truncated or appended to in place: the first change copies it to a new inode (<see cref="Unshare"/>) first.
+    /// </summary>
+    public bool Shared { get; set; }
+
+    /// <summary>The copy-on-write of a <see cref="Shared"/> file in progress; writers and truncation wait for it.</summary>
+    public Task? Unshare { get; set; }
+
     /// <summary>Reads in progress: an evictor must not delete the file under them.</summary>
     public int Leases { get; set; }
 
@@ -318,13 +327,15 @@ internal sealed class CachedTape
                 }
             }
 
+            seg.Shared = seg.Present && MayBeShared(path);
             tape.Segments.Add(seg);
         }
 
         // Files written after the last persist (new segments whose creation was persisted lazily) are dirty data.
         for (var index = tape.Segments.Count; File.Exists(tape.SegmentPath(index)); index++)
         {
-            tape.Segments.Add(new SegmentState(index) { Length = new FileInfo(tape.SegmentPath(index)).Length, Present = true, Dirty = true });
+            var path = tape.SegmentPath(index);
+            tape.Segments.Add(new SegmentState(index) { Length = new FileInfo(path).Length, Present = true, Dirty = true, Shared = MayBeShared(path) });
         }
 
         // Drop empty trailing segments and anything after a gap: the record stream is contiguous.
@@ -341,11 +352,20 @@ internal sealed class CachedTape
         }
 
         tape.RecomputeStreamLength();
-        foreach (var file in System.IO.Directory.EnumerateFiles(directory, "*.part"))
+        foreach (var file in System.IO.Directory.EnumerateFiles(directory, "*.part").Concat(System.IO.Directory.EnumerateFiles(directory, "*" + CopyOnWriteSuffix)))
         {
             File.Delete(file);
         }
 
         return tape;
     }
+
+    /// <summary>Suffix of a segment's copy-on-write copy while it is being made (a leftover is deleted at load).</summary>
+    public const string CopyOnWriteSuffix = ".cow";
+
+    /// <summary>
+    /// Whether a segment file found at load may share its inode with a stored object (the in-memory mark is lost with
+    /// the process): more than one name, or unknown where hard links are made at all.
+    /// </summary>
+    private static bool MayBeShared(string path) => HardLinks.LinkCount(path) is { } links ? links > 1 : HardLinks.IsSupported;
 }

@@ -53,6 +53,13 @@ public sealed record TapeCacheOptions
     public int FetchRangeBytes { get; init; } = 8 << 20;
 
     /// <summary>
+    /// When the object store keeps objects as local files on the cache's filesystem (the embedded
+    /// <see cref="FileSystemObjectStore"/>), a full segment's upload hard-links the segment file instead of copying it;
+    /// a later rewrite of that segment copies it first (copy-on-write), so the stored object never changes.
+    /// </summary>
+    public bool AdoptSegmentFiles { get; init; } = true;
+
+    /// <summary>
     /// Where the running SHA-256 of appended segment bytes is computed (a store that needs it before a put, S3): the
     /// background workers, so hashing yields the CPU to the drives; the thread pool when null.
     /// </summary>

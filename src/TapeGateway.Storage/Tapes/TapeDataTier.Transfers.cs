@@ -73,7 +73,8 @@ public sealed partial class TapeDataTier
             var idle = tape.OpenStore is null || _time.GetElapsedTime(tape.LastWriteTicks, now) >= _options.PublishInterval;
             foreach (var s in tape.Segments)
             {
-                if (s.Dirty && s.Upload is null && s.Present && s.Writers == 0 && s.Length > 0 &&
+                // Not during a copy-on-write: an adopting upload links the file by its path, which the copy replaces.
+                if (s.Dirty && s.Upload is null && s.Unshare is null && s.Present && s.Writers == 0 && s.Length > 0 &&
                     (s.Length == tape.SegmentSize || (idle && s.Index == tape.Segments.Count - 1)) &&
                     (s.Hash is null || s.HashReady(s.Length)))
                 {
@@ -152,6 +153,10 @@ public sealed partial class TapeDataTier
                     {
                         pending.Add(s.Upload);
                     }
+                    else if (s.Unshare is not null)
+                    {
+                        pending.Add(s.Unshare); // see ScheduleUploads
+                    }
                     else if (s.Dirty && s.Length > 0 && s.Writers == 0 && (includeTail || s.Length == tape.SegmentSize))
                     {
                         if (!s.Present)
@@ -195,11 +200,37 @@ public sealed partial class TapeDataTier
             long length;
             long version;
             long generation;
+            var adopting = _options.AdoptSegmentFiles ? ObjectStore as IFileAdoptingObjectStore : null;
+            var wasShared = false;
             lock (tape.Gate)
             {
                 length = s.Length;
                 version = s.Version;
                 generation = tape.NextGeneration++;
+
+                // Adoption hard-links the segment file into the store, so afterwards the file and a committed object
+                // are one inode and the file must never change in place again. Why this holds:
+                // - Shared is set here, under the gate, before the link exists; from now on every writer and truncation
+                //   waits for this upload (PrepareWriteAsync, TruncateAsync: s.Upload), and after it copies the file to a
+                //   new inode before its first change (Unshare), so nothing writes into the inode the store links.
+                // - The store links the file by path, hashes the linked inode and commits exactly those bytes (and only
+                //   if the file is exactly `length` bytes), so the sidecar's SHA-256 describes what is stored. The path
+                //   keeps naming the inode captured here: a copy-on-write (which renames a copy over it) neither runs
+                //   now (ScheduleUploads starts no upload during one) nor starts before this upload ends (writers wait).
+                // - A change between the capture above and the link cannot happen (the writers wait); were one to slip
+                //   in, it bumps Version and the object is discarded as garbage below, as for a copied upload.
+                // Only full segments are adopted: nothing appends to them, and a host rarely rewrites them. A partial
+                // tail is uploaded whenever the tape is idle and appended to after, so adopting it would trade the
+                // background copy for a copy-on-write on the host's next write: no gain, and the latency on the writer.
+                if (adopting is not null && length == tape.SegmentSize)
+                {
+                    wasShared = s.Shared;
+                    s.Shared = true;
+                }
+                else
+                {
+                    adopting = null;
+                }
             }
 
             var sha = await RunningHashAsync(tape, s, length, stopping).ConfigureAwait(false);
@@ -226,20 +257,38 @@ public sealed partial class TapeDataTier
                 sha = await HashAsync(handle, length, stopping).ConfigureAwait(false);
             }
 
-            await using (var file = new FileStream(handle, FileAccess.Read, 0, isAsync: true))
+            var putOptions = new PutOptions
             {
-                using var body = new BoundedReadStream(file, length);
-                var stored = await ObjectStore.PutAsync(
-                    key,
-                    body,
-                    new PutOptions
+                ExpectedSha256 = sha,
+                Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["tapegw-barcode"] = tape.Barcode },
+            };
+            PutResult? stored = null;
+            if (adopting is not null)
+            {
+                stored = await adopting.TryAdoptFileAsync(key, tape.SegmentPath(s.Index), length, putOptions, stopping).ConfigureAwait(false);
+                if (stored is not null)
+                {
+                    Interlocked.Increment(ref _adoptedSegments);
+                }
+                else
+                {
+                    // Not linked (another filesystem, no hard links): the file is still only the cache's. Had the store
+                    // failed after linking, it would have thrown instead, and the mark stays (a needless copy at worst).
+                    lock (tape.Gate)
                     {
-                        ExpectedSha256 = sha,
-                        Metadata = new Dictionary<string, string>(StringComparer.Ordinal) { ["tapegw-barcode"] = tape.Barcode },
-                    },
-                    stopping).ConfigureAwait(false);
-                sha = stored.Sha256;
+                        s.Shared = wasShared;
+                    }
+                }
             }
+
+            if (stored is null)
+            {
+                await using var file = new FileStream(handle, FileAccess.Read, 0, isAsync: true);
+                using var body = new BoundedReadStream(file, length);
+                stored = await ObjectStore.PutAsync(key, body, putOptions, stopping).ConfigureAwait(false);
+            }
+
+            sha = stored.Sha256;
 
             lock (tape.Gate)
             {
@@ -514,6 +563,7 @@ public sealed partial class TapeDataTier
             lock (tape.Gate)
             {
                 s.Present = true;
+                s.Shared = false; // a download is a file of its own, whatever the evicted one shared
                 s.LastAccess = _time.GetTimestamp();
                 Interlocked.Add(ref _cleanPresentBytes, s.Length);
             }
@@ -614,6 +664,93 @@ public sealed partial class TapeDataTier
         }
     }
 
+    // ---- copy-on-write of adopted segment files ---------------------------------------------------------------------
+
+    /// <summary>
+    /// Whether the segment file must get an inode of its own before it changes: marked so by an adoption, at load, or —
+    /// belt and braces, once per change of a clean segment — because its inode has more than one name.
+    /// </summary>
+    private static bool MustUnshareLocked(CachedTape tape, SegmentState s)
+    {
+        if (!s.Shared && !s.Dirty && HardLinks.LinkCount(tape.SegmentPath(s.Index)) is > 1)
+        {
+            s.Shared = true;
+        }
+
+        return s.Shared;
+    }
+
+    /// <summary>Gives a shared segment file an inode of its own (started under the gate: the copy runs on the pool).</summary>
+    private Task UnshareAsync(CachedTape tape, SegmentState s) => Track(Task.Run(() => UnshareCoreAsync(tape, s)));
+
+    /// <summary>
+    /// Copies the file to a new inode (fsynced: a clean segment must equal its object after a crash too) and renames it
+    /// over the cache path. The stored object keeps the old inode untouched. Nobody writes the file meanwhile (writers
+    /// and truncation wait for <see cref="SegmentState.Unshare"/>); the cached handle still names the old inode, so it
+    /// is closed — once no read holds it — and the next user opens the new file.
+    /// </summary>
+    private async Task UnshareCoreAsync(CachedTape tape, SegmentState s)
+    {
+        var path = tape.SegmentPath(s.Index);
+        var copy = path + CachedTape.CopyOnWriteSuffix;
+        try
+        {
+            // File.Copy clones (FICLONE) where the filesystem can, else copies in the kernel (copy_file_range).
+            File.Copy(path, copy, overwrite: true);
+            using (var handle = File.OpenHandle(copy, FileMode.Open, FileAccess.ReadWrite))
+            {
+                RandomAccess.FlushToDisk(handle);
+            }
+
+            while (true)
+            {
+                lock (tape.Gate)
+                {
+                    if (s.Index >= tape.Segments.Count || !ReferenceEquals(tape.Segments[s.Index], s) || !s.Present)
+                    {
+                        File.Delete(copy);
+                        return;
+                    }
+
+                    // A lease's reader uses the cached handle outside the gate (the image's read-ahead, too): closing
+                    // it under the reader would fail the read, so wait for the (short, page-cache) reads to end.
+                    if (s.Leases == 0)
+                    {
+                        File.Move(copy, path, overwrite: true);
+                        s.Handle?.Dispose();
+                        s.Handle = null;
+                        s.Shared = false;
+                        break;
+                    }
+                }
+
+                await Task.Delay(1).ConfigureAwait(false);
+            }
+
+            Interlocked.Increment(ref _copiedOnWriteSegments);
+        }
+        catch
+        {
+            try
+            {
+                File.Delete(copy);
+            }
+            catch (IOException)
+            {
+                // The tape's directory went away (purged); a leftover copy is deleted at the next load.
+            }
+
+            throw;
+        }
+        finally
+        {
+            lock (tape.Gate)
+            {
+                s.Unshare = null;
+            }
+        }
+    }
+
     /// <summary>Evicts least recently used clean segments until the read cache is within its limit.</summary>
     private void EvictIfNeeded()
     {
@@ -629,7 +766,7 @@ public sealed partial class TapeDataTier
             {
                 foreach (var s in tape.Segments)
                 {
-                    if (s.Present && !s.Dirty && s.Leases == 0 && s.Fetch is null && s.Upload is null)
+                    if (s.Present && !s.Dirty && s.Leases == 0 && s.Fetch is null && s.Upload is null && s.Unshare is null)
                     {
                         candidates.Add((s.LastAccess, tape, s));
                     }
@@ -646,7 +783,7 @@ public sealed partial class TapeDataTier
 
             lock (tape.Gate)
             {
-                if (!s.Present || s.Dirty || s.Leases != 0 || s.Fetch is not null || s.Upload is not null)
+                if (!s.Present || s.Dirty || s.Leases != 0 || s.Fetch is not null || s.Upload is not null || s.Unshare is not null)
                 {
                     continue;
                 }

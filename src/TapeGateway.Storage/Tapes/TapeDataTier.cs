@@ -68,6 +68,16 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
 
     private long _uploadFailures;
 
+    /// <summary>Full segments that became objects by hard link instead of a copy (<see cref="IFileAdoptingObjectStore"/>).</summary>
+    public long AdoptedSegments => Interlocked.Read(ref _adoptedSegments);
+
+    private long _adoptedSegments;
+
+    /// <summary>Segment files copied to a new inode before a change, because a stored object shared theirs.</summary>
+    public long CopiedOnWriteSegments => Interlocked.Read(ref _copiedOnWriteSegments);
+
+    private long _copiedOnWriteSegments;
+
     // ---- life cycle -----------------------------------------------------------------------------------------------
 
     /// <summary>Loads every tape directory of the cache and starts the background uploader.</summary>
@@ -408,9 +418,9 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                 return $"Tape {barcode} is mounted; it cannot be purged.";
             }
 
-            if (tape.Segments.FirstOrDefault(s => s.Upload is not null || s.Fetch is not null) is { } busy)
+            if (tape.Segments.FirstOrDefault(s => s.Upload is not null || s.Fetch is not null || s.Unshare is not null) is { } busy)
             {
-                return $"Tape {barcode} has transfers in flight (segment {busy.Index} {(busy.Upload is not null ? "uploading" : "fetching")}); try again.";
+                return $"Tape {barcode} has transfers in flight (segment {busy.Index} {(busy.Upload is not null ? "uploading" : busy.Fetch is not null ? "fetching" : "copying")}); try again.";
             }
 
             if (tape.PublishRunning)
@@ -588,6 +598,7 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
         while (true)
         {
             Task? wait = null;
+            var unsharing = false;
             lock (tape.Gate)
             {
                 if (index > tape.Segments.Count)
@@ -605,6 +616,9 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                         HashedLength = 0,
                         HashableLength = 0,
                     };
+                    // FileMode.Create truncates an existing file in place, which would change an object sharing its
+                    // inode; none should exist here, but unlinking a stray one costs nothing.
+                    File.Delete(tape.SegmentPath(index));
                     created.Handle = TieredTapeStore.OpenHandle(tape.SegmentPath(index), FileMode.Create);
                     tape.Segments.Add(created);
                     tape.PersistLocked();
@@ -615,9 +629,16 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                 {
                     wait = s.Fetch ??= FetchAsync(tape, s);
                 }
-                else if (s.Upload is not null && within < s.Length)
+                else if (s.Upload is not null && (within < s.Length || s.Shared))
                 {
-                    wait = s.Upload; // the uploader reads [0, Length); do not change those bytes under it
+                    // The uploader reads [0, Length); do not change those bytes under it. An adopting upload (Shared)
+                    // hard-links the file by its path: not even an append may touch the file, or replace it, until then.
+                    wait = s.Upload;
+                }
+                else if (s.Unshare is not null || MustUnshareLocked(tape, s))
+                {
+                    wait = s.Unshare ??= UnshareAsync(tape, s);
+                    unsharing = true;
                 }
                 else
                 {
@@ -656,9 +677,10 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
             {
                 await wait.WaitAsync(ct).ConfigureAwait(false);
             }
-            catch (Exception) when (!ct.IsCancellationRequested)
+            catch (Exception) when (!ct.IsCancellationRequested && !unsharing)
             {
-                // An upload failure is the uploader's business; a fetch failure surfaces on the next loop's fetch.
+                // An upload failure is the uploader's business; a fetch failure surfaces on the next loop's fetch; a
+                // failed copy-on-write (disk full) fails this write, as a failed write into the file would.
                 lock (tape.Gate)
                 {
                     var s = tape.Segments[index];
@@ -678,11 +700,12 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
         while (true)
         {
             Task? wait = null;
+            var unsharing = false;
             lock (tape.Gate)
             {
                 for (var i = Math.Max(keep - 1, 0); i < tape.Segments.Count && wait is null; i++)
                 {
-                    wait = tape.Segments[i].Upload ?? tape.Segments[i].Fetch;
+                    wait = tape.Segments[i].Upload ?? tape.Segments[i].Fetch ?? tape.Segments[i].Unshare;
                 }
 
                 if (wait is null)
@@ -703,6 +726,11 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
                             if (!last.Present)
                             {
                                 wait = last.Fetch ??= FetchAsync(tape, last);
+                            }
+                            else if (MustUnshareLocked(tape, last))
+                            {
+                                wait = last.Unshare ??= UnshareAsync(tape, last);
+                                unsharing = true;
                             }
                             else
                             {
@@ -742,9 +770,10 @@ public sealed partial class TapeDataTier : ITapeDataTier, IAsyncDisposable
             {
                 await wait.WaitAsync(ct).ConfigureAwait(false);
             }
-            catch (Exception) when (!ct.IsCancellationRequested)
+            catch (Exception) when (!ct.IsCancellationRequested && !unsharing)
             {
-                // Retried by the loop (a failed fetch is started again there, an upload failure is irrelevant here).
+                // Retried by the loop (a failed fetch is started again there, an upload failure is irrelevant here); a
+                // failed copy-on-write fails the truncation.
             }
         }
     }
