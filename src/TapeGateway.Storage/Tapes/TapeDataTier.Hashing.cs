@@ -185,6 +185,14 @@ public sealed partial class TapeDataTier
                 {
                     return Convert.ToHexStringLower(s.Hash.GetCurrentHash());
                 }
+
+                // Past the captured length (an append landed after the upload took its length and the hasher went on),
+                // the running hash can never describe exactly these bytes again; nor can it with no hasher to extend it.
+                // The upload then hashes the file: correct, only slower. Waiting here would wait forever.
+                if (s.HashedLength > length || tape.Hasher is null)
+                {
+                    return null;
+                }
             }
 
             tape.Hasher?.Queue();
