@@ -398,10 +398,8 @@ public sealed partial class IscsiConnection
         {
             BuildDataInBhs(_txBhs, task, offset, final, withStatus, task.Overflow, task.Underflow, task.Residual);
             var head = PduWriter.WriteHeader(_directHead, _txBhs, segment.Length, _headerDigest);
-            _gather[0] = new ArraySegment<byte>(_directHead, 0, head);
-            _gather[1] = data;
             task.DirectStage = 2;
-            var send = new ValueTask<int>(_socket!.SendAsync(_gather, SocketFlags.None));
+            var send = (_gatherSend ??= new GatherSend()).SendAsync(_socket!, new ArraySegment<byte>(_directHead, 0, head), data);
             if (!send.IsCompleted)
             {
                 _wait = new OutputWait(send);

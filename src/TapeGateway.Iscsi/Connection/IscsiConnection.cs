@@ -28,9 +28,9 @@ public sealed partial class IscsiConnection : IAsyncDisposable
     /// <summary>Scratch BHS for PDUs built in loops or across awaits; only touched under <see cref="_writeLock"/>.</summary>
     private readonly byte[] _txBhs = new byte[Bhs.Length];
 
-    // A direct Data-In's header (BHS + digest) and the two-part list of its gathered send (header, then data segment).
+    // A direct Data-In's header (BHS + digest) and the reusable gathered send of header and data segment.
     private readonly byte[] _directHead = new byte[Bhs.Length + Bhs.DigestLength];
-    private readonly ArraySegment<byte>[] _gather = new ArraySegment<byte>[2];
+    private GatherSend? _gatherSend;
     private readonly long _id;
     private readonly Lock _taskLock = new();
     private readonly Dictionary<uint, IscsiTask> _tasks = [];
@@ -438,6 +438,7 @@ public sealed partial class IscsiConnection : IAsyncDisposable
     {
         await CloseAsync().ConfigureAwait(false);
         _closing.Dispose();
+        _gatherSend?.Dispose(); // a send still in flight finishes (failed, the socket is closed) before it is freed
     }
 
     private sealed record PendingCommand(byte[] Bhs, byte[] Ahs, byte[] Data);
