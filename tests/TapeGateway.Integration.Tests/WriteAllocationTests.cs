@@ -52,34 +52,10 @@ public sealed class WriteAllocationTests(ITestOutputHelper output)
         // Warm-up past a rewind: pools filled, every buffer grown, the index chunk allocated, methods tiered up.
         Assert.Equal(0, initiator.WriteBurst(1, recordBytes, 4 * TapeDriveRig.RewindEvery, depth, ref sequence, TapeDriveRig.RewindEvery));
 
-        // Reported only after the last round: the test output is processed by the runner on other threads, which the
-        // process-wide count would see.
-        // Up to eight rounds, stopping after three once one is clean: on a loaded machine the runtime's own background
-        // work (tiering, thread injection) can land in a few rounds in a row; the bound on the best round stays.
-        var rounds = new List<double>();
-        var failures = 0;
-        for (var round = 0; round < 8 && (round < 3 || rounds.Min() >= SmallestObject); round++)
-        {
-            if (round > 0 && rounds[^1] >= SmallestObject)
-            {
-                // The count is process-wide: background work of tests that ran before this collection (CI once saw
-                // 1.1-1.9 MB per round for half a second, then nothing) is given time to end before the next round.
-                await Task.Delay(250);
-            }
-
-            var before = GC.GetTotalAllocatedBytes(precise: true);
-            failures += initiator.WriteBurst(1, recordBytes, Commands, depth, ref sequence, measuredRewindEvery);
-            rounds.Add((GC.GetTotalAllocatedBytes(precise: true) - before) / (double)Commands);
-        }
-
-        var best = rounds.Min();
-        output.WriteLine($"B/command per round of {Commands} commands: {string.Join(" / ", rounds.Select(r => r.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}");
-
-        Assert.Equal(0, failures);
-
-        // Debug builds compile async state machines as classes (one object per call), so only Release is held to 0.
-        var debugBuild = typeof(Iscsi.Connection.IscsiConnection).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true;
-        Assert.True(debugBuild || best < SmallestObject, $"{best:F1} bytes allocated per WRITE(6) over iSCSI ({store}, {recordBytes} B, depth {depth})");
+        await AssertNothingAllocatedPerCommandAsync(
+            () => initiator.WriteBurst(1, recordBytes, Commands, depth, ref sequence, measuredRewindEvery),
+            Commands,
+            $"WRITE(6) over iSCSI ({store}, {recordBytes} B, depth {depth})");
     }
 
     /// <summary>
@@ -104,28 +80,52 @@ public sealed class WriteAllocationTests(ITestOutputHelper output)
             Assert.Equal(0, initiator.ReadBurst(1, recordBytes, records));
         }
 
-        var rounds = new List<double>();
-        var failures = 0;
-        for (var round = 0; round < 8 && (round < 3 || rounds.Min() >= SmallestObject); round++)
-        {
-            if (round > 0 && rounds[^1] >= SmallestObject)
+        await AssertNothingAllocatedPerCommandAsync(
+            () =>
             {
+                var failures = 0;
+                for (var i = 0; i < 5; i++)
+                {
+                    failures += initiator.ReadBurst(1, recordBytes, records);
+                }
+
+                return failures;
+            },
+            5 * (records + 1), // each burst is a REWIND and the READs
+            $"READ(6) over iSCSI ({store}, {recordBytes} B)");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="round"/> (returning its failed commands) up to eight times, stopping after three once one is
+    /// clean, and holds the best round below one object per command. Reported only after the last round: the test
+    /// output is processed by the runner on other threads, which the process-wide count would see. On a loaded machine
+    /// the runtime's own background work (tiering, thread injection) can land in a few rounds in a row; the bound on
+    /// the best round stays.
+    /// </summary>
+    private async Task AssertNothingAllocatedPerCommandAsync(Func<int> round, int commandsPerRound, string what)
+    {
+        var rounds = new List<double>(8);
+        var failures = 0;
+        for (var i = 0; i < 8 && (i < 3 || rounds.Min() >= SmallestObject); i++)
+        {
+            if (i > 0 && rounds[^1] >= SmallestObject)
+            {
+                // The count is process-wide: background work of tests that ran before this collection (CI once saw
+                // 1.1-1.9 MB per round for half a second, then nothing) is given time to end before the next round.
                 await Task.Delay(250);
             }
 
             var before = GC.GetTotalAllocatedBytes(precise: true);
-            for (var i = 0; i < 5; i++)
-            {
-                failures += initiator.ReadBurst(1, recordBytes, records);
-            }
-
-            rounds.Add((GC.GetTotalAllocatedBytes(precise: true) - before) / (5.0 * (records + 1)));
+            failures += round();
+            rounds.Add((GC.GetTotalAllocatedBytes(precise: true) - before) / (double)commandsPerRound);
         }
 
         var best = rounds.Min();
-        output.WriteLine($"B/command per round of {5 * (records + 1)} commands: {string.Join(" / ", rounds.Select(r => r.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}");
+        output.WriteLine($"B/command per round of {commandsPerRound} commands: {string.Join(" / ", rounds.Select(r => r.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}");
         Assert.Equal(0, failures);
+
+        // Debug builds compile async state machines as classes (one object per call), so only Release is held to 0.
         var debugBuild = typeof(Iscsi.Connection.IscsiConnection).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled == true;
-        Assert.True(debugBuild || best < SmallestObject, $"{best:F1} bytes allocated per READ(6) over iSCSI ({store}, {recordBytes} B)");
+        Assert.True(debugBuild || best < SmallestObject, $"{best:F1} bytes allocated per {what}");
     }
 }
