@@ -150,36 +150,15 @@ public sealed class FileSystemObjectStore : IObjectStore, IFileAdoptingObjectSto
             return null;
         }
 
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
-        {
-            for (long offset = 0; offset < length;)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var n = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(1 << 20, length - offset)), offset);
-                if (n == 0)
-                {
-                    return null;
-                }
-
-                sha.AppendData(buffer, 0, n);
-                offset += n;
-            }
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        if (RandomAccess.GetLength(handle) != length)
+        var shaHex = FileSha256.TryCompute(handle, length, cancellationToken);
+        if (shaHex is null || RandomAccess.GetLength(handle) != length)
         {
             return null;
         }
 
         // Durable before it becomes visible, as a copied put (the source's writer may never have fsynced it).
         RandomAccess.FlushToDisk(handle);
-        return Convert.ToHexStringLower(sha.GetHashAndReset());
+        return shaHex;
     }
 
     /// <summary>Makes the fsynced data file at <paramref name="tmpData"/> the object: data rename, then the sidecar.</summary>

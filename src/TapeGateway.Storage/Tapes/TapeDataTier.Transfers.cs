@@ -254,7 +254,9 @@ public sealed partial class TapeDataTier
             // A store that hashes while storing needs neither: its result is the hash (one pass over the bytes in all).
             if (sha is null && ObjectStore.NeedsSha256BeforePut)
             {
-                sha = await HashAsync(handle, length, stopping).ConfigureAwait(false);
+                sha = _options.Background is { } hasher
+                    ? await hasher.Run(() => HashFile(handle, length, stopping), stopping).ConfigureAwait(false)
+                    : HashFile(handle, length, stopping);
             }
 
             var putOptions = new PutOptions
@@ -364,31 +366,8 @@ public sealed partial class TapeDataTier
         return true;
     }
 
-    private static async Task<string> HashAsync(SafeFileHandle handle, long length, CancellationToken ct)
-    {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = ArrayPool<byte>.Shared.Rent(1 << 20);
-        try
-        {
-            for (long offset = 0; offset < length;)
-            {
-                var n = await RandomAccess.ReadAsync(handle, buffer.AsMemory(0, (int)Math.Min(buffer.Length, length - offset)), offset, ct).ConfigureAwait(false);
-                if (n == 0)
-                {
-                    throw new IOException($"Segment file shorter than {length} bytes.");
-                }
-
-                sha.AppendData(buffer, 0, n);
-                offset += n;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-
-        return Convert.ToHexStringLower(sha.GetHashAndReset());
-    }
+    private static string HashFile(SafeFileHandle handle, long length, CancellationToken ct) =>
+        FileSha256.TryCompute(handle, length, ct) ?? throw new IOException($"Segment file shorter than {length} bytes.");
 
     /// <summary>
     /// Publishes the tape's manifest: uploads the head if it changed, names the contiguous clean prefix of segments,
@@ -631,7 +610,7 @@ public sealed partial class TapeDataTier
             }
 
             RandomAccess.FlushToDisk(handle);
-            var actual = await HashAsync(handle, total, ct).ConfigureAwait(false);
+            var actual = HashFile(handle, total, ct);
             if (total != source.Length || !string.Equals(actual, source.Sha256, StringComparison.OrdinalIgnoreCase))
             {
                 handle.Dispose();
