@@ -16,8 +16,16 @@ public interface ITapeMedium : IAsyncDisposable
 
     bool IsWriteProtected { get; }
 
+    /// <summary>Capacity the cartridge was made with (the image's superblock); SET CAPACITY scales from it.</summary>
+    long NativeCapacityBytes { get; }
+
+    /// <summary>
+    /// Effective capacity of partition 0: <see cref="NativeCapacityBytes"/>, or less after <see cref="SetCapacityAsync"/>.
+    /// Everything that enforces or reports capacity (VOLUME OVERFLOW, early warning, READ POSITION) uses this one.
+    /// </summary>
     long CapacityBytes { get; }
 
+    /// <summary>Size of the early-warning zone at the end of <see cref="CapacityBytes"/> (scaled with it).</summary>
     long EarlyWarningBytes { get; }
 
     /// <summary>
@@ -92,6 +100,14 @@ public interface ITapeMedium : IAsyncDisposable
     /// the current position afterwards). Durable when it completes. WORM: only at EOD.
     /// </summary>
     ValueTask<TapeResult> EraseAsync(CancellationToken ct = default);
+
+    /// <summary>
+    /// SET CAPACITY: every object on the tape is lost, the position is BOP, and the capacity becomes
+    /// <paramref name="capacityBytes"/> (from the smaller of 64 KiB and <see cref="NativeCapacityBytes"/> up to
+    /// <see cref="NativeCapacityBytes"/>, which restores the full tape). Durable and kept with the cartridge until the
+    /// next call. WriteProtected; WormOverwrite on a WORM tape that holds data (nothing changed either way).
+    /// </summary>
+    ValueTask<TapeResult> SetCapacityAsync(long capacityBytes, CancellationToken ct = default);
 
     /// <summary>Makes every object written so far durable (SYNCHRONIZE / WRITE FILEMARKS 0).</summary>
     ValueTask FlushAsync(CancellationToken ct = default);

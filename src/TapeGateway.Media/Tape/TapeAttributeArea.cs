@@ -53,6 +53,22 @@ internal sealed class TapeAttributeArea
         return [.. ids];
     }
 
+    /// <summary>An entry by its full key (partition &lt;&lt; 16 | id), internal entries included.</summary>
+    public bool TryGetEntry(int key, out byte[] value) => _values.TryGetValue(key, out value!);
+
+    /// <summary>Sets (or, with null, removes) an entry by its full key; the caller checks the size first.</summary>
+    public void SetEntry(int key, byte[]? value)
+    {
+        if (value is null)
+        {
+            _values.Remove(key);
+        }
+        else
+        {
+            _values[key] = value;
+        }
+    }
+
     /// <summary>Size the area would have after applying <paramref name="changes"/> (empty value = delete).</summary>
     public int EncodedLengthAfter(IReadOnlyList<TapeAttribute> changes)
     {

@@ -10,7 +10,7 @@ namespace TapeGateway.Media.Tape;
 internal static class TapeFormat
 {
     public const ushort MajorVersion = 1;
-    public const ushort MinorVersion = 0;
+    public const ushort MinorVersion = 1;
 
     // Region map. Offsets are fixed so recovery never depends on a pointer that could itself be torn.
     public const int SuperblockSize = 4096;
@@ -36,6 +36,18 @@ internal static class TapeFormat
     public const int MaxAttributeBytes = AttributeSlotSize - AttributeSlotHeaderSize - 4;
 
     public const uint SuperblockFlagWorm = 1;
+
+    /// <summary>
+    /// Partition byte of attribute entries the image keeps for itself (format 1.1): not MAM, never listed or returned
+    /// as an attribute. Readers before 1.1 load them with the rest, list only partition 0 and write them back unchanged.
+    /// </summary>
+    public const byte InternalAttributePartition = 0xFF;
+
+    /// <summary>
+    /// Internal entry: the partition 0 capacity SET CAPACITY selected (int64, bytes of records, less than the superblock
+    /// capacity). Absent = the full superblock capacity.
+    /// </summary>
+    public const int ScaledCapacityKey = (InternalAttributePartition << 16) | 0x0000;
 
     public static uint Crc(ReadOnlySpan<byte> data) => Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, data);
 

@@ -61,6 +61,8 @@ public sealed partial class TapeImage : ITapeMedium
     private bool _dirty; // records written since the last fsync
     private bool _changedSinceOpen;
     private bool _sealed; // an EOD seal sits at _end
+    private long _capacityBytes; // effective capacity: the superblock's, or what SET CAPACITY chose (attribute area)
+    private long _earlyWarningBytes;
     private long _pewBytes; // programmable early warning: distance before early warning, 0 = off
     private bool _pewReported; // PEW reported since the position was last on the BOP side of it
     private bool _damagedTail;
@@ -74,6 +76,8 @@ public sealed partial class TapeImage : ITapeMedium
         _superblock = superblock;
         _mount = mount;
         _writeProtected = mount.ReadOnly;
+        _capacityBytes = superblock.CapacityBytes;
+        _earlyWarningBytes = superblock.EarlyWarningBytes;
     }
 
     public Guid MediumId => _superblock.MediumId;
@@ -82,9 +86,11 @@ public sealed partial class TapeImage : ITapeMedium
 
     public bool IsWriteProtected => _writeProtected;
 
-    public long CapacityBytes => _superblock.CapacityBytes;
+    public long NativeCapacityBytes => _superblock.CapacityBytes;
 
-    public long EarlyWarningBytes => _superblock.EarlyWarningBytes;
+    public long CapacityBytes => _capacityBytes;
+
+    public long EarlyWarningBytes => _earlyWarningBytes;
 
     public long ProgrammableEarlyWarningBytes
     {
@@ -108,9 +114,9 @@ public sealed partial class TapeImage : ITapeMedium
 
     private long UsedBytes => _end - TapeFormat.DataStart;
 
-    private long EarlyWarningStart => TapeFormat.DataStart + _superblock.CapacityBytes - _superblock.EarlyWarningBytes;
+    private long EarlyWarningStart => TapeFormat.DataStart + _capacityBytes - _earlyWarningBytes;
 
-    private long HardEnd => TapeFormat.DataStart + _superblock.CapacityBytes;
+    private long HardEnd => TapeFormat.DataStart + _capacityBytes;
 
     private long ProgrammableEarlyWarningStart => EarlyWarningStart - _pewBytes;
 
@@ -146,7 +152,7 @@ public sealed partial class TapeImage : ITapeMedium
         }
 
         var ew = options.ResolvedEarlyWarningBytes;
-        if (options.CapacityBytes < 64 * 1024 || ew < 0 || ew >= options.CapacityBytes)
+        if (options.CapacityBytes < TapeImageOptions.MinimumCapacityBytes || ew < 0 || ew >= options.CapacityBytes)
         {
             throw new ArgumentOutOfRangeException(nameof(options), "Capacity must be at least 64 KiB and the early-warning zone smaller than it.");
         }
@@ -269,6 +275,32 @@ public sealed partial class TapeImage : ITapeMedium
         {
             _attributes.Load(best, bestSeq);
         }
+
+        // A scaled capacity (SET CAPACITY) travels with the attribute area, so it is exactly as durable and atomic as
+        // the slot that carries it. A value outside the legal range (a damaged or forged entry) is ignored: full capacity.
+        if (_attributes.TryGetEntry(TapeFormat.ScaledCapacityKey, out var scaled) && scaled.Length == 8)
+        {
+            var capacity = BinaryPrimitives.ReadInt64LittleEndian(scaled);
+            if (capacity >= Math.Min(TapeImageOptions.MinimumCapacityBytes, _superblock.CapacityBytes) && capacity <= _superblock.CapacityBytes)
+            {
+                ApplyCapacity(capacity);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="capacity"/> the effective capacity. The early-warning zone keeps the share of the tape it
+    /// had at creation (SSC-4 §4.2.5 leaves its size to the device): a scaled tape warns as far from its new end, in
+    /// proportion, as the full tape did, and the zone stays smaller than the capacity.
+    /// </summary>
+    private void ApplyCapacity(long capacity)
+    {
+        _capacityBytes = capacity;
+        _earlyWarningBytes = capacity == _superblock.CapacityBytes
+            ? _superblock.EarlyWarningBytes
+            : (long)((Int128)_superblock.EarlyWarningBytes * capacity / _superblock.CapacityBytes);
+        _pewBytes = Math.Clamp(_pewBytes, 0, EarlyWarningStart - TapeFormat.DataStart);
+        _pewReported = false;
     }
 
     /// <summary>
@@ -736,6 +768,61 @@ public sealed partial class TapeImage : ITapeMedium
             // ERASE is a long operation on real tape; make its effect durable so a crash cannot bring data back.
             await SyncAsync(ct).ConfigureAwait(false);
             await _store.FlushAsync(ct).ConfigureAwait(false);
+            return TapeResult.Ok;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>
+    /// SET CAPACITY (SSC-4 §7.11): every object is lost and the capacity becomes <paramref name="capacityBytes"/>.
+    /// Two durable steps, each atomic: first the erase (cut at BOP, mark lowered, fsync), then the attribute area with
+    /// the new capacity (shadow slot, fsync). A crash between them leaves an empty tape at its old capacity: the
+    /// command never completed, and no state exists where old data sits beyond a smaller capacity.
+    /// </summary>
+    public async ValueTask<TapeResult> SetCapacityAsync(long capacityBytes, CancellationToken ct = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacityBytes, Math.Min(TapeImageOptions.MinimumCapacityBytes, NativeCapacityBytes));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(capacityBytes, NativeCapacityBytes);
+        Enter();
+        try
+        {
+            if (_writeProtected)
+            {
+                return TapeResult.Of(TapeCondition.WriteProtected);
+            }
+
+            // WORM: only a cartridge that was never written may be scaled (HP LTO-4 reference, SET CAPACITY); data,
+            // even a damaged tail, would be lost. The rule FORMAT MEDIUM and ERASE follow.
+            if (_superblock.Worm && (_index.Count > 0 || _damagedTail))
+            {
+                return TapeResult.Of(TapeCondition.WormOverwrite);
+            }
+
+            // Nothing of the area may change if the entry does not fit (it always does: 14 bytes).
+            var value = capacityBytes == NativeCapacityBytes ? null : new byte[8];
+            if (value is not null && _attributes.EncodedLength + TapeFormat.AttributeEntryHeaderSize + value.Length > TapeFormat.MaxAttributeBytes)
+            {
+                return TapeResult.Of(TapeCondition.AttributeSpaceExhausted);
+            }
+
+            _position = 0;
+            await TruncateAtPositionAsync(ct).ConfigureAwait(false);
+            _changedSinceOpen = true;
+            await SyncAsync(ct).ConfigureAwait(false);
+            await _store.FlushAsync(ct).ConfigureAwait(false);
+
+            // Full capacity removes the entry, so the tape is again exactly what it was before any SET CAPACITY.
+            if (value is not null)
+            {
+                BinaryPrimitives.WriteInt64LittleEndian(value, capacityBytes);
+            }
+
+            _attributes.SetEntry(TapeFormat.ScaledCapacityKey, value);
+            await PersistAttributesAsync(ct).ConfigureAwait(false);
+            ApplyCapacity(capacityBytes);
             return TapeResult.Ok;
         }
         finally
@@ -1321,8 +1408,8 @@ public sealed partial class TapeImage : ITapeMedium
             BeyondProgrammableEarlyWarning: _pewBytes > 0 && OffsetOf(position) > ProgrammableEarlyWarningStart,
             EndOfDataObjectNumber: _index.Count,
             BytesUsed: UsedBytes,
-            CapacityBytes: _superblock.CapacityBytes,
-            EarlyWarningBytes: _superblock.EarlyWarningBytes);
+            CapacityBytes: _capacityBytes,
+            EarlyWarningBytes: _earlyWarningBytes);
     }
 
     // ---- Attributes -----------------------------------------------------------------------------------------------
@@ -1403,6 +1490,17 @@ public sealed partial class TapeImage : ITapeMedium
         }
 
         _attributes.Apply(attributes);
+        await PersistAttributesAsync(ct).ConfigureAwait(false);
+        return TapeResult.Ok;
+    }
+
+    /// <summary>
+    /// Writes the whole in-memory attribute area (MAM and internal entries) into the older slot and fsyncs: the other
+    /// slot keeps the previous version until the fsync completes, so the update is all or nothing.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask PersistAttributesAsync(CancellationToken ct)
+    {
         var sequence = _attributes.Sequence + 1;
         var slot = ArrayPool<byte>.Shared.Rent(TapeFormat.AttributeSlotSize);
         try
@@ -1424,8 +1522,6 @@ public sealed partial class TapeImage : ITapeMedium
         {
             await WriteMarkAsync(_end, ct).ConfigureAwait(false);
         }
-
-        return TapeResult.Ok;
     }
 
     // ---- Unload ---------------------------------------------------------------------------------------------------

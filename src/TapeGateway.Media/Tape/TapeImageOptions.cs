@@ -5,6 +5,9 @@ public sealed record TapeImageOptions
 {
     private const long MiB = 1024 * 1024;
 
+    /// <summary>Smallest capacity a tape can be created with, or scaled to (SET CAPACITY).</summary>
+    public const long MinimumCapacityBytes = 64 * 1024;
+
     /// <summary>Capacity of partition 0 in bytes of stored records (headers + payloads after compression).</summary>
     public required long CapacityBytes { get; init; }
 

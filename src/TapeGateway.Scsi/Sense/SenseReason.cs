@@ -102,4 +102,7 @@ public enum SenseReason : ushort
     CleaningCartridgeInstalled,
     CannotReadMediumIncompatibleFormat,
     MediumLoadOrEjectFailed,
+
+    // ---- RECOVERED ERROR -------------------------------------------------------------------------------------
+    RoundedParameter,
 }

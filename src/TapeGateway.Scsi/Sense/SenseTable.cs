@@ -102,6 +102,8 @@ public static class SenseTable
         Set(SenseReason.CannotReadMediumIncompatibleFormat, SenseKey.MediumError, 0x30, 0x02); /* CANNOT READ MEDIUM - INCOMPATIBLE FORMAT */
         Set(SenseReason.MediumLoadOrEjectFailed, SenseKey.NotReady, 0x53, 0x00); /* MEDIA LOAD OR EJECT FAILED */
 
+        Set(SenseReason.RoundedParameter, SenseKey.RecoveredError, 0x37, 0x00); /* ROUNDED PARAMETER */
+
         return t;
     }
 }

@@ -404,6 +404,16 @@ public sealed partial class TapeDriveLogicalUnit
         return Clip(task, 4 + padded, allocationLength);
     }
 
+    /// <summary>
+    /// CAPACITY of a density descriptor: the generation's native capacity, and with MEDIA=1 the loaded cartridge's as it
+    /// stands (IBM LTO SCSI reference: "the actual capacity for the loaded tape"), i.e. scaled by SET CAPACITY in the
+    /// proportion the image's effective capacity bears to the capacity it was made with.
+    /// </summary>
+    private static long DensityCapacityBytes(LtoGeneration generation, ITapeMedium? loaded) =>
+        loaded is null || loaded.NativeCapacityBytes <= 0 || loaded.CapacityBytes == loaded.NativeCapacityBytes
+            ? generation.NativeCapacityBytes
+            : (long)((Int128)generation.NativeCapacityBytes * loaded.CapacityBytes / loaded.NativeCapacityBytes);
+
     /*
      * SSC-4 REPORT DENSITY SUPPORT: byte 1 MEDIUM TYPE (bit 1) | MEDIA (bit 0); bytes 7-8 ALLOCATION LENGTH.
      * Header: AVAILABLE DENSITY SUPPORT LENGTH (2), reserved (2). MEDIA=0: every density the drive reads; MEDIA=1: the
@@ -424,13 +434,15 @@ public sealed partial class TapeDriveLogicalUnit
         var personality = unit.Personality;
         IReadOnlyList<LtoGeneration> generations = personality.ReadableGenerations;
         LoadedCartridge? cartridge = null;
+        ITapeMedium? loaded = null;
         if (media)
         {
-            if (!unit.TryGetMedium(out _, out var failure))
+            if (!unit.TryGetMedium(out var medium, out var failure))
             {
                 return failure;
             }
 
+            loaded = medium;
             cartridge = unit.LoadedCartridge;
             generations = cartridge is null ? [] : [cartridge.Generation];
         }
@@ -454,7 +466,7 @@ public sealed partial class TapeDriveLogicalUnit
                 e[7] = (byte)g.BitsPerMm;
                 BinaryPrimitives.WriteUInt16BigEndian(e[8..], 127); // 12.7 mm (half inch)
                 BinaryPrimitives.WriteUInt16BigEndian(e[10..], (ushort)g.Tracks);
-                BinaryPrimitives.WriteUInt32BigEndian(e[12..], (uint)(g.NativeCapacityBytes / 1_000_000));
+                BinaryPrimitives.WriteUInt32BigEndian(e[12..], (uint)(DensityCapacityBytes(g, loaded) / 1_000_000));
                 SpcCommands.WriteAscii(e.Slice(16, 8), "LTO-CVE");
                 SpcCommands.WriteAscii(e.Slice(24, 8), g.Name);
                 SpcCommands.WriteAscii(e.Slice(32, 20), "Ultrium " + g.Number.ToString(System.Globalization.CultureInfo.InvariantCulture) + "/" + (g.Number <= 4 ? "8T" : "16T"));

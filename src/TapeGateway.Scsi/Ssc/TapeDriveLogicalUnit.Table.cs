@@ -10,6 +10,7 @@ public sealed partial class TapeDriveLogicalUnit
     public const byte ReadBlockLimits = 0x05;
     public const byte Read6 = 0x08;
     public const byte Write6 = 0x0A;
+    public const byte SetCapacity = 0x0B;
     public const byte WriteFilemarks6 = 0x10;
     public const byte Space6 = 0x11;
     public const byte Erase6 = 0x19;
@@ -76,6 +77,7 @@ public sealed partial class TapeDriveLogicalUnit
         t.Add(Verify6, "VERIFY(6)", VerifyAsync, ReadLikeBlocking, [Verify6, 0x2F, 0xFF, 0xFF, 0xFF, 0x00], "SSC-4");
         t.Add(Erase6, "ERASE(6)", EraseAsync, MotionBlocking, [Erase6, 0x03, 0x00, 0x00, 0x00, 0x00], "SSC-4");
         t.Add(FormatMedium, "FORMAT MEDIUM", FormatMediumAsync, MotionBlocking, [FormatMedium, 0x03, 0x0F, 0xFF, 0xFF, 0x00], "SSC-4 7.2");
+        t.Add(SetCapacity, "SET CAPACITY", SetCapacityAsync, MotionBlocking, [SetCapacity, 0x01, 0x00, 0xFF, 0xFF, 0x00], "SSC-4 7.11");
         t.Add(LoadUnload, "LOAD UNLOAD", LoadUnloadAsync, MotionBlocking, [LoadUnload, 0x01, 0x00, 0x00, 0x0F, 0x00], "SSC-4");
         t.Add(PreventAllowMediumRemoval, "PREVENT ALLOW MEDIUM REMOVAL", PreventAllowAsync, Motion,
             [PreventAllowMediumRemoval, 0x00, 0x00, 0x00, 0x03, 0x00], "SSC-4 / SPC-4");

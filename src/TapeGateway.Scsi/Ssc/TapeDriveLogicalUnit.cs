@@ -46,6 +46,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     private DriveState _state;
     private uint _blockLength;
     private byte _bufferedMode = 1;
+    private IReadOnlyList<SupportedCommand>? _supported;
 
     /// <param name="lun">Logical unit number inside the target.</param>
     /// <param name="personality">Identity and capabilities (vendor, product, LTO generation, block limits).</param>
@@ -178,6 +179,15 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     public bool CompressionEnabled => (_modePages.GetCurrentByte(DataCompressionPage, 0, 2) & 0x80) != 0;
 
     protected override CommandTable<TapeDriveLogicalUnit> Commands => s_commands;
+
+    /// <summary>
+    /// REPORT SUPPORTED OPERATION CODES lists SET CAPACITY only for personalities that support it (the others answer
+    /// INVALID COMMAND OPERATION CODE).
+    /// </summary>
+    public override IReadOnlyList<SupportedCommand> SupportedCommands =>
+        _supported ??= Personality.SupportsSetCapacity
+            ? base.SupportedCommands
+            : base.SupportedCommands.Where(c => c.OperationCode != SetCapacity).ToArray();
 
     // ---- changer side ----------------------------------------------------------------------------------------
 

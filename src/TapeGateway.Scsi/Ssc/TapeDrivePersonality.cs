@@ -89,6 +89,21 @@ public sealed record TapeDrivePersonality
     /// <summary>WORM cartridges are supported (SSC-4 WORM model; VPD B0h WORM bit).</summary>
     public bool SupportsWorm { get; init; } = true;
 
+    /// <summary>
+    /// SET CAPACITY (SSC-4 §7.11, opcode 0Bh) is accepted. Quantum (LTO-3/LTO-4), HP (LTO-3/LTO-4) and Seagate (LTO-1)
+    /// drive references document it; the IBM LTO SCSI references we could read do not list it, so for the IBM
+    /// personalities it is a TapeGateway addition, on by default. Off: INVALID COMMAND OPERATION CODE, and REPORT
+    /// SUPPORTED OPERATION CODES leaves it out.
+    /// </summary>
+    public bool SupportsSetCapacity { get; init; } = true;
+
+    /// <summary>
+    /// The smallest CAPACITY PROPORTION VALUE SET CAPACITY applies (of 65535); a smaller one is rounded up to it and the
+    /// command ends with RECOVERED ERROR 37/00 ROUNDED PARAMETER. 13107 = 20 % of native, the minimum the Quantum LTO-3
+    /// and LTO-4 SCSI references state (e.g. 80 GB of a 400 GB cartridge).
+    /// </summary>
+    public ushort MinimumCapacityProportion { get; init; } = 13107;
+
     /// <summary>The Data Compression mode page's DCC bit (SSC-4 Data Compression mode page): the drive can compress.</summary>
     public bool SupportsCompression { get; init; } = true;
 

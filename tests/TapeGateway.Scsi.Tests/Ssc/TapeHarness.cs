@@ -217,6 +217,9 @@ internal static class Cdb
     public static byte[] FormatMedium(byte format = 0, bool immed = false, bool verify = false, ushort transferLength = 0) =>
         [0x04, (byte)((immed ? 1 : 0) | (verify ? 2 : 0)), format, (byte)(transferLength >> 8), (byte)transferLength, 0];
 
+    public static byte[] SetCapacity(ushort proportion, bool immed = false) =>
+        [0x0B, (byte)(immed ? 1 : 0), 0, (byte)(proportion >> 8), (byte)proportion, 0];
+
     public static byte[] Prevent(int prevent) => [0x1E, 0, 0, 0, (byte)prevent, 0];
 
     public static byte[] ReportDensity(bool media = false, bool mediumType = false, ushort allocation = 4096)
