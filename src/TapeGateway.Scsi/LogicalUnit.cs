@@ -123,10 +123,16 @@ public abstract partial class LogicalUnit
     protected internal virtual byte DeviceSpecificParameter => 0;
 
     /// <summary>
-    /// Applies the DEVICE-SPECIFIC PARAMETER of a MODE SELECT header. Disks ignore it (WP/DPOFUA are reserved in MODE
-    /// SELECT, SBC-3 §6.4.1); tapes override it for BUFFERED MODE. Return false to reject the value.
+    /// Whether a MODE SELECT header may carry this DEVICE-SPECIFIC PARAMETER. Disks ignore it (WP/DPOFUA are reserved
+    /// in MODE SELECT, SBC-3 §6.4.1); tapes override it for BUFFERED MODE and SPEED. Checked, without side effects,
+    /// before MODE SELECT changes anything: a refused MODE SELECT changes no parameter (SPC-4 §6.9).
     /// </summary>
-    protected internal virtual bool TryApplyDeviceSpecificParameter(byte value) => true;
+    protected internal virtual bool IsValidDeviceSpecificParameter(byte value) => true;
+
+    /// <summary>Applies a DEVICE-SPECIFIC PARAMETER that <see cref="IsValidDeviceSpecificParameter"/> accepted.</summary>
+    protected internal virtual void ApplyDeviceSpecificParameter(byte value)
+    {
+    }
 
     /// <summary>Called after MODE SELECT changed the current values of a page, so device types can react (e.g. WCE).</summary>
     protected internal virtual void OnModePageChanged(byte page, byte subpage)

@@ -171,6 +171,13 @@ public static partial class SpcCommands
                 : CommandOutcome.Fail(reason);
         }
 
+        // SPC-4 §6.9: a MODE SELECT that is refused changes no parameter, so every check that can fail runs before
+        // anything is applied. The block descriptor is checked and applied in one step (it is the last check).
+        if (!unit.IsValidDeviceSpecificParameter(deviceSpecific))
+        {
+            return CommandOutcome.InvalidParameterField(ten ? 3 : 2);
+        }
+
         if (descriptorLength > 0)
         {
             var d = list.Slice(headerLength, descriptorLength);
@@ -183,11 +190,7 @@ public static partial class SpcCommands
             }
         }
 
-        if (!unit.TryApplyDeviceSpecificParameter(deviceSpecific))
-        {
-            return CommandOutcome.InvalidParameterField(ten ? 3 : 2);
-        }
-
+        unit.ApplyDeviceSpecificParameter(deviceSpecific);
         var changed = pages.Apply(pageData);
         foreach (var (page, subpage) in changed)
         {

@@ -494,17 +494,9 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     /// MODE SELECT DEVICE-SPECIFIC PARAMETER: BUFFERED MODE 000b or 001b (we write through either way, so both are
     /// honoured), SPEED 0 only. WP is ignored (SSC-4 §8.3.1: reserved for MODE SELECT; st echoes what it sensed).
     /// </summary>
-    protected internal override bool TryApplyDeviceSpecificParameter(byte value)
-    {
-        var buffered = (byte)((value >> 4) & 0x07);
-        if (buffered > 1 || (value & 0x0F) != 0)
-        {
-            return false;
-        }
+    protected internal override bool IsValidDeviceSpecificParameter(byte value) => ((value >> 4) & 0x07) <= 1 && (value & 0x0F) == 0;
 
-        _bufferedMode = buffered;
-        return true;
-    }
+    protected internal override void ApplyDeviceSpecificParameter(byte value) => _bufferedMode = (byte)((value >> 4) & 0x07);
 
     protected override void OnReset()
     {
