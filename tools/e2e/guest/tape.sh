@@ -335,6 +335,41 @@ PL=(B B B B B F F B B B F B B B B B B B); PEOD=${#PL[@]}
 check "positioning: mt seek $PEOD, mt erase 0 (short erase) leaves EOD after the last record; seed $POS_SEED2, $POS_N2 random operations match the model" '
   mt -f $D0 seek $PEOD && mt -f $D0 erase 0 && mt -f $D0 rewind && mt -f $D0 eod && mt -f $D0 tell | tee /dev/stderr | grep -q "^At block $PEOD\.$" &&
   pos_random $POS_SEED2 $POS_N2'
+# ---- Fixed-block mode through st ------------------------------------------------------------------------------
+# Backup software that runs the drive in fixed-block mode (mt setblk N: MODE SELECT block descriptor) reads and
+# spaces in blocks of N bytes; every block is still one logical object (SSC-4 4.2.5), so LOCATE/READ POSITION count
+# blocks and filemarks alike. A fixed READ of K blocks that meets a filemark returns the blocks before it (NO SENSE
+# + FILEMARK, INFORMATION = K minus the blocks read; st hands the bytes to the reader and reports the filemark on the
+# next read); a block of another length is ILI with INFORMATION = K minus the whole blocks read, positioned after it
+# (SSC-4 READ(6) with FIXED=1). Layout on $T2: file 0 = blocks 0-39 (1 KiB), filemark 40, file 1 = blocks 41-50,
+# filemark 51, EOD 52.
+echo "=== fixed-block mode through st ($T2 in drive 0)"
+mkdir -p /tmp/fixd && head -c 40960 /dev/urandom > /tmp/fixd/a && head -c 10240 /dev/urandom > /tmp/fixd/b && head -c 3000 /dev/urandom > /tmp/fixd/v
+fx_block() { tail -c +$(($2 * 1024 + 1)) /tmp/fixd/$1 | head -c $((${3:-1} * 1024)); }   # fx_block FILE FIRST [COUNT]
+fx_tell() { mt -f $D0 tell | tee /dev/stderr | grep -q "^At block $1\.$"; }
+export -f fx_block fx_tell
+check "fixed 1 KiB blocks: mt setblk 1024, dd 40 KiB (bs=8k) and 10 KiB (bs=2k): two files of 40 and 10 blocks, mt tell 52 at EOD, st file 2" '
+  mt -f $D0 rewind && mt -f $D0 setblk 1024 && dd if=/tmp/fixd/a of=$D0 bs=8k && dd if=/tmp/fixd/b of=$D0 bs=2k &&
+  fx_tell 52 && mt -f $D0 status | tee /dev/stderr | grep -q "Tape block size 1024 bytes" && at $D0 2 0'
+check "fixed: rewind, three 4 KiB reads return blocks 0-11; mt tell 12, st file 0 block 12" '
+  mt -f $D0 rewind && dd if=$D0 of=/tmp/fixd/r bs=4k count=3 2>/dev/null && cmp /tmp/fixd/r <(fx_block a 0 12) && fx_tell 12 && at $D0 0 12'
+check "fixed: fsr 5, fsr 12, bsr 2 count 1 KiB blocks (tell 5, 17, 15); a 1 KiB read then returns block 15" '
+  mt -f $D0 rewind && mt -f $D0 fsr 5 && fx_tell 5 && mt -f $D0 fsr 12 && fx_tell 17 && mt -f $D0 bsr 2 && fx_tell 15 && at $D0 0 15 &&
+  dd if=$D0 of=/tmp/fixd/r bs=1k count=1 2>/dev/null && cmp /tmp/fixd/r <(fx_block a 15) && fx_tell 16'
+check "fixed: a 64 KiB read at block 30 returns the 10 blocks before the filemark, the next read 0 bytes, the next file 1 blocks 0-7" '
+  mt -f $D0 seek 30 && dd if=$D0 of=/tmp/fixd/r1 bs=64k count=1 2>/dev/null && cmp /tmp/fixd/r1 <(fx_block a 30 10) &&
+  dd if=$D0 of=/tmp/fixd/r2 bs=64k count=1 2>/dev/null && [ ! -s /tmp/fixd/r2 ] &&
+  dd if=$D0 of=/tmp/fixd/r3 bs=8k count=1 2>/dev/null && cmp /tmp/fixd/r3 <(fx_block b 0 8)'
+check "fixed: fsr 10 from block 35 stops after the filemark (fails, tell 41); bsr 5 from block 43 stops on its BOP side (fails, tell 40)" '
+  mt -f $D0 seek 35 && ! mt -f $D0 fsr 10 && fx_tell 41 && mt -f $D0 seek 43 && ! mt -f $D0 bsr 5 && fx_tell 40'
+check "fixed: fsf 1, bsf 1, eod keep counting blocks: tell 41, 40, 52" '
+  mt -f $D0 rewind && mt -f $D0 fsf 1 && fx_tell 41 && at $D0 1 0 && mt -f $D0 bsf 1 && fx_tell 40 && mt -f $D0 eod && fx_tell 52'
+check "fixed: a 3000-byte record (written in variable mode at EOD) read as one 1 KiB block: ILI, INFORMATION 1, positioned after it (sg_raw); st fails the read" '
+  mt -f $D0 setblk 0 && mt -f $D0 eod && dd if=/tmp/fixd/v of=$D0 bs=3000 2>/dev/null && mt -f $D0 setblk 1024 && mt -f $D0 seek 52 &&
+  sg_raw -r 1024 $D0SG 08 01 00 00 01 00 2>&1 | tee /tmp/fixd/ili; grep -Eq "ILI|[Ii]ncorrect length" /tmp/fixd/ili && grep -Eq "Info fld=0x0*1 " /tmp/fixd/ili &&
+  fx_tell 53 && mt -f $D0 seek 52 && ! dd if=$D0 of=/dev/null bs=1k count=1'
+check "fixed: mt setblk 0 (variable again): the 3000-byte record reads back whole at block 52" '
+  mt -f $D0 setblk 0 && mt -f $D0 seek 52 && dd if=$D0 of=/tmp/fixd/r bs=3000 count=1 2>/dev/null && cmp /tmp/fixd/r /tmp/fixd/v'
 check "positioning: mt offline, mtx unload $S2 0: $T2 back in slot $S2" '
   mt -f $D0 offline && mtx -f $CH unload $S2 0 && [ "$(slot_of $T2)" = "$S2" ]'
 
@@ -357,6 +392,12 @@ if [ -n "$D1" ]; then
     mt -f $D1 compression 1 && sg_modes -p 0x0f $D1SG && mt -f $D1 compression 0 && sg_modes -p 0x0f $D1SG'
   check "drive 1: mt erase at BOT, then a read at BOT finds no data" '
     mt -f $D1 rewind && mt -f $D1 erase && mt -f $D1 rewind && ! dd if=$D1 of=/dev/null bs=64k count=1 && mt -f $D1 rewind'
+  # SSC-4 SET CAPACITY (0Bh): the proportion/65535 of the native capacity becomes the tape's capacity (data lost, at
+  # BOP); the tape capacity log page reports it; 0xFFFF gives the whole tape back.
+  check "drive 1: SET CAPACITY 0x8000 at BOT (sg_raw 0B): log page 0x31 maximum capacity halves; 0xFFFF restores it" '
+    mcap() { sg_logs -p 0x31 $D1SG | sed -nE "s/^ *Main partition maximum capacity \(in MiB\): ([0-9]+).*/\1/p"; }
+    mt -f $D1 rewind && m0=$(mcap) && sg_raw $D1SG 0b 00 00 80 00 00 && m1=$(mcap) && echo "maximum capacity $m0 MiB -> $m1 MiB" &&
+    [ -n "$m1" ] && [ $m1 -ge $((m0 / 2 - 1)) ] && [ $m1 -le $((m0 / 2 + 1)) ] && sg_raw $D1SG 0b 00 00 ff ff 00 && [ "$(mcap)" = "$m0" ]'
   check "both drives loaded at once; unload both" '
     mtx -f $CH load $S1 0 && online $D0 >/dev/null && [ $(mtx -f $CH status | grep -c "Data Transfer Element [01]:Full") = 2 ] &&
     mt -f $D0 offline && mtx -f $CH unload $S1 0 && mt -f $D1 offline && mtx -f $CH unload $S3 1'
