@@ -34,8 +34,6 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     public const byte MediumConfigurationPage = 0x1D;
     public const byte ReadWriteErrorRecoveryPage = 0x01;
 
-    private const byte VpdSequentialAccessCapabilities = 0xB0;
-
     private static readonly CommandTable<TapeDriveLogicalUnit> s_commands = BuildCommandTable();
 
     private readonly ModePageSet _modePages;
@@ -55,10 +53,17 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     /// DVCID for this drive must report the same string (NetBackup and Veeam map drives by it).
     /// </param>
     /// <param name="logger">Optional logger.</param>
-    public TapeDriveLogicalUnit(Lun lun, TapeDrivePersonality personality, string serialNumber, ILogger? logger = null)
+    /// <param name="manufacturerSerialNumber">
+    /// The serial the manufacturer assigned (VPD B1h, and the manufacturing serial of the IBM VPD C1h); null: the same
+    /// as <paramref name="serialNumber"/>. A library may make a drive report a serial of its own in VPD 80h while the
+    /// manufacturer's stays what it was; this is where the two can differ.
+    /// </param>
+    public TapeDriveLogicalUnit(Lun lun, TapeDrivePersonality personality, string serialNumber, ILogger? logger = null, string? manufacturerSerialNumber = null)
         : base(lun, (personality ?? throw new ArgumentNullException(nameof(personality))).CreateIdentity(serialNumber), logger ?? NullLogger.Instance)
     {
         Personality = personality;
+        ManufacturerSerialNumber = string.IsNullOrEmpty(manufacturerSerialNumber) ? serialNumber : manufacturerSerialNumber;
+        ExtraVpdPages = BuildVpdPageList(personality);
         _modePages = BuildModePages(personality);
     }
 
@@ -594,26 +599,6 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         mp[5] = 0x03;
         pages.Register(MediumPartitionPage, 0, mp, new byte[8]);
         return pages;
-    }
-
-    // ---- VPD pages (SSC-4 VPD parameters) ------------------------------------------------------------------------------
-
-    public override IReadOnlyList<byte> ExtraVpdPages { get; } = [VpdSequentialAccessCapabilities];
-
-    /// <summary>
-    /// SSC-4 Sequential-Access Device Capabilities VPD page (B0h), PAGE LENGTH 0002h: byte 4 bit 0 WORM
-    /// (WORM media supported), bit 1 TSMC (tape stream mirroring, not supported).
-    /// </summary>
-    public override int WriteVpdPage(byte page, Span<byte> destination)
-    {
-        if (page != VpdSequentialAccessCapabilities)
-        {
-            return -1;
-        }
-
-        destination[..2].Clear();
-        destination[0] = Personality.SupportsWorm ? (byte)0x01 : (byte)0x00;
-        return 2;
     }
 
     /// <summary>

@@ -55,6 +55,9 @@ public sealed record TapeDrivePersonality
         VendorId = "HP",
         ProductId = "Ultrium 5-SCSI",
         ProductRevision = "Z6ED",
+
+        // The IBM vendor pages C0h/C1h are IBM's layout; HP's C0h-C6h pages have another one we do not emulate.
+        IbmVpd = null,
     };
 
     public static TapeDrivePersonality Default => IbmUlt3580Td5;
@@ -110,6 +113,12 @@ public sealed record TapeDrivePersonality
     /// <summary>DCE after power on, reset and load (IBM drives ship with compression enabled).</summary>
     public bool CompressionEnabledByDefault { get; init; } = true;
 
+    /// <summary>
+    /// The IBM vendor VPD pages (IBM LTO SCSI Reference GA32-0928, INQUIRY): C0h Drive Component Revision Levels and
+    /// C1h Drive Serial Numbers. Null: the personality answers neither (non-IBM personalities).
+    /// </summary>
+    public IbmDriveVpd? IbmVpd { get; init; } = new();
+
     public bool CanRead(LtoGeneration generation) => Includes(ReadableGenerations, generation);
 
     public bool CanWrite(LtoGeneration generation) => Includes(WritableGenerations, generation);
@@ -140,6 +149,23 @@ public sealed record TapeDrivePersonality
         SHA256.HashData(Encoding.UTF8.GetBytes("tape:" + serialNumber), hash);
         return new LogicalUnitIdentity(VendorId, ProductId, ProductRevision, serialNumber, LogicalUnitIdentity.Naa5(BinaryPrimitives.ReadUInt64BigEndian(hash)));
     }
+}
+
+/// <summary>
+/// What an IBM LTO personality reports in VPD C0h (Drive Component Revision Levels): the firmware code name (the
+/// product revision level of standard INQUIRY), its build time and date, and the platform. The values are
+/// TapeGateway's own, not those of a real IBM firmware build.
+/// </summary>
+public sealed record IbmDriveVpd
+{
+    /// <summary>Build time, "hhmmss" (C0h bytes 16-22, 7 ASCII bytes, space padded).</summary>
+    public string BuildTime { get; init; } = "000000";
+
+    /// <summary>Build date, "yyyymmdd" (C0h bytes 23-30).</summary>
+    public string BuildDate { get; init; } = "20250101";
+
+    /// <summary>Platform (C0h bytes 31-42, 12 ASCII bytes, space padded).</summary>
+    public string Platform { get; init; } = "TapeGateway";
 }
 
 /// <summary>

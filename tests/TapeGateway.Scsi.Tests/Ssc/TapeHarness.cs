@@ -14,10 +14,10 @@ internal sealed class TapeHarness
     public const string TargetName = "iqn.2024-01.test.tapegateway:vtl";
     public const string DriveSerial = "1013000001";
 
-    public TapeHarness(TapeDrivePersonality? personality = null)
+    public TapeHarness(TapeDrivePersonality? personality = null, string serial = DriveSerial, string? manufacturerSerial = null)
     {
         Target = new ScsiTargetDevice(TargetName);
-        Drive = new TapeDriveLogicalUnit(new Lun(1), personality ?? TapeDrivePersonality.IbmUlt3580Td5, DriveSerial);
+        Drive = new TapeDriveLogicalUnit(new Lun(1), personality ?? TapeDrivePersonality.IbmUlt3580Td5, serial, manufacturerSerialNumber: manufacturerSerial);
         Target.Add(Drive);
         A = new ItNexus("iqn.1994-05.com.example:a", 0x23D000000001, TargetName, 1);
         B = new ItNexus("iqn.1994-05.com.example:b", 0x23D000000002, TargetName, 1);
