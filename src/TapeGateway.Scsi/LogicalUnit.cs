@@ -24,6 +24,8 @@ public enum PeripheralDeviceType : byte
 /// </summary>
 public abstract partial class LogicalUnit
 {
+    private TimeProvider _time = TimeProvider.System;
+
     protected LogicalUnit(Lun lun, LogicalUnitIdentity identity, ILogger logger)
     {
         Lun = lun;
@@ -31,6 +33,7 @@ public abstract partial class LogicalUnit
         Logger = logger;
         UnitAttentions = new UnitAttentionQueue();
         Reservations = new ReservationState(this);
+        Clock = new DeviceClock(_time);
     }
 
     public Lun Lun { get; }
@@ -43,6 +46,27 @@ public abstract partial class LogicalUnit
     public ScsiTargetDevice Target { get; internal set; } = null!;
 
     public UnitAttentionQueue UnitAttentions { get; }
+
+    /// <summary>
+    /// The time source of <see cref="Clock"/>; <see cref="TimeProvider.System"/> unless a host (or a test) supplies
+    /// another. Setting it restarts the clock from the new source, as at power on.
+    /// </summary>
+    public TimeProvider TimeProvider
+    {
+        get => _time;
+        init
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _time = value;
+            Clock = new DeviceClock(value);
+        }
+    }
+
+    /// <summary>The device clock REPORT TIMESTAMP and SET TIMESTAMP work on (SPC-4 timestamp model).</summary>
+    public DeviceClock Clock { get; private set; }
+
+    /// <summary>The READ BUFFER / WRITE BUFFER data and echo buffers (memory only, SPC-4).</summary>
+    public DiagnosticBuffers Buffers { get; } = new();
 
     public ReservationState Reservations { get; }
 
@@ -156,6 +180,7 @@ public abstract partial class LogicalUnit
     {
         UnitAttentions.Remove(nexus);
         Reservations.OnNexusLost(nexus);
+        Buffers.Forget(nexus);
     }
 
     internal virtual void OnTaskManagement(TaskManagementEvent what, ItNexus requester)
@@ -181,10 +206,15 @@ public abstract partial class LogicalUnit
                 UnitAttentions.AddAllExcept(requester, SenseReason.ScsiBusResetOccurred);
                 OnReset();
                 break;
+            // TARGET COLD RESET is the iSCSI hard reset (RFC 7143 §11.5.1, SAM-5 hard reset): as after power on, the device
+            // clock starts again from the host's clock and the READ/WRITE BUFFER buffers are empty. The other resets
+            // leave both alone (SPC-4: a logical unit reset does not change the timestamp).
             case TaskManagementEvent.TargetColdReset:
                 Reservations.OnReset();
                 UnitAttentions.AddAll(SenseReason.PowerOnOccurred);
                 OnReset();
+                Clock.InitializeFromHost();
+                Buffers.Clear();
                 break;
         }
     }

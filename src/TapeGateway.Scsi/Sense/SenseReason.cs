@@ -43,6 +43,7 @@ public enum SenseReason : ushort
     ReservationsReleased,
     RegistrationsPreempted,
     CapacityDataChanged,
+    TimestampChanged,
     InquiryDataChanged,
     ReportedLunsDataChanged,
     CommandsClearedByAnotherInitiator,

@@ -49,6 +49,7 @@ public static class SenseTable
         Set(SenseReason.ReservationsReleased, SenseKey.UnitAttention, 0x2A, 0x04); /* RESERVATIONS RELEASED */
         Set(SenseReason.RegistrationsPreempted, SenseKey.UnitAttention, 0x2A, 0x05); /* REGISTRATIONS PREEMPTED */
         Set(SenseReason.CapacityDataChanged, SenseKey.UnitAttention, 0x2A, 0x09); /* CAPACITY DATA HAS CHANGED */
+        Set(SenseReason.TimestampChanged, SenseKey.UnitAttention, 0x2A, 0x10); /* TIMESTAMP CHANGED */
         Set(SenseReason.InquiryDataChanged, SenseKey.UnitAttention, 0x3F, 0x03); /* INQUIRY DATA HAS CHANGED */
         Set(SenseReason.ReportedLunsDataChanged, SenseKey.UnitAttention, 0x3F, 0x0E); /* REPORTED LUNS DATA HAS CHANGED */
         Set(SenseReason.CommandsClearedByAnotherInitiator, SenseKey.UnitAttention, 0x2F, 0x00); /* COMMANDS CLEARED BY ANOTHER INITIATOR */

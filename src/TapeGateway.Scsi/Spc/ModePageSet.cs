@@ -36,6 +36,12 @@ public class ModePageSet
     public const byte ControlPage = 0x0A;
     public const byte ControlExtensionSubpage = 0x01;
     public const byte InformationalExceptionsPage = 0x1C;
+
+    /// <summary>Control Extension byte 4 bit 2: timestamp changeable by methods outside the standard (SPC-4 §7.5.9).</summary>
+    public const byte ControlExtensionTcmos = 0x04;
+
+    /// <summary>Control Extension byte 4 bit 1: SET TIMESTAMP allowed and takes precedence (SPC-4 §7.5.9).</summary>
+    public const byte ControlExtensionScsip = 0x02;
     public const byte AllPages = 0x3F;
     public const byte AllSubpages = 0xFF;
 
@@ -55,6 +61,9 @@ public class ModePageSet
             RegisterSharedPages();
         }
     }
+
+    /// <summary>The Control Extension page's current SCSIP bit: whether SET TIMESTAMP may set the device clock.</summary>
+    public bool ScsiPrecedence => (GetCurrentByte(ControlPage, ControlExtensionSubpage, 4) & ControlExtensionScsip) != 0;
 
     /// <summary>
     /// The Control page's D_SENSE bit (SPC-4 §7.5.8): sense data in descriptor format. Setting it changes the current
@@ -392,8 +401,15 @@ public class ModePageSet
         controlMask[2] = 0x04;
         Register(ControlPage, 0, control, controlMask);
 
-        // SPC-4 §7.5.9 Control Extension: no timestamp, no SCSI precedence, no implicit ALUA; nothing changeable.
-        Register(ControlPage, ControlExtensionSubpage, new byte[32], new byte[32]);
+        // SPC-4 §7.5.9 Control Extension. TCMOS=1: the device clock is initialized from the host's clock at power on
+        // and hard reset, a method outside the standard (see DeviceClock). SCSIP=1: SET TIMESTAMP is allowed and
+        // takes precedence; an initiator may clear SCSIP to lock the clock, and SET TIMESTAMP is then refused
+        // (SPC-4 SET TIMESTAMP). No implicit ALUA (IALUAE=0), initial command priority 0.
+        var controlExtension = new byte[32];
+        controlExtension[4] = ControlExtensionTcmos | ControlExtensionScsip;
+        var controlExtensionMask = new byte[32];
+        controlExtensionMask[4] = ControlExtensionScsip;
+        Register(ControlPage, ControlExtensionSubpage, controlExtension, controlExtensionMask);
 
         // SPC-4 §7.5.11 Informational Exceptions Control: we have no failure prediction, so DEXCPT=1 (disabled) and
         // MRIE 0. DEXCPT stays changeable because initiators (smartctl, Windows) toggle it; nothing is ever reported.

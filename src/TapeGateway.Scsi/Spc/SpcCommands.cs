@@ -87,6 +87,18 @@ public static partial class SpcCommands
         table.Add(ReceiveDiagnosticResults, "RECEIVE DIAGNOSTIC RESULTS", ReceiveDiagnosticResultsAsync, CommandFlags.AllowedUnderWriteExclusive,
             [ReceiveDiagnosticResults, 0x01, 0xFF, 0xFF, 0xFF, 0x00], "SPC-4 6.27");
 
+        // The device clock (REPORT TIMESTAMP passes both persistent reservation types, as REPORT SUPPORTED OPERATION
+        // CODES does; SET TIMESTAMP changes the unit's state and passes none) and the scratch buffers of READ BUFFER
+        // (passes Write Exclusive) and WRITE BUFFER (passes none). Section numbers are left out: cited by command name.
+        table.Add(MaintenanceIn, ReportTimestampAction, "REPORT TIMESTAMP", ReportTimestampAsync, AllowedUnderPersistent,
+            [MaintenanceIn, 0x1F, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00], "SPC-4");
+        table.Add(MaintenanceOut, SetTimestampAction, "SET TIMESTAMP", SetTimestampAsync, CommandFlags.None,
+            [MaintenanceOut, 0x1F, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00], "SPC-4");
+        table.Add(ReadBuffer, "READ BUFFER", ReadBufferAsync, CommandFlags.AllowedUnderWriteExclusive,
+            [ReadBuffer, 0x1F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00], "SPC-4");
+        table.Add(WriteBuffer, "WRITE BUFFER", WriteBufferAsync, CommandFlags.None,
+            [WriteBuffer, 0x1F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00], "SPC-4");
+
         table.Add(Reserve6, "RESERVE(6)", ReserveAsync, CommandFlags.None,
             [Reserve6, 0x00, 0x00, 0x00, 0x00, 0x00], "SPC-2 7.21");
         table.Add(Reserve10, "RESERVE(10)", ReserveAsync, CommandFlags.None,

@@ -168,7 +168,7 @@ public class MaintenanceInTests
         }
 
         var servactv = Enumerable.Range(0, count).Where(i => d[4 + (8 * i) + 5] == 1).Select(i => d[4 + (8 * i)]).Distinct().Order();
-        Assert.Equal(new byte[] { 0x5E, 0x5F, 0xA3 }, servactv);
+        Assert.Equal(new byte[] { 0x5E, 0x5F, 0xA3, 0xA4 }, servactv);
     }
 
     [Fact]

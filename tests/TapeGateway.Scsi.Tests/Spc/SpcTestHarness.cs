@@ -46,10 +46,10 @@ internal sealed class SpcFixture
 {
     public const string TargetName = "iqn.2024-01.test.tapegateway:tgt";
 
-    public SpcFixture(IPersistentReservationStore? store = null, string serial = "SPC0001", bool consumeUnitAttentions = true)
+    public SpcFixture(IPersistentReservationStore? store = null, string serial = "SPC0001", bool consumeUnitAttentions = true, TimeProvider? time = null)
     {
         Target = new ScsiTargetDevice(TargetName, null, store);
-        Unit = new SpcTestUnit(0, serial);
+        Unit = time is null ? new SpcTestUnit(0, serial) : new SpcTestUnit(0, serial) { TimeProvider = time };
         Target.Add(Unit);
         A = new ItNexus("iqn.1994-05.com.example:a", 0x23D000000001, TargetName, 1);
         B = new ItNexus("iqn.1994-05.com.example:b", 0x23D000000002, TargetName, 1);
