@@ -20,6 +20,15 @@ public static partial class SpcCommands
     private const int BufferDescriptorLength = 4;
 
     /// <summary>
+    /// The data buffer's address checks both READ BUFFER and WRITE BUFFER make in mode 02h: only buffer ID 0 exists,
+    /// and an offset past its capacity is INVALID FIELD IN CDB at BUFFER OFFSET. Null when the address is valid.
+    /// </summary>
+    private static CommandOutcome? DataBufferAddressError(byte bufferId, int offset) =>
+        bufferId != 0 ? CommandOutcome.InvalidCdbField(2)
+        : offset > DiagnosticBuffers.DataCapacity ? CommandOutcome.InvalidCdbField(3)
+        : null;
+
+    /// <summary>
     /// SPC-4 READ BUFFER(10). Mode 02h returns data-buffer bytes from BUFFER OFFSET, as many as the allocation length
     /// asks and the buffer holds (an allocation length past the end is clipped, as every allocation length is);
     /// 03h the descriptor (OFFSET BOUNDARY 0: any byte offset; BUFFER CAPACITY 64 KiB; all zeros for a buffer ID we
@@ -39,14 +48,9 @@ public static partial class SpcCommands
         {
             case BufferModeData:
                 {
-                    if (bufferId != 0)
+                    if (DataBufferAddressError(bufferId, offset) is { } refused)
                     {
-                        return CommandOutcome.InvalidCdbField(2);
-                    }
-
-                    if (offset > DiagnosticBuffers.DataCapacity)
-                    {
-                        return CommandOutcome.InvalidCdbField(3);
+                        return refused;
                     }
 
                     // Never more than the buffer holds, whatever the CDB asks for.
@@ -109,14 +113,9 @@ public static partial class SpcCommands
         switch (mode)
         {
             case BufferModeData:
-                if (bufferId != 0)
+                if (DataBufferAddressError(bufferId, offset) is { } refused)
                 {
-                    return CommandOutcome.InvalidCdbField(2);
-                }
-
-                if (offset > DiagnosticBuffers.DataCapacity)
-                {
-                    return CommandOutcome.InvalidCdbField(3);
+                    return refused;
                 }
 
                 if (listLength > DiagnosticBuffers.DataCapacity - offset)

@@ -7,33 +7,11 @@ namespace TapeGateway.Scsi.Tests.Ssc;
 /// <summary>SSC-4 §7.2 FORMAT MEDIUM on a single-partition drive (Medium Partition page 11h: no additional partitions).</summary>
 public sealed class FormatMediumTests
 {
-    private const ushort HostAttribute = 0x0800; // APPLICATION VENDOR, a host-type MAM attribute
+    private const ushort HostAttribute = TapeHarness.TwoFilesHostAttribute;
 
-    /// <summary>Two files (3 records, FM) x 2 on a tape that carries a host MAM attribute, rewound.</summary>
-    private static async Task<TapeHarness> WrittenAsync(bool worm = false)
-    {
-        var h = new TapeHarness();
-        await h.LoadNewAsync(worm: worm, attributes: [new TapeAttribute(HostAttribute, "VENDOR01"u8.ToArray())]);
-        for (var f = 0; f < 2; f++)
-        {
-            await h.WriteRecordsAsync(3, 1000, f * 10);
-            await h.Good(Cdb.WriteFilemarks(1));
-        }
+    private static Task<TapeHarness> WrittenAsync(bool worm = false) => TapeHarness.TwoFilesAsync(worm);
 
-        await h.Good(Cdb.Rewind());
-        return h;
-    }
-
-    /// <summary>The data written by <see cref="WrittenAsync"/> is all still there (nothing lost by a refusal).</summary>
-    private static async Task AssertIntactAsync(TapeHarness h)
-    {
-        await h.Good(Cdb.Rewind());
-        var r = await h.Run(Cdb.Read(1000));
-        r.AssertGood();
-        Assert.Equal(TapeHarness.Block(1000, 0), r.Data());
-        await h.Good(Cdb.Space(3, 0));
-        Assert.Equal(8L, (await h.LongPositionAsync()).Object);
-    }
+    private static Task AssertIntactAsync(TapeHarness h) => h.AssertTwoFilesIntactAsync();
 
     public static TheoryData<byte, bool, bool> Formats => new()
     {
@@ -86,15 +64,8 @@ public sealed class FormatMediumTests
         Assert.Equal(0u, (await h.ShortPositionAsync()).Block);
     }
 
-    public static TheoryData<string, uint> AwayFromBop => new()
-    {
-        { "after the first block", 1 },
-        { "on a filemark", 3 },
-        { "at EOD", 8 },
-    };
-
     [Theory]
-    [MemberData(nameof(AwayFromBop))]
+    [MemberData(nameof(TapeHarness.TwoFilesAwayFromBop), MemberType = typeof(TapeHarness))]
     public async Task AwayFromBop_PositionPastBeginningOfMedium_NothingLost(string where, uint block)
     {
         _ = where;

@@ -13,37 +13,20 @@ public sealed class SetCapacityTests
 {
     private const long MiB = TapeHarness.MiB;
     private const long Native = 16 * MiB;
-    private const ushort HostAttribute = 0x0800; // APPLICATION VENDOR, a host-type MAM attribute
+    private const ushort HostAttribute = TapeHarness.TwoFilesHostAttribute;
     private const int BlockSize = 64 * 1024;
 
     /// <summary>native x value / 65535 (SSC-4 §7.11), with the 20 % minimum the TD5 personality applies.</summary>
     private static long Scaled(ushort value) => Native * Math.Max(value, (ushort)13107) / 65535;
 
-    /// <summary>Two files (3 records, FM) x 2 on a tape that carries a host MAM attribute, rewound.</summary>
-    private static async Task<TapeHarness> WrittenAsync(bool worm = false, TapeDrivePersonality? personality = null)
-    {
-        var h = new TapeHarness(personality);
-        await h.LoadNewAsync(capacity: Native, worm: worm, attributes: [new TapeAttribute(HostAttribute, "VENDOR01"u8.ToArray())]);
-        for (var f = 0; f < 2; f++)
-        {
-            await h.WriteRecordsAsync(3, 1000, f * 10);
-            await h.Good(Cdb.WriteFilemarks(1));
-        }
-
-        await h.Good(Cdb.Rewind());
-        return h;
-    }
+    private static Task<TapeHarness> WrittenAsync(bool worm = false, TapeDrivePersonality? personality = null) =>
+        TapeHarness.TwoFilesAsync(worm, personality);
 
     /// <summary>The data written by <see cref="WrittenAsync"/> is all still there and the capacity is the full one.</summary>
     private static async Task AssertIntactAsync(TapeHarness h)
     {
         Assert.Equal(Native, h.Image!.CapacityBytes);
-        await h.Good(Cdb.Rewind());
-        var r = await h.Run(Cdb.Read(1000));
-        r.AssertGood();
-        Assert.Equal(TapeHarness.Block(1000, 0), r.Data());
-        await h.Good(Cdb.Space(3, 0));
-        Assert.Equal(8L, (await h.LongPositionAsync()).Object);
+        await h.AssertTwoFilesIntactAsync();
     }
 
     /// <summary>Log page 31h (MiB): main partition remaining (0001h) and maximum (0003h) capacity.</summary>
@@ -204,15 +187,8 @@ public sealed class SetCapacityTests
         Assert.Equal(1_500_000u, BinaryPrimitives.ReadUInt32BigEndian(all.AsSpan(4 + 104 + 12)));
     }
 
-    public static TheoryData<string, uint> AwayFromBop => new()
-    {
-        { "after the first block", 1 },
-        { "on a filemark", 3 },
-        { "at EOD", 8 },
-    };
-
     [Theory]
-    [MemberData(nameof(AwayFromBop))]
+    [MemberData(nameof(TapeHarness.TwoFilesAwayFromBop), MemberType = typeof(TapeHarness))]
     public async Task AwayFromBop_PositionPastBeginningOfMedium_NothingLost(string where, uint block)
     {
         _ = where;

@@ -49,6 +49,47 @@ internal sealed class TapeHarness
     public static LoadedCartridge Cartridge(string barcode = "HRN001L5", LtoGeneration? generation = null, bool worm = false, bool readOnly = false, bool cleaning = false) =>
         new(barcode, generation ?? LtoGeneration.Lto5, worm, readOnly, cleaning, 16 * MiB, "SN" + barcode);
 
+    /// <summary>APPLICATION VENDOR, the host-type MAM attribute <see cref="TwoFilesAsync"/> puts on its tape.</summary>
+    public const ushort TwoFilesHostAttribute = 0x0800;
+
+    /// <summary>
+    /// Two files (3 records of 1000 bytes, FM) x 2 on a new default-size tape that carries a host MAM attribute,
+    /// rewound: the fixture of the commands that destroy data (FORMAT MEDIUM, SET CAPACITY) and must lose nothing
+    /// when they refuse.
+    /// </summary>
+    public static async Task<TapeHarness> TwoFilesAsync(bool worm = false, TapeDrivePersonality? personality = null)
+    {
+        var h = new TapeHarness(personality);
+        await h.LoadNewAsync(worm: worm, attributes: [new TapeAttribute(TwoFilesHostAttribute, "VENDOR01"u8.ToArray())]);
+        for (var f = 0; f < 2; f++)
+        {
+            await h.WriteRecordsAsync(3, 1000, f * 10);
+            await h.Good(Cdb.WriteFilemarks(1));
+        }
+
+        await h.Good(Cdb.Rewind());
+        return h;
+    }
+
+    /// <summary>Everything <see cref="TwoFilesAsync"/> wrote is still there: the first record reads back, EOD after 8 objects.</summary>
+    public async Task AssertTwoFilesIntactAsync()
+    {
+        await Good(Cdb.Rewind());
+        var r = await Run(Cdb.Read(1000));
+        r.AssertGood();
+        Assert.Equal(Block(1000, 0), r.Data());
+        await Good(Cdb.Space(3, 0));
+        Assert.Equal(8L, (await LongPositionAsync()).Object);
+    }
+
+    /// <summary>Positions of the <see cref="TwoFilesAsync"/> tape that are not BOP: after a block, on a filemark, at EOD.</summary>
+    public static TheoryData<string, uint> TwoFilesAwayFromBop => new()
+    {
+        { "after the first block", 1 },
+        { "on a filemark", 3 },
+        { "at EOD", 8 },
+    };
+
     /// <summary>Creates a tape and loads it; unit attentions of the load are consumed unless asked not to.</summary>
     public async Task<TapeImage> LoadNewAsync(long capacity = 16 * MiB, bool worm = false, LoadedCartridge? cartridge = null, bool consume = true, long? earlyWarning = null, IReadOnlyList<TapeAttribute>? attributes = null)
     {
