@@ -37,6 +37,10 @@
 #                       CPU with another's uploads; records the drain time and the server CPU including it. The
 #                       servers then run with TapeCache:PublishIntervalSeconds=2 (default 30), so the last, partial
 #                       segment of a tape that stays mounted goes 2 s after the run instead of 30 s
+#   NOVERIFY [0]        1: after each tape target's run (and its drain), read the same data again with tape-ctl
+#                       (REWIND, then the same READ(6)s one at a time, no verification: one per drive in parallel) and
+#                       record it as read_noverify_MBps; the report then also compares reads without the client's
+#                       per-record work (tapeperf regenerates and compares every record), which every target shares
 #   TGT_PORT [3293] (also its control port)   TGT_PARAMS  iSCSI keys set on tgt's target before login, e.g.
 #                       "MaxRecvDataSegmentLength=262144 MaxBurstLength=1048576 FirstBurstLength=262144 InitialR2T=No"
 #   TAPEPERF_SRC        [/work/shared/tools/tapeperf/tapeperf.c]   TGT_VTL [/work/shared/harness/vm/tgt-vtl.sh]
@@ -58,6 +62,7 @@ DRAIN=${DRAIN:-1}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 TARGETS=${TARGETS:-"tgt tg dd"}
 KEEP=${KEEP:-0}
+NOVERIFY=${NOVERIFY:-0}
 BUILD=${BUILD:-1}
 ARTIFACTS=${ARTIFACTS:-/tmp/art-tbench}
 TG_DLL=${TG_DLL:-$ARTIFACTS/bin/TapeGateway.Server/release/TapeGateway.Server.dll}
@@ -311,7 +316,22 @@ tapeperf_parallel() { # target block drives mib tag
 
 sum_list() { tr '/' '\n' <<<"$1" | awk '{ s += $1 } END { printf "%.1f", s }'; }
 
-echo "block,drives,target,rep,write_MBps,read_MBps,write_per_drive,read_per_drive,verified,wall_s,server_cpu_s,server_cpu_pct,client_cpu_s,other_cpu_pct,loadavg1,drain_s,server_cpu_with_drain_s" >"$RAW"
+echo "block,drives,target,rep,write_MBps,read_MBps,write_per_drive,read_per_drive,verified,wall_s,server_cpu_s,server_cpu_pct,client_cpu_s,other_cpu_pct,loadavg1,drain_s,server_cpu_with_drain_s,read_noverify_MBps" >"$RAW"
+
+# N tape-ctl reads at once, one per drive, of what the last tapeperf run wrote (no verification); prints the sum MB/s
+tapectl_read_parallel() { # target block drives mib tag
+	local t=$1 bs=$2 n=$3 mib=$4 tag=$5 base i
+	base=$(base_url "$t")
+	(
+		for i in $(seq "$n"); do
+			"$TAPECTL" read "$base/$i" "$bs" $((mib * 1048576 / bs)) >"$RESULTS_DIR/runs/$tag.nv$i.out" 2>&1 &
+		done
+		fail=0
+		for job in $(jobs -p); do wait "$job" || fail=1; done
+		exit $fail
+	) || { cat "$RESULTS_DIR/runs/$tag".nv*.out >&2; die "tape-ctl read on $t ($tag) failed"; }
+	for i in $(seq "$n"); do kv read_MBps "$(grep read_MBps= "$RESULTS_DIR/runs/$tag.nv$i.out")"; done | awk '{ s += $1 } END { printf "%.1f", s }'
+}
 
 run_one() { # block drives target rep
 	local bs=$1 n=$2 t=$3 rep=$4 tag pid c0=0 c1=0 s0 s1 t0 t1 wall load res wsum rsum wl rl v ccpu scpu other
@@ -348,6 +368,8 @@ run_one() { # block drives target rep
 		dcpu=$(awk -v c="$((c2 - c0))" -v hz="$HZ" 'BEGIN { printf "%.2f", c / hz }')
 	fi
 	[[ $t == dd ]] && { rm -f "$DD_FILE"; sync; }
+	local nv=""
+	[[ $NOVERIFY == 1 && $t != dd ]] && nv=$(tapectl_read_parallel "$t" "$bs" "$n" "$MIB" "$tag")
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 	scpu=$(awk -v c="$((c1 - c0))" -v hz="$HZ" 'BEGIN { printf "%.2f", c / hz }')
 	local spct
@@ -357,10 +379,10 @@ run_one() { # block drives target rep
 	wsum=$(sum_list "$wl")
 	rsum=$([[ -n "$rl" ]] && sum_list "$rl" || echo "")
 	[[ $v == NO ]] && die "$tag: data NOT verified"
-	echo "$bs,$n,$t,$rep,$wsum,$rsum,$wl,$rl,$v,$wall,$scpu,$spct,$ccpu,$other,$load,$drain,$dcpu" >>"$RAW"
-	log "$(printf '%7s B x%d %-3s rep %d: write %7s MB/s  read %7s MB/s  (%s | %s) wall %5ss server CPU %4s%%  client %ss  other CPU %3s%%  load %s%s' \
+	echo "$bs,$n,$t,$rep,$wsum,$rsum,$wl,$rl,$v,$wall,$scpu,$spct,$ccpu,$other,$load,$drain,$dcpu,$nv" >>"$RAW"
+	log "$(printf '%7s B x%d %-3s rep %d: write %7s MB/s  read %7s MB/s  (%s | %s) wall %5ss server CPU %4s%%  client %ss  other CPU %3s%%  load %s%s%s' \
 		"$bs" "$n" "$t" "$rep" "$wsum" "${rsum:--}" "$wl" "${rl:--}" "$wall" "$spct" "$ccpu" "$other" "$load" \
-		"${drain:+  uploads drained ${drain}s later, server CPU with them ${dcpu}s}")"
+		"${drain:+  uploads drained ${drain}s later, server CPU with them ${dcpu}s}${nv:+  read without verification $nv MB/s}")"
 }
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -433,6 +455,20 @@ has_target tgt && A=tgt || A=$([[ $TGN == tg ]] && has_target tgz && echo tgz ||
 			done
 		done
 	done
+	if [[ $NOVERIFY == 1 ]]; then
+		echo
+		echo "Reads again without the client's verification (tape-ctl read: the same READ(6)s, one at a time, nothing regenerated or compared), medians in MB/s; the last column is ${TGN}/${A:-–}:"
+		echo
+		echo "| Metric |$(for t in $TARGETS; do [[ $t == dd ]] || printf ' %s |' "$t"; done) **${TGN}/${A:-–}** |"
+		echo "|---|$(for t in $TARGETS; do [[ $t == dd ]] || printf -- '---:|'; done)---:|"
+		for bs in $SIZES; do
+			for n in $DRIVES_LIST; do
+				printf '| %s records, %s drive%s, read (no verification) |' "$(label "$bs")" "$n" "$([[ $n == 1 ]] || echo s)"
+				for t in $TARGETS; do [[ $t == dd ]] || printf ' %s |' "$(med "$bs" "$n" "$t" 18)"; done
+				printf ' **%s** |\n' "$(ratio "$([[ -n "$A" ]] && med "$bs" "$n" "$A" 18)" "$(med "$bs" "$n" "$TGN" 18)")"
+			done
+		done
+	fi
 } >"$MD"
 
 cat "$MD"
