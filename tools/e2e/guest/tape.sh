@@ -398,6 +398,16 @@ if [ -n "$D1" ]; then
     mcap() { sg_logs -p 0x31 $D1SG | sed -nE "s/^ *Main partition maximum capacity \(in MiB\): ([0-9]+).*/\1/p"; }
     mt -f $D1 rewind && m0=$(mcap) && sg_raw $D1SG 0b 00 00 80 00 00 && m1=$(mcap) && echo "maximum capacity $m0 MiB -> $m1 MiB" &&
     [ -n "$m1" ] && [ $m1 -ge $((m0 / 2 - 1)) ] && [ $m1 -le $((m0 / 2 + 1)) ] && sg_raw $D1SG 0b 00 00 ff ff 00 && [ "$(mcap)" = "$m0" ]'
+  # SPC-4 READ/WRITE BUFFER (a memory-only data buffer; no firmware to download) and REPORT/SET TIMESTAMP (the
+  # device clock starts from the host's clock at power on). sg_read_buffer of Debian 12 (sg3-utils 1.46) sent an
+  # allocation length of 0 for "-l 4096" here, so the read-back goes through sg_raw.
+  check "drive 1: WRITE BUFFER data mode (sg_write_buffer -m 2) then READ BUFFER (sg_raw 3C 02, 4 KiB): the same bytes; download microcode (mode 5) refused" '
+    head -c 4096 /dev/urandom > /tmp/wb && sg_write_buffer -m 2 -I /tmp/wb $D1SG && rm -f /tmp/rb &&
+    sg_raw -r 4096 -o /tmp/rb $D1SG 3c 02 00 00 00 00 00 10 00 00 && cmp /tmp/wb /tmp/rb && ! sg_write_buffer -m 5 -I /tmp/wb $D1SG'
+  check "drive 1: sg_timestamp (REPORT TIMESTAMP) within 120 s of the guest clock; after SET TIMESTAMP (-s 1000000000) it reports that time" '
+    t0=$(sg_timestamp -S $D1SG | grep -Eo "[0-9]+" | head -1) && now=$(date +%s) && echo "device $t0 s, guest $now s" &&
+    [ $((t0 - now)) -le 120 ] && [ $((now - t0)) -le 120 ] && sg_timestamp -s 1000000000 $D1SG &&
+    t1=$(sg_timestamp -S $D1SG | grep -Eo "[0-9]+" | head -1) && echo "after SET TIMESTAMP: $t1 s" && [ $t1 -ge 1000000000 ] && [ $t1 -le 1000000300 ]'
   check "both drives loaded at once; unload both" '
     mtx -f $CH load $S1 0 && online $D0 >/dev/null && [ $(mtx -f $CH status | grep -c "Data Transfer Element [01]:Full") = 2 ] &&
     mt -f $D0 offline && mtx -f $CH unload $S1 0 && mt -f $D1 offline && mtx -f $CH unload $S3 1'
