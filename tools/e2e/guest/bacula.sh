@@ -103,7 +103,7 @@ Director {
   QueryFile = "/etc/bacula/scripts/query.sql"
   WorkingDirectory = /var/lib/bacula
   PidDirectory = /run/bacula
-  Maximum Concurrent Jobs = 1
+  Maximum Concurrent Jobs = 2
   Password = "e2e-dir-pw"
   Messages = Daemon
 }
@@ -118,6 +118,7 @@ Client {
   Catalog = MyCatalog
   Password = "e2e-fd-pw"
   AutoPrune = no
+  Maximum Concurrent Jobs = 2
 }
 Storage {
   Name = Library
@@ -166,6 +167,30 @@ Job {
   FileSet = SpanSet
   Storage = Library
   Pool = Small
+  Messages = Standard
+  Write Bootstrap = "/var/lib/bacula/%n.bsr"
+}
+Job {
+  Name = ConcurrentWeekly
+  Type = Backup
+  Level = Full
+  Client = e2e-fd
+  FileSet = SpanSet
+  Storage = Library
+  Pool = Weekly
+  Prefer Mounted Volumes = no
+  Messages = Standard
+  Write Bootstrap = "/var/lib/bacula/%n.bsr"
+}
+Job {
+  Name = ConcurrentOffsite
+  Type = Backup
+  Level = Full
+  Client = e2e-fd
+  FileSet = SpanSet
+  Storage = Library
+  Pool = Offsite
+  Prefer Mounted Volumes = no
   Messages = Standard
   Write Bootstrap = "/var/lib/bacula/%n.bsr"
 }
@@ -365,6 +390,30 @@ check "the SD met the end of $SMALL1 near its capacity and re-read its last bloc
 check "umount (both drives empty)" 'unload_both; drives_empty'
 check "restore the spanning Full: Restore OK" 'run_job /tmp/job-restore3.log "restore client=e2e-fd fileset=SpanSet jobid=${SPANJOB:-0} where=/tmp/restore3 all done yes" && job_ok $JOBID /tmp/job-restore3.log "Restore OK"'
 check "restore 3: every file identical, read from both tapes" 'same_tree /tmp/span.sha /tmp/restore3$SPAN && grep -q "\"$SMALL1\"" /tmp/job-restore3.log && grep -q "\"$SMALL2\"" /tmp/job-restore3.log'
+
+# ---- two jobs queued together, one drive each -------------------------------------------------------------------
+# Maximum Concurrent Jobs 2 (director and client), Prefer Mounted Volumes = no: a Full to pool Weekly and a Full to
+# pool Offsite, 44 MB each, queued in one bconsole call. The SD reserves a different drive for each and has the
+# changer load the second job's tape while the first job's tape stays loaded in the other drive. (With the SQLite
+# catalog this director started the second job when the first ended; simultaneous streaming on several drives is
+# covered by the integration tests and the benchmark, not here.) Both back up, and both restore identical.
+check "two Fulls queued together (ConcurrentWeekly -> pool Weekly, ConcurrentOffsite -> pool Offsite): both Backup OK" '
+  printf "run job=ConcurrentWeekly yes\nrun job=ConcurrentOffsite yes\nwait\nmessages\n" | bcon /tmp/job-conc.log >/dev/null
+  sed -nE "s/.*Job queued\. JobId=([0-9]+).*/\1/p" /tmp/job-conc.log > /tmp/conc.ids; cat /tmp/conc.ids
+  [ "$(wc -l < /tmp/conc.ids)" = 2 ] && for j in $(cat /tmp/conc.ids); do job_ok $j /tmp/job-conc.log "Backup OK" || exit 1; done'
+C1=$(sed -n 1p /tmp/conc.ids 2>/dev/null); C2=$(sed -n 2p /tmp/conc.ids 2>/dev/null)
+check "each wrote one tape of its own pool, in a drive of its own; the first job's tape stayed loaded in the other drive" '
+  q "SELECT JobId, Name, StartTime, EndTime FROM Job WHERE JobId IN (${C1:-0}, ${C2:-0})"; v1=$(job_volumes ${C1:-0}); v2=$(job_volumes ${C2:-0}); echo "volumes: $v1 / $v2"
+  [ -n "$v1" ] && [ -n "$v2" ] && [ "$v1" != "$v2" ] &&
+  q "SELECT p.Name FROM Media m JOIN Pool p ON p.PoolId = m.PoolId WHERE m.VolumeName = '\''$v1'\''" | grep -qx Weekly &&
+  q "SELECT p.Name FROM Media m JOIN Pool p ON p.PoolId = m.PoolId WHERE m.VolumeName = '\''$v2'\''" | grep -qx Offsite &&
+  d1=$(sed -nE "s/.*JobId ${C1:-0}: Using Device \"(Drive[01])\".*/\1/p" /tmp/job-conc.log) && d2=$(sed -nE "s/.*JobId ${C2:-0}: Using Device \"(Drive[01])\".*/\1/p" /tmp/job-conc.log) &&
+  echo "devices: $d1 / $d2" && [ -n "$d1" ] && [ -n "$d2" ] && [ "$d1" != "$d2" ] &&
+  mtx -f $CH status | grep -E "Data Transfer Element" | tee /dev/stderr | grep -q "VolumeTag *= *$v1"'
+check "umount (both drives empty)" 'unload_both; drives_empty'
+check "restore each concurrent job: Restore OK, every file identical" '
+  run_job /tmp/job-restore4.log "restore client=e2e-fd fileset=SpanSet jobid=${C1:-0} where=/tmp/restore4 all done yes" && job_ok $JOBID /tmp/job-restore4.log "Restore OK" && same_tree /tmp/span.sha /tmp/restore4$SPAN &&
+  run_job /tmp/job-restore5.log "restore client=e2e-fd fileset=SpanSet jobid=${C2:-0} where=/tmp/restore5 all done yes" && job_ok $JOBID /tmp/job-restore5.log "Restore OK" && same_tree /tmp/span.sha /tmp/restore5$SPAN'
 
 check "end state: umount, both drives empty, every tape back in its slot" 'unload_both >/dev/null; drives_empty && for t in $BACULA_TAPES; do mtx -f $CH status | grep -Eq "^ *Storage Element [0-9]+:Full *:VolumeTag=$t *\$" || exit 1; done'
 
