@@ -42,15 +42,9 @@ public sealed partial class TapeDriveLogicalUnit
             return CommandOutcome.InvalidCdbField(3);
         }
 
-        if (!unit.TryGetWritableMedium(out var medium, out var failure))
+        if (!unit.TryGetWritableMediumAtBop(out var medium, out var failure))
         {
             return failure;
-        }
-
-        var position = medium.ReadPosition();
-        if (position.Partition != 0 || !position.AtBeginningOfPartition)
-        {
-            return CommandOutcome.Fail(SenseReason.PositionPastBeginningOfMedium);
         }
 
         var r = await medium.EraseAsync(task.Aborted).ConfigureAwait(false);

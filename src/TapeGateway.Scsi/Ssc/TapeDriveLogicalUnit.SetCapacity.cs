@@ -36,15 +36,9 @@ public sealed partial class TapeDriveLogicalUnit
             return CommandOutcome.Fail(SenseReason.InvalidCommandOperationCode, SenseDetails.CdbField(0));
         }
 
-        if (!unit.TryGetWritableMedium(out var medium, out var failure))
+        if (!unit.TryGetWritableMediumAtBop(out var medium, out var failure))
         {
             return failure;
-        }
-
-        var position = medium.ReadPosition();
-        if (position.Partition != 0 || !position.AtBeginningOfPartition)
-        {
-            return CommandOutcome.Fail(SenseReason.PositionPastBeginningOfMedium);
         }
 
         var value = BinaryPrimitives.ReadUInt16BigEndian(task.Cdb[3..]);

@@ -410,6 +410,28 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         return true;
     }
 
+    /// <summary>
+    /// The checks of the commands that rebuild the medium from its beginning (FORMAT MEDIUM, SET CAPACITY): a writable
+    /// medium positioned at the beginning of partition 0; anywhere else ILLEGAL REQUEST 3B/0C POSITION PAST BEGINNING
+    /// OF MEDIUM (SSC-4 §7.2, §7.11).
+    /// </summary>
+    private bool TryGetWritableMediumAtBop(out ITapeMedium medium, out CommandOutcome failure)
+    {
+        if (!TryGetWritableMedium(out medium, out failure))
+        {
+            return false;
+        }
+
+        var position = medium.ReadPosition();
+        if (position.Partition != 0 || !position.AtBeginningOfPartition)
+        {
+            failure = CommandOutcome.Fail(SenseReason.PositionPastBeginningOfMedium);
+            return false;
+        }
+
+        return true;
+    }
+
     /// <summary>Write protected as MODE SENSE's WP bit reports it (SSC-4 §8.3.1).</summary>
     private bool IsWriteProtected
     {

@@ -12,21 +12,17 @@ public sealed class TimestampTests
 
     private static long HostMilliseconds => s_hostNow.ToUnixTimeMilliseconds();
 
-    internal static byte[] ReportTimestamp(uint allocation = 12)
-    {
-        var cdb = new byte[12];
-        cdb[0] = 0xA3;
-        cdb[1] = 0x0F;
-        BinaryPrimitives.WriteUInt32BigEndian(cdb.AsSpan(6), allocation);
-        return cdb;
-    }
+    internal static byte[] ReportTimestamp(uint allocation = 12) => Maintenance(0xA3, allocation);
 
-    internal static byte[] SetTimestamp(uint listLength = 12)
+    internal static byte[] SetTimestamp(uint listLength = 12) => Maintenance(0xA4, listLength);
+
+    /// <summary>MAINTENANCE IN (A3h) / OUT (A4h), service action 0Fh (the timestamp), length in bytes 6-9.</summary>
+    private static byte[] Maintenance(byte opcode, uint length)
     {
         var cdb = new byte[12];
-        cdb[0] = 0xA4;
+        cdb[0] = opcode;
         cdb[1] = 0x0F;
-        BinaryPrimitives.WriteUInt32BigEndian(cdb.AsSpan(6), listLength);
+        BinaryPrimitives.WriteUInt32BigEndian(cdb.AsSpan(6), length);
         return cdb;
     }
 
