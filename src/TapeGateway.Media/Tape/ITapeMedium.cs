@@ -109,6 +109,41 @@ public interface ITapeMedium : IAsyncDisposable
     /// </summary>
     ValueTask<TapeResult> SetCapacityAsync(long capacityBytes, CancellationToken ct = default);
 
+    /// <summary>
+    /// Partitions on the medium (SSC-4 §4.2.3 partitions within a volume): 1 unless <see cref="FormatPartitionsAsync"/>
+    /// made more. Every verb without a partition argument acts on the active partition (<see cref="TapePosition.Partition"/>).
+    /// </summary>
+    int PartitionCount { get; }
+
+    /// <summary>Capacity and usage of one partition (log page 31h, MAM 0000h/0001h); <paramref name="partition"/> &lt; <see cref="PartitionCount"/>.</summary>
+    TapePartitionInfo GetPartition(int partition);
+
+    /// <summary>
+    /// LOCATE with CHANGE PARTITION (SSC-4 LOCATE(10)/(16), CP=1): makes buffered objects durable, makes
+    /// <paramref name="partition"/> the active partition and positions at <paramref name="logicalObjectNumber"/> in it,
+    /// as <see cref="LocateAsync(long, CancellationToken)"/> does within one partition (beyond EOD: EndOfData, at EOD).
+    /// </summary>
+    ValueTask<TapeResult> LocateAsync(int partition, long logicalObjectNumber, CancellationToken ct = default);
+
+    /// <summary>
+    /// FORMAT MEDIUM (SSC-4 §7.2) with a partition layout: every object of every partition is lost, the medium gets
+    /// <c>capacities.Count</c> partitions (1 ..<see cref="TapePartitionInfo.MaxPartitions"/>) with
+    /// <c>capacities[k]</c> bytes of records each (each ≥ 1, together ≤ <see cref="CapacityBytes"/>), and the position is
+    /// BOP of partition 0. Durable and kept with the cartridge. One capacity equal to <see cref="CapacityBytes"/> is the
+    /// default single-partition format. WriteProtected; WormOverwrite on a WORM tape that holds data (nothing changed
+    /// either way).
+    /// </summary>
+    ValueTask<TapeResult> FormatPartitionsAsync(IReadOnlyList<long> capacities, CancellationToken ct = default);
+
+    /// <summary>Reads one MAM attribute of <paramref name="partition"/>; false if it is not set.</summary>
+    bool TryGetAttribute(int partition, ushort id, out ReadOnlyMemory<byte> value);
+
+    /// <summary>Identifiers of the attributes set on <paramref name="partition"/>, ascending.</summary>
+    IReadOnlyList<ushort> GetAttributeIds(int partition);
+
+    /// <summary>As <see cref="WriteAttributesAsync(IReadOnlyList{TapeAttribute}, CancellationToken)"/>, for <paramref name="partition"/>.</summary>
+    ValueTask<TapeResult> WriteAttributesAsync(int partition, IReadOnlyList<TapeAttribute> attributes, CancellationToken ct = default);
+
     /// <summary>Makes every object written so far durable (SYNCHRONIZE / WRITE FILEMARKS 0).</summary>
     ValueTask FlushAsync(CancellationToken ct = default);
 
