@@ -248,4 +248,426 @@ public sealed class TapePartitionTests
         await using var crashed = await ReopenAsync(new MemoryTapeStore(store.ToArray()));
         SameContent(expected, await ReadAllAsync(crashed));
     }
+
+    /// <summary>
+    /// The LTFS pattern (index partition 0, data partition 1): labels, indexes, then rounds of "append data and an
+    /// index to partition 1, rewrite partition 0's index in place". Every round is read back live and after a remount,
+    /// and the garbage the rewrites leave never exceeds what they superseded.
+    /// </summary>
+    [Fact]
+    public async Task Ltfs_pattern_keeps_both_partitions_and_bounded_garbage_across_remounts()
+    {
+        var store = new MemoryTapeStore();
+        var tape = await PartitionedAsync(store, 2 * MiB, 12 * MiB);
+        var model = new[] { new List<byte[]?>(), new List<byte[]?>() };
+        async Task PutAsync(int partition, long lon, params byte[]?[] objects)
+        {
+            Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(partition, lon)).Condition);
+            model[partition].RemoveRange((int)lon, model[partition].Count - (int)lon);
+            foreach (var o in objects)
+            {
+                if (o is null)
+                {
+                    await FilemarkAsync(tape);
+                }
+                else
+                {
+                    await WriteAsync(tape, o);
+                }
+
+                model[partition].Add(o);
+            }
+        }
+
+        await PutAsync(0, 0, Block(0, 0, 80), null); // VOL1 label + FM
+        await PutAsync(1, 0, Block(1, 0, 80), null);
+        await PutAsync(1, 2, Block(1, 1, 3000), null); // index + FM
+        await PutAsync(0, 2, Block(0, 1, 3000), null);
+        long superseded = 0;
+        for (var round = 0; round < 6; round++)
+        {
+            // Append a file and a new index to the data partition.
+            await PutAsync(1, model[1].Count, Block(1, 100 + round, 20_000), Block(1, 200 + round, 3000), null);
+
+            // LOCATE to partition 0 after label + FM (object 2) and overwrite its index and trailing filemark.
+            superseded += tape.GetPartition(0).BytesUsed - (2 * 32) - 80;
+            await PutAsync(0, 2, Block(0, 300 + round, 3000 + round), null);
+            SameContent(model, await ReadAllAsync(tape));
+
+            var live = tape.GetPartition(0).BytesUsed + tape.GetPartition(1).BytesUsed;
+            var garbage = store.Length - TapeFormat.DataStart - live;
+            Assert.InRange(garbage, 0, superseded);
+
+            if (round % 2 == 1)
+            {
+                await tape.UnloadAsync();
+                tape = await ReopenAsync(store);
+                Assert.Equal(2, tape.PartitionCount);
+                Assert.True(tape.Recovery.WasSealed);
+                SameContent(model, await ReadAllAsync(tape));
+            }
+            else
+            {
+                // A crash: no seal, no unload.
+                await using var crashed = await ReopenAsync(new MemoryTapeStore(store.ToArray()));
+                SameContent(model, await ReadAllAsync(crashed));
+            }
+        }
+
+        await tape.DisposeAsync();
+    }
+
+    /// <summary>
+    /// Crash safety: a sequence of operations over two partitions (appends, logical and physical supersedes, ERASE,
+    /// immediate and durable filemarks), with a crash after every store operation and in the middle of every write.
+    /// Every crash image must come back as the state after some prefix of the operations — before or after the one in
+    /// progress, or, for an overwrite, with the superseded objects gone and the new one not yet written (as on one
+    /// partition): never superseded data brought back. Then the final image is cut at every record boundary and
+    /// inside every record: each prefix of the stream is a state the tape passed through.
+    /// </summary>
+    [Fact]
+    public async Task A_crash_anywhere_leaves_a_state_the_operations_passed_through()
+    {
+        var inner = new MemoryTapeStore();
+        await using (var fresh = await PartitionedAsync(inner, 4 * MiB, 4 * MiB))
+        {
+            await fresh.UnloadAsync();
+        }
+
+        var recorder = new TornSnapshotStore(new MemoryTapeStore(inner.ToArray()));
+        var tape = await TapeImage.OpenAsync(recorder);
+        var model = new[] { new List<byte[]?>(), new List<byte[]?>() };
+        var states = new List<string> { Describe(model) };
+        var allowed = new List<HashSet<string>>(); // per op: states a crash during it may leave
+        var snapshotsBefore = new List<int>();
+        var ops = new (int Partition, int Lon, string Kind)[]
+        {
+            (0, 0, "block"), (0, 1, "block"), (0, 2, "fm"), (1, 0, "block"), (1, 1, "fmi"), (1, 2, "block"),
+            (0, 1, "block"), (0, 2, "block"), (0, 1, "block"), (1, 1, "block"), (1, 0, "erase"), (1, 0, "block"),
+            (0, 1, "erase"), (0, 1, "fm"), (1, 1, "block"), (1, 2, "block"), (1, 1, "block"), (0, 2, "block"),
+            (1, 2, "erase"), (0, 0, "block"),
+        };
+        recorder.Snapshots.Clear();
+        for (var k = 0; k < ops.Length; k++)
+        {
+            var (p, lon, kind) = ops[k];
+            snapshotsBefore.Add(recorder.Snapshots.Count);
+            var pos = tape.ReadPosition();
+            if (pos.Partition != p || pos.LogicalObjectNumber != lon)
+            {
+                Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(p, lon)).Condition);
+            }
+
+            var before = Describe(model);
+            model[p].RemoveRange(lon, model[p].Count - lon);
+            var truncated = Describe(model);
+            byte[]? added = null;
+            switch (kind)
+            {
+                case "block":
+                    added = Block(p, k, 500 + (k * 37));
+                    await WriteAsync(tape, added);
+                    model[p].Add(added);
+                    break;
+                case "fm" or "fmi":
+                    await FilemarkAsync(tape, immediate: kind == "fmi");
+                    model[p].Add(null);
+                    break;
+                default:
+                    Assert.Equal(TapeCondition.Ok, (await tape.EraseAsync()).Condition);
+                    break;
+            }
+
+            var after = Describe(model);
+            states.Add(after);
+            allowed.Add([before, truncated, after]);
+        }
+
+        await tape.FlushAsync();
+        snapshotsBefore.Add(recorder.Snapshots.Count);
+        var final = recorder.Snapshots[^1];
+
+        // (1) A crash after any store operation, or with any write torn in half.
+        for (var k = 0; k < ops.Length; k++)
+        {
+            for (var i = snapshotsBefore[k]; i < snapshotsBefore[k + 1]; i++)
+            {
+                await using var crashed = await ReopenAsync(new MemoryTapeStore(recorder.Snapshots[i]));
+                var state = Describe(await ReadAllAsync(crashed));
+                Assert.True(allowed[k].Contains(state), $"op {k} ({ops[k]}), snapshot {i}: {state}");
+            }
+        }
+
+        // (2) The final stream cut at every record boundary and in the middle of every record.
+        var passed = new HashSet<string>(states);
+        var offset = TapeFormat.DataStart;
+        var cuts = new List<long>();
+        while (offset + 32 <= final.Length)
+        {
+            var stored = BitConverter.ToInt32(final, (int)offset + 8);
+            cuts.Add(offset);
+            cuts.Add(offset + 16);
+            cuts.Add(offset + 32 + (stored / 2));
+            offset += 32 + stored;
+        }
+
+        cuts.Add(final.Length);
+        foreach (var cut in cuts.Where(c => c <= final.Length))
+        {
+            await using var crashed = await ReopenAsync(new MemoryTapeStore(final.AsSpan(0, (int)cut)));
+            var state = Describe(await ReadAllAsync(crashed));
+            Assert.True(passed.Contains(state), $"cut at {cut}: {state}");
+        }
+
+        Assert.Equal(states[^1], Describe(await ReadAllAsync(tape)));
+        await tape.DisposeAsync();
+    }
+
+    private static string Describe(IReadOnlyList<List<byte[]?>> partitions) =>
+        string.Join(" | ", partitions.Select(p => string.Join(",", p.Select(o => o is null ? "FM" : $"{o.Length}:{o[0]:X2}{o[^1]:X2}"))));
+
+    [Fact]
+    public async Task Each_partition_warns_and_overflows_at_its_own_capacity()
+    {
+        var store = new MemoryTapeStore();
+        await using var tape = await PartitionedAsync(store, 64 * RecordSize, 8 * MiB);
+        var ew = tape.GetPartition(0).EarlyWarningBytes;
+        Assert.Equal(64 * RecordSize / 4, ew);
+        var fitting = 64;
+        for (var n = 1; n <= fitting; n++)
+        {
+            var expected = (n * (long)RecordSize) > (64 * RecordSize) - ew ? TapeCondition.EarlyWarning : TapeCondition.Ok;
+            Assert.Equal(expected, (await tape.WriteBlockAsync(Block(0, n), compress: false)).Condition);
+        }
+
+        Assert.True(tape.ReadPosition().BeyondEarlyWarning);
+        Assert.Equal(TapeCondition.VolumeOverflow, (await tape.WriteBlockAsync(Block(0, 99), compress: false)).Condition);
+        var residue = await tape.WriteFilemarksAsync(2, immediate: false);
+        Assert.Equal((TapeCondition.VolumeOverflow, 2L), (residue.Condition, residue.Residue));
+
+        // The other partition still has room and is not past early warning.
+        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(1, 0)).Condition);
+        Assert.False(tape.ReadPosition().BeyondEarlyWarning);
+        Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(Block(1, 0), compress: false)).Condition);
+
+        // Superseding in partition 0 frees its bytes (though the old records stay in the stream as garbage).
+        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(0, 10)).Condition);
+        Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(Block(0, 100), compress: false)).Condition);
+        Assert.Equal(11L * RecordSize, tape.GetPartition(0).BytesUsed);
+        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(0, 5)).Condition);
+        Assert.Equal(TapeCondition.Ok, (await tape.EraseAsync()).Condition);
+        Assert.Equal(5L * RecordSize, tape.GetPartition(0).BytesUsed);
+        Assert.Equal(5L * RecordSize, tape.ReadPosition().BytesUsed);
+    }
+
+    [Fact]
+    public async Task Worm_partitions_are_append_only_and_formatted_only_while_blank()
+    {
+        var store = new MemoryTapeStore();
+        await using var tape = await NewTapeAsync(store, 16 * MiB, worm: true);
+        Assert.Equal(TapeCondition.Ok, (await tape.FormatPartitionsAsync([4 * MiB, 4 * MiB])).Condition);
+        await WriteAsync(tape, Block(0, 0));
+        await WriteAsync(tape, Block(0, 1));
+        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(1, 0)).Condition);
+        await WriteAsync(tape, Block(1, 0));
+        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(0, 1)).Condition);
+        Assert.Equal(TapeCondition.WormOverwrite, (await tape.WriteBlockAsync(Block(0, 9), compress: false)).Condition);
+        Assert.Equal(TapeCondition.WormOverwrite, (await tape.EraseAsync()).Condition);
+        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(0, 2)).Condition);
+        await WriteAsync(tape, Block(0, 2)); // at EOD of partition 0: allowed although partition 1 is the tail
+
+        Assert.Equal(TapeCondition.WormOverwrite, (await tape.FormatPartitionsAsync([16 * MiB])).Condition);
+        Assert.Equal((2, 3L, 1L), (tape.PartitionCount, tape.GetPartition(0).EndOfDataObjectNumber, tape.GetPartition(1).EndOfDataObjectNumber));
+    }
+
+    [Fact]
+    public async Task Format_back_to_one_partition_and_set_capacity_undo_the_layout()
+    {
+        var store = new MemoryTapeStore();
+        await using (var tape = await PartitionedAsync(store, 4 * MiB, 4 * MiB, 4 * MiB))
+        {
+            await WriteAsync(tape, Block(0, 0));
+            Assert.Equal(TapeCondition.Ok, (await tape.FormatPartitionsAsync([16 * MiB])).Condition);
+            Assert.Equal((1, 0L, 16 * MiB), (tape.PartitionCount, tape.ReadPosition().EndOfDataObjectNumber, tape.ReadPosition().CapacityBytes));
+            await WriteAsync(tape, Block(0, 1));
+        }
+
+        // One partition again: a plain single-partition image, with its index checkpoint.
+        await using (var tape = await ReopenAsync(store))
+        {
+            Assert.Equal(1, tape.PartitionCount);
+            Assert.True(tape.Recovery.FromCheckpoint);
+            await ExpectBlockAsync(tape, Block(0, 1));
+            Assert.Equal(TapeCondition.Ok, (await tape.FormatPartitionsAsync([8 * MiB, 8 * MiB])).Condition);
+            await WriteAsync(tape, Block(0, 2));
+            Assert.Equal(TapeCondition.Ok, (await tape.SetCapacityAsync(8 * MiB)).Condition);
+            Assert.Equal((1, 8 * MiB, 0L), (tape.PartitionCount, tape.CapacityBytes, tape.ReadPosition().EndOfDataObjectNumber));
+        }
+
+        await using var again = await ReopenAsync(store);
+        Assert.Equal((1, 8 * MiB), (again.PartitionCount, again.CapacityBytes));
+    }
+
+    [Fact]
+    public async Task Bad_layouts_and_refusals_change_nothing()
+    {
+        var store = new MemoryTapeStore();
+        await using var tape = await PartitionedAsync(store, 4 * MiB, 4 * MiB);
+        await WriteAsync(tape, Block(0, 0));
+        foreach (var bad in new long[][] { [], [MiB, MiB, MiB, MiB, MiB], [0, MiB], [8 * MiB, (8 * MiB) + 1], [-1, MiB], [MiB] })
+        {
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await tape.FormatPartitionsAsync(bad));
+        }
+
+        tape.SetWriteProtected(true);
+        Assert.Equal(TapeCondition.WriteProtected, (await tape.FormatPartitionsAsync([MiB, MiB, MiB])).Condition);
+        tape.SetWriteProtected(false);
+        Assert.Equal((2, 1L), (tape.PartitionCount, tape.GetPartition(0).EndOfDataObjectNumber));
+        Assert.Throws<ArgumentOutOfRangeException>(() => tape.GetPartition(2));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await tape.WriteAttributesAsync(2, [new TapeAttribute(0x0800, "X"u8.ToArray())]));
+    }
+
+    [Fact]
+    public async Task Attributes_are_per_partition_and_format_drops_the_new_partitions_ones()
+    {
+        var store = new MemoryTapeStore();
+        await using (var tape = await PartitionedAsync(store, 4 * MiB, 4 * MiB))
+        {
+            await tape.IncrementLoadCountAsync();
+            Assert.Equal(TapeCondition.Ok, (await tape.WriteAttributesAsync(0, [new TapeAttribute(0x0800, "P0"u8.ToArray())])).Condition);
+            Assert.Equal(TapeCondition.Ok, (await tape.WriteAttributesAsync(1, [new TapeAttribute(0x0800, "P1"u8.ToArray()), new TapeAttribute(0x0801, "N1"u8.ToArray())])).Condition);
+        }
+
+        await using (var tape = await ReopenAsync(store))
+        {
+            Assert.Equal([0x0003, 0x0800], tape.GetAttributeIds(0));
+            Assert.Equal([0x0800, 0x0801], tape.GetAttributeIds(1));
+            Assert.True(tape.TryGetAttribute(1, 0x0800, out var v));
+            Assert.Equal("P1"u8.ToArray(), v.ToArray());
+            Assert.True(tape.TryGetAttribute(0x0800, out v));
+            Assert.Equal("P0"u8.ToArray(), v.ToArray());
+
+            Assert.Equal(TapeCondition.Ok, (await tape.FormatPartitionsAsync([2 * MiB, 2 * MiB, 2 * MiB])).Condition);
+            Assert.Empty(tape.GetAttributeIds(1));
+            Assert.Empty(tape.GetAttributeIds(2));
+        }
+
+        await using var again = await ReopenAsync(store);
+        Assert.Equal(3, again.PartitionCount);
+        Assert.Equal([0x0003, 0x0800], again.GetAttributeIds(0));
+        Assert.Empty(again.GetAttributeIds(1));
+    }
+
+    [Fact]
+    public async Task A_crash_between_the_two_format_steps_leaves_an_empty_tape_with_its_old_layout()
+    {
+        var inner = new MemoryTapeStore();
+        await using (var tape = await NewTapeAsync(inner, 16 * MiB))
+        {
+            await WriteAsync(tape, Block(0, 0));
+        }
+
+        var snapshots = new SnapshotTapeStore(new MemoryTapeStore(inner.ToArray()));
+        await using (var tape = await TapeImage.OpenAsync(snapshots))
+        {
+            snapshots.Snapshots.Clear();
+            Assert.Equal(TapeCondition.Ok, (await tape.FormatPartitionsAsync([4 * MiB, 4 * MiB])).Condition);
+        }
+
+        var outcomes = new HashSet<(int, long)>();
+        foreach (var snapshot in snapshots.Snapshots)
+        {
+            await using var crashed = await ReopenAsync(new MemoryTapeStore(snapshot));
+            var state = (crashed.PartitionCount, crashed.GetPartition(0).EndOfDataObjectNumber);
+            Assert.Contains(state, new[] { (1, 1L), (1, 0L), (2, 0L) });
+            outcomes.Add(state);
+        }
+
+        Assert.Contains((1, 0L), outcomes);
+        Assert.Contains((2, 0L), outcomes);
+    }
+
+    [Fact]
+    public async Task A_garbled_layout_entry_is_ignored()
+    {
+        var store = new MemoryTapeStore();
+        await using (var tape = await NewTapeAsync(store, 16 * MiB))
+        {
+            await WriteAsync(tape, Block(0, 0));
+        }
+
+        foreach (var entry in new byte[][] { [2], [5, 0, 0, 0, 0, 0, 0, 0, 0], [1, 0, 0, 16, 0, 0, 0, 0, 0], LayoutEntry(8 * MiB, 0), LayoutEntry(8 * MiB, (8 * MiB) + 1) })
+        {
+            var image = WithInternalEntry(store.ToArray(), entry);
+            await using var tape = await ReopenAsync(new MemoryTapeStore(image));
+            Assert.Equal((1, 16 * MiB, 1L), (tape.PartitionCount, tape.ReadPosition().CapacityBytes, tape.ReadPosition().EndOfDataObjectNumber));
+        }
+
+        await using var good = await ReopenAsync(new MemoryTapeStore(WithInternalEntry(store.ToArray(), LayoutEntry(8 * MiB, 8 * MiB))));
+        Assert.Equal(2, good.PartitionCount); // the well-formed entry is taken (the block is partition 0's)
+        Assert.Equal(1L, good.GetPartition(0).EndOfDataObjectNumber);
+    }
+
+    private static byte[] LayoutEntry(params long[] capacities)
+    {
+        var entry = new byte[1 + (8 * capacities.Length)];
+        entry[0] = (byte)capacities.Length;
+        for (var k = 0; k < capacities.Length; k++)
+        {
+            BitConverter.TryWriteBytes(entry.AsSpan(1 + (8 * k)), capacities[k]);
+        }
+
+        return entry;
+    }
+
+    /// <summary>The image with the newest attribute slot rewritten to hold only the layout entry (as a forger would).</summary>
+    private static byte[] WithInternalEntry(byte[] image, byte[] layout)
+    {
+        var area = new TapeAttributeArea();
+        area.SetEntry(TapeFormat.PartitionLayoutKey, layout);
+        var slot = new byte[TapeFormat.AttributeSlotSize];
+        area.Encode(slot, 1000);
+        slot.CopyTo(image.AsSpan((int)TapeFormat.AttributeSlotOffset));
+        return image;
+    }
+}
+
+/// <summary>
+/// Keeps a copy of the store after every store operation and, for each write, a copy with only the first half of it:
+/// every crash point, torn writes included.
+/// </summary>
+internal sealed class TornSnapshotStore(MemoryTapeStore inner) : ITapeStore
+{
+    public List<byte[]> Snapshots { get; } = [];
+
+    public long Length => inner.Length;
+
+    public ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken ct) => inner.ReadAsync(offset, destination, ct);
+
+    public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, CancellationToken ct)
+    {
+        if (source.Length > 1)
+        {
+            var torn = new MemoryTapeStore(inner.ToArray());
+            await torn.WriteAsync(offset, source[..(source.Length / 2)], ct);
+            Snapshots.Add(torn.ToArray());
+        }
+
+        await inner.WriteAsync(offset, source, ct);
+        Snapshots.Add(inner.ToArray());
+    }
+
+    public async ValueTask SetLengthAsync(long length, CancellationToken ct)
+    {
+        await inner.SetLengthAsync(length, ct);
+        Snapshots.Add(inner.ToArray());
+    }
+
+    public async ValueTask FlushAsync(CancellationToken ct)
+    {
+        await inner.FlushAsync(ct);
+        Snapshots.Add(inner.ToArray());
+    }
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
 }
