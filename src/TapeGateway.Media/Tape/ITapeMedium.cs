@@ -91,7 +91,7 @@ public interface ITapeMedium : IAsyncDisposable
     /// </summary>
     ValueTask<TapeResult> LocateAsync(long logicalObjectNumber, CancellationToken ct = default);
 
-    /// <summary>REWIND: makes buffered objects durable, then positions at BOP of partition 0 (IBM LTO: BOM).</summary>
+    /// <summary>REWIND: makes buffered objects durable, then positions at BOP of the active partition.</summary>
     ValueTask<TapeResult> RewindAsync(CancellationToken ct = default);
 
     /// <summary>READ POSITION data for the current position. In memory only.</summary>

@@ -1435,8 +1435,11 @@ public sealed partial class TapeImage : ITapeMedium
         {
             await SyncAsync(ct).ConfigureAwait(false);
 
-            // IBM LTO: REWIND sets the logical position to BOM, i.e. BOP of partition 0.
-            SwitchTo(0);
+            // BOP of the active partition, as SSC drives describe REWIND ("the beginning of the currently active
+            // partition") and as Linux st assumes: st keeps its partition number across MTREW and only LOCATEs with
+            // CHANGE PARTITION when the partition it wants differs from the one it believes is active. A move to
+            // partition 0 here would leave st reading partition 0's data while it reports partition 1. LOAD and a
+            // mount position at BOP of partition 0 (the drive does that with LocateAsync(0, 0)).
             _position = 0;
             return TapeResult.Ok;
         }

@@ -139,8 +139,12 @@ public sealed class TapePartitionTests
         }
 
         var before = await ReadAllAsync(tape);
+
+        // REWIND goes to BOP of the active partition, not to partition 0.
+        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(count - 1, 2)).Condition);
         Assert.Equal(TapeCondition.Ok, (await tape.RewindAsync()).Condition);
-        Assert.Equal((0, 0L), (tape.ReadPosition().Partition, tape.ReadPosition().LogicalObjectNumber));
+        Assert.Equal((count - 1, 0L), (tape.ReadPosition().Partition, tape.ReadPosition().LogicalObjectNumber));
+        Assert.True(tape.ReadPosition().AtBeginningOfPartition);
         await tape.UnloadAsync();
 
         await using var again = await ReopenAsync(store);
