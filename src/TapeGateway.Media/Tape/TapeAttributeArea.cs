@@ -27,9 +27,12 @@ internal sealed class TapeAttributeArea
         }
     }
 
-    public bool TryGet(ushort id, out ReadOnlyMemory<byte> value)
+    public bool TryGet(ushort id, out ReadOnlyMemory<byte> value) => TryGet(0, id, out value);
+
+    /// <summary>A MAM attribute of <paramref name="partition"/>.</summary>
+    public bool TryGet(int partition, ushort id, out ReadOnlyMemory<byte> value)
     {
-        if (_values.TryGetValue(id, out var bytes))
+        if (_values.TryGetValue(Key(partition, id), out var bytes))
         {
             value = bytes;
             return true;
@@ -39,12 +42,15 @@ internal sealed class TapeAttributeArea
         return false;
     }
 
-    public ushort[] Ids()
+    public ushort[] Ids() => Ids(0);
+
+    /// <summary>Identifiers of <paramref name="partition"/>'s MAM attributes, ascending.</summary>
+    public ushort[] Ids(int partition)
     {
         var ids = new List<ushort>(_values.Count);
         foreach (var key in _values.Keys)
         {
-            if (key >> 16 == 0)
+            if (key >> 16 == partition)
             {
                 ids.Add((ushort)key);
             }
@@ -70,7 +76,10 @@ internal sealed class TapeAttributeArea
     }
 
     /// <summary>Size the area would have after applying <paramref name="changes"/> (empty value = delete).</summary>
-    public int EncodedLengthAfter(IReadOnlyList<TapeAttribute> changes)
+    public int EncodedLengthAfter(IReadOnlyList<TapeAttribute> changes) => EncodedLengthAfter(0, changes);
+
+    /// <summary>As <see cref="EncodedLengthAfter(IReadOnlyList{TapeAttribute})"/>, for attributes of <paramref name="partition"/>.</summary>
+    public int EncodedLengthAfter(int partition, IReadOnlyList<TapeAttribute> changes)
     {
         var copy = new Dictionary<int, int>(_values.Count + changes.Count);
         foreach (var (k, v) in _values)
@@ -82,11 +91,11 @@ internal sealed class TapeAttributeArea
         {
             if (c.Value.IsEmpty)
             {
-                copy.Remove(c.Id);
+                copy.Remove(Key(partition, c.Id));
             }
             else
             {
-                copy[c.Id] = c.Value.Length;
+                copy[Key(partition, c.Id)] = c.Value.Length;
             }
         }
 
@@ -99,20 +108,44 @@ internal sealed class TapeAttributeArea
         return total;
     }
 
-    public void Apply(IReadOnlyList<TapeAttribute> changes)
+    public void Apply(IReadOnlyList<TapeAttribute> changes) => Apply(0, changes);
+
+    /// <summary>Sets (empty value: deletes) attributes of <paramref name="partition"/>.</summary>
+    public void Apply(int partition, IReadOnlyList<TapeAttribute> changes)
     {
         foreach (var c in changes)
         {
             if (c.Value.IsEmpty)
             {
-                _values.Remove(c.Id);
+                _values.Remove(Key(partition, c.Id));
             }
             else
             {
-                _values[c.Id] = c.Value.ToArray();
+                _values[Key(partition, c.Id)] = c.Value.ToArray();
             }
         }
     }
+
+    /// <summary>Removes the MAM attributes of every partition ≥ <paramref name="first"/> (internal entries stay).</summary>
+    public void RemoveMamFrom(int first)
+    {
+        var doomed = new List<int>();
+        foreach (var key in _values.Keys)
+        {
+            var partition = key >> 16;
+            if (partition >= first && partition != TapeFormat.InternalAttributePartition)
+            {
+                doomed.Add(key);
+            }
+        }
+
+        foreach (var key in doomed)
+        {
+            _values.Remove(key);
+        }
+    }
+
+    private static int Key(int partition, ushort id) => (partition << 16) | id;
 
     /// <summary>Encodes the whole area with <paramref name="sequence"/> into <paramref name="slot"/>; returns the bytes used.</summary>
     public int Encode(Span<byte> slot, ulong sequence)

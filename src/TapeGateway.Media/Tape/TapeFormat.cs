@@ -10,7 +10,7 @@ namespace TapeGateway.Media.Tape;
 internal static class TapeFormat
 {
     public const ushort MajorVersion = 1;
-    public const ushort MinorVersion = 1;
+    public const ushort MinorVersion = 2;
 
     // Region map. Offsets are fixed so recovery never depends on a pointer that could itself be torn.
     public const int SuperblockSize = 4096;
@@ -48,6 +48,12 @@ internal static class TapeFormat
     /// capacity). Absent = the full superblock capacity.
     /// </summary>
     public const int ScaledCapacityKey = (InternalAttributePartition << 16) | 0x0000;
+
+    /// <summary>
+    /// Internal entry (format 1.2): the partition layout FORMAT MEDIUM selected: u8 partition count (2..4), then that
+    /// many int64 capacities (bytes of records). Absent = one partition with the effective capacity.
+    /// </summary>
+    public const int PartitionLayoutKey = (InternalAttributePartition << 16) | 0x0001;
 
     public static uint Crc(ReadOnlySpan<byte> data) => Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, data);
 
@@ -135,12 +141,12 @@ internal static class TapeFormat
 
     // ---- Record header --------------------------------------------------------------------------------------------
 
-    public static void WriteRecordHeader(Span<byte> h, RecordType type, bool compressed, int storedLength, int logicalLength, long objectNumber, uint payloadCrc)
+    public static void WriteRecordHeader(Span<byte> h, RecordType type, bool compressed, int storedLength, int logicalLength, long objectNumber, uint payloadCrc, int partition = 0)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(h, RecordMagic);
         h[4] = (byte)type;
         h[5] = compressed ? RecordFlagCompressed : (byte)0;
-        h[6] = 0; // partition
+        h[6] = (byte)partition; // format 1.2: the partition the record belongs to (0 on single-partition media)
         h[7] = 0; // reserved
         BinaryPrimitives.WriteInt32LittleEndian(h[8..], storedLength);
         BinaryPrimitives.WriteInt32LittleEndian(h[12..], logicalLength);
@@ -152,10 +158,21 @@ internal static class TapeFormat
     public const byte RecordFlagCompressed = 1;
 
     /// <summary>
-    /// Validates a header in isolation: magic, CRC, known type, sane lengths and the expected logical object number
-    /// (which also catches a valid-looking record left at the wrong place).
+    /// Validates a header in isolation: magic, CRC, known type, sane lengths and the expected partition and logical
+    /// object number (which also catches a valid-looking record left at the wrong place).
     /// </summary>
-    public static bool TryReadRecordHeader(ReadOnlySpan<byte> h, long expectedObjectNumber, out RecordHeader header)
+    public static bool TryReadRecordHeader(ReadOnlySpan<byte> h, long expectedObjectNumber, out RecordHeader header) =>
+        TryReadRecordHeader(h, 0, expectedObjectNumber, out header);
+
+    /// <inheritdoc cref="TryReadRecordHeader(ReadOnlySpan{byte}, long, out RecordHeader)"/>
+    public static bool TryReadRecordHeader(ReadOnlySpan<byte> h, int expectedPartition, long expectedObjectNumber, out RecordHeader header) =>
+        TryParseRecordHeader(h, out header) && header.Partition == expectedPartition && header.ObjectNumber == expectedObjectNumber;
+
+    /// <summary>
+    /// Validates a header's own consistency (magic, CRC, known type, sane lengths) without placing it: the open-time
+    /// scan of a partitioned medium decides from partition and object number whether the record applies.
+    /// </summary>
+    public static bool TryParseRecordHeader(ReadOnlySpan<byte> h, out RecordHeader header)
     {
         header = default;
         if (BinaryPrimitives.ReadUInt32LittleEndian(h) != RecordMagic
@@ -173,17 +190,19 @@ internal static class TapeFormat
         var valid = type switch
         {
             RecordType.Data => stored > 0 && logical > 0 && logical <= MaxBlockLength && (compressed ? stored < logical : stored == logical),
-            RecordType.Filemark or RecordType.EndOfData => stored == 0 && logical == 0 && !compressed,
+            RecordType.Filemark or RecordType.EndOfData or RecordType.PartitionEnd => stored == 0 && logical == 0 && !compressed,
             _ => false,
         };
-        if (!valid || h[6] != 0 || (flags & ~RecordFlagCompressed) != 0 || lon != expectedObjectNumber)
+        if (!valid || h[6] >= MaxPartitions || (flags & ~RecordFlagCompressed) != 0 || lon < 0)
         {
             return false;
         }
 
-        header = new RecordHeader(type, compressed, stored, logical, BinaryPrimitives.ReadUInt32LittleEndian(h[24..]));
+        header = new RecordHeader(type, compressed, stored, logical, BinaryPrimitives.ReadUInt32LittleEndian(h[24..]), h[6], lon);
         return true;
     }
+
+    private const int MaxPartitions = TapePartitionInfo.MaxPartitions;
 }
 
 internal enum RecordType : byte
@@ -193,8 +212,14 @@ internal enum RecordType : byte
 
     /// <summary>Seal written when a tape leaves a drive cleanly; marks EOD explicitly. Not a logical object.</summary>
     EndOfData = 3,
+
+    /// <summary>
+    /// Partition end (format 1.2): not a logical object. Its partition ends at its object number: an ERASE in a
+    /// partition whose records are not at the end of the stream, where the bytes cannot be cut.
+    /// </summary>
+    PartitionEnd = 4,
 }
 
-internal readonly record struct RecordHeader(RecordType Type, bool Compressed, int StoredLength, int LogicalLength, uint PayloadCrc);
+internal readonly record struct RecordHeader(RecordType Type, bool Compressed, int StoredLength, int LogicalLength, uint PayloadCrc, int Partition = 0, long ObjectNumber = 0);
 
 internal readonly record struct SuperblockInfo(long CapacityBytes, long EarlyWarningBytes, bool Worm, Guid MediumId, long CreatedUnixMs);

@@ -63,6 +63,7 @@ public sealed partial class TapeImage
             var last = _index.OffsetOf(count - 1);
             if (!await ReadFullyAsync(last, small.AsMemory(0, TapeFormat.RecordHeaderSize), ct).ConfigureAwait(false)
                 || !TapeFormat.TryReadRecordHeader(small.AsSpan(0, TapeFormat.RecordHeaderSize), count - 1, out var lastHeader)
+                || lastHeader.Type is not (RecordType.Data or RecordType.Filemark)
                 || (lastHeader.Type == RecordType.Filemark) != _index.IsFilemark(count - 1)
                 || last + TapeFormat.RecordHeaderSize + lastHeader.StoredLength != eod)
             {

@@ -24,7 +24,7 @@ public sealed partial class TapeImage : ITapeMedium
     private readonly ITapeStore _store;
     private readonly SuperblockInfo _superblock;
     private readonly TapeMountOptions _mount;
-    private readonly TapeIndex _index = new();
+    private TapeIndex _index; // the active partition's (the only one on a single-partition medium)
     private readonly TapeAttributeArea _attributes = new();
     private readonly byte[] _writeHeader = new byte[TapeFormat.RecordHeaderSize];
     private readonly byte[] _readHeader = new byte[TapeFormat.RecordHeaderSize];
@@ -78,6 +78,8 @@ public sealed partial class TapeImage : ITapeMedium
         _writeProtected = mount.ReadOnly;
         _capacityBytes = superblock.CapacityBytes;
         _earlyWarningBytes = superblock.EarlyWarningBytes;
+        _index = new TapeIndex();
+        _partitions = [_index];
     }
 
     public Guid MediumId => _superblock.MediumId;
@@ -97,7 +99,7 @@ public sealed partial class TapeImage : ITapeMedium
         get => _pewBytes;
         set
         {
-            var bytes = Math.Clamp(value, 0, EarlyWarningStart - TapeFormat.DataStart);
+            var bytes = Math.Clamp(value, 0, _capacityBytes - _earlyWarningBytes);
             if (bytes != _pewBytes)
             {
                 // A zone that moved has not been reported yet.
@@ -112,16 +114,16 @@ public sealed partial class TapeImage : ITapeMedium
     /// <summary>Session counters for LOG SENSE (data compression / volume statistics pages).</summary>
     public TapeStatistics Statistics { get; } = new();
 
-    private long UsedBytes => _end - TapeFormat.DataStart;
+    // Capacity is counted in bytes of the active partition's records (headers + stored payloads), not in store
+    // offsets: on a partitioned medium the partitions' records interleave in one stream.
+    private long UsedBytes => UsedBefore(_index.Count);
 
-    private long EarlyWarningStart => TapeFormat.DataStart + _capacityBytes - _earlyWarningBytes;
+    private long EarlyWarningStart => ActiveCapacity - ActiveEarlyWarning;
 
-    private long HardEnd => TapeFormat.DataStart + _capacityBytes;
-
-    private long ProgrammableEarlyWarningStart => EarlyWarningStart - _pewBytes;
+    private long ProgrammableEarlyWarningStart => Math.Max(0, EarlyWarningStart - _pewBytes);
 
     /// <summary>
-    /// What a successful write whose last record ends at <paramref name="end"/> reports (SSC-4 programmable early
+    /// What a successful write whose last record ends at <paramref name="end"/> (bytes used in the partition) reports (SSC-4 programmable early
     /// warning, as the IBM LTO SCSI Reference §4.8 words it): PROGRAMMABLE EARLY WARNING DETECTED once per entry into the
     /// zone past PEW, by the first write that completes there; it is reported before early warning when that write
     /// also crosses early warning, and by a later write when the one that entered the zone could not report it (a
@@ -230,7 +232,9 @@ public sealed partial class TapeImage : ITapeMedium
             var image = new TapeImage(store, TapeFormat.ReadSuperblock(meta), mount ?? TapeMountOptions.Default);
             image.LoadMark(meta);
             image.LoadAttributes(meta);
-            if (!await image.TryLoadCheckpointAsync(ct).ConfigureAwait(false))
+
+            // A partitioned medium is always scanned: its records interleave, which the checkpoint cannot describe.
+            if (image.PartitionCount > 1 || !await image.TryLoadCheckpointAsync(ct).ConfigureAwait(false))
             {
                 await image.RecoverAsync(ct).ConfigureAwait(false);
             }
@@ -286,6 +290,8 @@ public sealed partial class TapeImage : ITapeMedium
                 ApplyCapacity(capacity);
             }
         }
+
+        LoadLayout();
     }
 
     /// <summary>
@@ -299,7 +305,7 @@ public sealed partial class TapeImage : ITapeMedium
         _earlyWarningBytes = capacity == _superblock.CapacityBytes
             ? _superblock.EarlyWarningBytes
             : (long)((Int128)_superblock.EarlyWarningBytes * capacity / _superblock.CapacityBytes);
-        _pewBytes = Math.Clamp(_pewBytes, 0, EarlyWarningStart - TapeFormat.DataStart);
+        _pewBytes = Math.Clamp(_pewBytes, 0, _capacityBytes - _earlyWarningBytes);
         _pewReported = false;
     }
 
@@ -336,7 +342,7 @@ public sealed partial class TapeImage : ITapeMedium
                 }
 
                 var headerBytes = window.AsSpan((int)(pos - windowStart), TapeFormat.RecordHeaderSize);
-                if (!TapeFormat.TryReadRecordHeader(headerBytes, lon, out var header))
+                if (!TapeFormat.TryParseRecordHeader(headerBytes, out var header) || !AcceptsOnReplay(header, lon))
                 {
                     // Inside the durable region a bad header is media damage: keep the bytes, stop the tape there.
                     // Beyond it, it is a write that never became durable: cut.
@@ -372,7 +378,15 @@ public sealed partial class TapeImage : ITapeMedium
                     break;
                 }
 
-                _index.Append(pos, header.Type == RecordType.Filemark);
+                if (_partitions.Length > 1)
+                {
+                    Replay(header, pos, recordEnd);
+                }
+                else
+                {
+                    _index.Append(pos, header.Type == RecordType.Filemark);
+                }
+
                 pos = recordEnd;
                 lon++;
             }
@@ -384,7 +398,7 @@ public sealed partial class TapeImage : ITapeMedium
 
         _end = pos;
         _sealed = sealedTape;
-        _checkpointMissing = sealedTape;
+        _checkpointMissing = sealedTape && _partitions.Length == 1;
 
         // Records past the mark were readable, but after a process (not OS) crash they may exist only in the page
         // cache: the next durability point must fsync them before the mark may cover them.
@@ -401,7 +415,7 @@ public sealed partial class TapeImage : ITapeMedium
             }
         }
 
-        Recovery = new TapeRecoveryInfo(sealedTape, discarded, _index.Count, damagedAt);
+        Recovery = new TapeRecoveryInfo(sealedTape, discarded, TotalObjects, damagedAt);
     }
 
     private async ValueTask<bool> PayloadIntactAsync(long payloadOffset, RecordHeader header, byte[] window, long windowStart, int windowLength, CancellationToken ct)
@@ -518,7 +532,7 @@ public sealed partial class TapeImage : ITapeMedium
     private void Exit()
     {
         // Back on the BOP side of PEW (SSC-4: the zone was left toward BOP), the next entry is reported again.
-        if (_pewReported && OffsetOf(_position) <= ProgrammableEarlyWarningStart)
+        if (_pewReported && UsedBefore(_position) <= ProgrammableEarlyWarningStart)
         {
             _pewReported = false;
         }
@@ -579,6 +593,11 @@ public sealed partial class TapeImage : ITapeMedium
     /// </summary>
     private ValueTask TruncateAtPositionAsync(CancellationToken ct)
     {
+        if (_partitions.Length > 1)
+        {
+            return SupersedeAtPositionAsync(ct);
+        }
+
         var offset = OffsetOf(_position);
         _index.TruncateTo(_position);
         _end = offset;
@@ -622,16 +641,17 @@ public sealed partial class TapeImage : ITapeMedium
                 }
             }
 
-            var start = OffsetOf(_position);
-            var recordEnd = start + TapeFormat.RecordHeaderSize + payload.Length;
-            if (recordEnd > HardEnd)
+            var usedEnd = UsedBefore(_position) + TapeFormat.RecordHeaderSize + payload.Length;
+            if (usedEnd > ActiveCapacity)
             {
                 // SSC-4: a write that cannot complete before the end of the partition is refused whole.
                 return TapeResult.Of(TapeCondition.VolumeOverflow);
             }
 
             await TruncateAtPositionAsync(ct).ConfigureAwait(false);
-            TapeFormat.WriteRecordHeader(_writeHeader, RecordType.Data, compressed, payload.Length, data.Length, _position, TapeFormat.Crc(payload.Span));
+            var start = _end; // the append point once the position is the end of the partition
+            var recordEnd = start + TapeFormat.RecordHeaderSize + payload.Length;
+            TapeFormat.WriteRecordHeader(_writeHeader, RecordType.Data, compressed, payload.Length, data.Length, _position, TapeFormat.Crc(payload.Span), _active);
 
             // Header and payload in one store operation: one system call (pwritev) and one thread-pool hop per record.
             _writeParts[0] = _writeHeader;
@@ -647,7 +667,7 @@ public sealed partial class TapeImage : ITapeMedium
 
             Appended(start, recordEnd, filemark: false);
             Statistics.OnWrite(data.Length, payload.Length, compressed);
-            return WriteCompleted(recordEnd);
+            return WriteCompleted(usedEnd);
         }
         finally
         {
@@ -662,7 +682,16 @@ public sealed partial class TapeImage : ITapeMedium
 
     private void Appended(long start, long recordEnd, bool filemark)
     {
-        _index.Append(start, filemark);
+        if (_partitions.Length > 1)
+        {
+            _index.Append(start, filemark, recordEnd - start);
+            NoteRun(_active, start, recordEnd);
+        }
+        else
+        {
+            _index.Append(start, filemark);
+        }
+
         _end = recordEnd;
         _position++;
         _dirty = true;
@@ -692,12 +721,11 @@ public sealed partial class TapeImage : ITapeMedium
                 return TapeResult.Of(refused);
             }
 
-            var start = OffsetOf(_position);
-            var fits = (int)Math.Min(count, (HardEnd - start) / TapeFormat.RecordHeaderSize);
+            var fits = (int)Math.Min(count, Math.Max(0, ActiveCapacity - UsedBefore(_position)) / TapeFormat.RecordHeaderSize);
             if (fits > 0)
             {
                 await TruncateAtPositionAsync(ct).ConfigureAwait(false);
-                await WriteFilemarkRecordsAsync(start, fits, ct).ConfigureAwait(false);
+                await WriteFilemarkRecordsAsync(_end, fits, ct).ConfigureAwait(false);
             }
 
             if (!immediate)
@@ -710,7 +738,7 @@ public sealed partial class TapeImage : ITapeMedium
                 return TapeResult.Of(TapeCondition.VolumeOverflow, count - fits);
             }
 
-            return WriteCompleted(_end);
+            return WriteCompleted(UsedBefore(_position));
         }
         finally
         {
@@ -731,7 +759,7 @@ public sealed partial class TapeImage : ITapeMedium
                 var n = Math.Min(count - done, Batch);
                 for (var i = 0; i < n; i++)
                 {
-                    TapeFormat.WriteRecordHeader(buffer.AsSpan(i * TapeFormat.RecordHeaderSize, TapeFormat.RecordHeaderSize), RecordType.Filemark, false, 0, 0, _position + i, TapeFormat.Crc([]));
+                    TapeFormat.WriteRecordHeader(buffer.AsSpan(i * TapeFormat.RecordHeaderSize, TapeFormat.RecordHeaderSize), RecordType.Filemark, false, 0, 0, _position + i, TapeFormat.Crc([]), _active);
                 }
 
                 var offset = start + ((long)done * TapeFormat.RecordHeaderSize);
@@ -763,6 +791,13 @@ public sealed partial class TapeImage : ITapeMedium
             }
 
             await TruncateAtPositionAsync(ct).ConfigureAwait(false);
+            if (_hideNext)
+            {
+                // The erased records are not at the end of the stream and cannot be cut: a partition-end record
+                // says so to the next mount.
+                await AppendPartitionEndAsync(ct).ConfigureAwait(false);
+            }
+
             _changedSinceOpen = true;
 
             // ERASE is a long operation on real tape; make its effect durable so a crash cannot bring data back.
@@ -808,11 +843,7 @@ public sealed partial class TapeImage : ITapeMedium
                 return TapeResult.Of(TapeCondition.AttributeSpaceExhausted);
             }
 
-            _position = 0;
-            await TruncateAtPositionAsync(ct).ConfigureAwait(false);
-            _changedSinceOpen = true;
-            await SyncAsync(ct).ConfigureAwait(false);
-            await _store.FlushAsync(ct).ConfigureAwait(false);
+            await CutEverythingAsync(ct).ConfigureAwait(false);
 
             // Full capacity removes the entry, so the tape is again exactly what it was before any SET CAPACITY.
             if (value is not null)
@@ -821,8 +852,22 @@ public sealed partial class TapeImage : ITapeMedium
             }
 
             _attributes.SetEntry(TapeFormat.ScaledCapacityKey, value);
+
+            // A partitioned medium becomes one partition again in the same atomic update (the layout may not fit the
+            // new capacity); the other partitions' MAM goes with them.
+            var wasPartitioned = _partitions.Length > 1;
+            if (wasPartitioned)
+            {
+                _attributes.SetEntry(TapeFormat.PartitionLayoutKey, null);
+                _attributes.RemoveMamFrom(1);
+            }
+
             await PersistAttributesAsync(ct).ConfigureAwait(false);
             ApplyCapacity(capacityBytes);
+            if (wasPartitioned)
+            {
+                ApplyLayout(null);
+            }
             return TapeResult.Ok;
         }
         finally
@@ -944,8 +989,7 @@ public sealed partial class TapeImage : ITapeMedium
             }
 
             var offset = _index.OffsetOf(lon);
-            var next = lon + 1 < _index.Count ? _index.OffsetOf(lon + 1) : _end;
-            var stored = next - offset - TapeFormat.RecordHeaderSize;
+            var stored = StoredSizeOf(lon);
             if (stored <= 0 || stored > TapeFormat.MaxBlockLength)
             {
                 return;
@@ -982,7 +1026,7 @@ public sealed partial class TapeImage : ITapeMedium
             }
 
             if (cached && n == TapeFormat.RecordHeaderSize + stored
-                && TapeFormat.TryReadRecordHeader(_aheadHeaderBytes, lon, out var header)
+                && TapeFormat.TryReadRecordHeader(_aheadHeaderBytes, _active, lon, out var header)
                 && header.Type == RecordType.Data && header.StoredLength == stored
                 && TapeFormat.Crc(buffer.AsSpan(0, (int)stored)) == header.PayloadCrc)
             {
@@ -1112,8 +1156,7 @@ public sealed partial class TapeImage : ITapeMedium
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TapeResult> ReadDataRecordAsync(long offset, long lon, Memory<byte> destination, CancellationToken ct)
     {
-        var next = lon + 1 < _index.Count ? _index.OffsetOf(lon + 1) : _end;
-        var stored = next - offset - TapeFormat.RecordHeaderSize;
+        var stored = StoredSizeOf(lon);
         int n;
         var payloadRead = 0;
         if (stored > 0 && stored <= destination.Length)
@@ -1136,7 +1179,7 @@ public sealed partial class TapeImage : ITapeMedium
             n = await _store.ReadAsync(offset, _readHeader, ct).ConfigureAwait(false);
         }
 
-        if (n < TapeFormat.RecordHeaderSize || !TapeFormat.TryReadRecordHeader(_readHeader, lon, out var header) || header.Type != RecordType.Data)
+        if (n < TapeFormat.RecordHeaderSize || !TapeFormat.TryReadRecordHeader(_readHeader, _active, lon, out var header) || header.Type != RecordType.Data)
         {
             return TapeResult.Of(TapeCondition.MediumError);
         }
@@ -1350,14 +1393,22 @@ public sealed partial class TapeImage : ITapeMedium
         }
     }
 
+    public ValueTask<TapeResult> LocateAsync(long logicalObjectNumber, CancellationToken ct = default) =>
+        LocateCoreAsync(-1, logicalObjectNumber, ct);
+
+    /// <param name="partition">Partition to make active first, or -1 to stay in the active one.</param>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<TapeResult> LocateAsync(long logicalObjectNumber, CancellationToken ct = default)
+    private async ValueTask<TapeResult> LocateCoreAsync(int partition, long logicalObjectNumber, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(logicalObjectNumber);
         Enter();
         try
         {
             await BeforeMoveAsync(ct).ConfigureAwait(false);
+            if (partition >= 0)
+            {
+                SwitchTo(partition);
+            }
 
             // EOD itself is a valid destination (that is where an append goes); beyond it SSC-4 LOCATE reports
             // end-of-data detected with the position left at EOD.
@@ -1383,6 +1434,9 @@ public sealed partial class TapeImage : ITapeMedium
         try
         {
             await SyncAsync(ct).ConfigureAwait(false);
+
+            // IBM LTO: REWIND sets the logical position to BOM, i.e. BOP of partition 0.
+            SwitchTo(0);
             _position = 0;
             return TapeResult.Ok;
         }
@@ -1399,17 +1453,17 @@ public sealed partial class TapeImage : ITapeMedium
         var file = _index.FilemarksBefore(position);
         var fileStart = file == 0 ? 0 : _index.FilemarkAt(file - 1) + 1;
         return new TapePosition(
-            Partition: 0,
+            Partition: _active,
             LogicalObjectNumber: position,
             FileNumber: file,
             BlockNumberInFile: position - fileStart,
             AtBeginningOfPartition: position == 0,
-            BeyondEarlyWarning: OffsetOf(position) > EarlyWarningStart,
-            BeyondProgrammableEarlyWarning: _pewBytes > 0 && OffsetOf(position) > ProgrammableEarlyWarningStart,
+            BeyondEarlyWarning: UsedBefore(position) > EarlyWarningStart,
+            BeyondProgrammableEarlyWarning: _pewBytes > 0 && UsedBefore(position) > ProgrammableEarlyWarningStart,
             EndOfDataObjectNumber: _index.Count,
             BytesUsed: UsedBytes,
-            CapacityBytes: _capacityBytes,
-            EarlyWarningBytes: _earlyWarningBytes);
+            CapacityBytes: ActiveCapacity,
+            EarlyWarningBytes: ActiveEarlyWarning);
     }
 
     // ---- Attributes -----------------------------------------------------------------------------------------------
@@ -1544,10 +1598,12 @@ public sealed partial class TapeImage : ITapeMedium
                 if (!_sealed)
                 {
                     // The EOD seal: an explicit end-of-data record so the next mount knows the tape left cleanly.
-                    TapeFormat.WriteRecordHeader(_writeHeader, RecordType.EndOfData, false, 0, 0, _index.Count, TapeFormat.Crc([]));
+                    TapeFormat.WriteRecordHeader(_writeHeader, RecordType.EndOfData, false, 0, 0, _partitions[0].Count, TapeFormat.Crc([]));
                     await _store.WriteAsync(_end, _writeHeader, ct).ConfigureAwait(false);
                     _sealed = true;
-                    addCheckpoint = true;
+
+                    // No checkpoint on a partitioned medium: it is scanned at every mount (docs/media-format.md).
+                    addCheckpoint = _partitions.Length == 1;
                 }
 
                 if (addCheckpoint)

@@ -17,6 +17,19 @@ internal sealed class TapeIndex
     private readonly List<long[]> _chunks = [];
     private readonly List<long> _filemarks = [];
 
+    // Partitioned media only (null otherwise, so a single-partition tape costs what it always did): the bytes of
+    // records (headers + stored payloads) of objects 0..k, per object k. The partitions share one stream, so a record's
+    // size cannot be taken from the next record's offset, and a partition's usage is not an offset difference.
+    private readonly List<long[]>? _ends;
+
+    /// <param name="trackSizes">Keep each object's cumulative record bytes (partitioned media).</param>
+    public TapeIndex(bool trackSizes = false)
+    {
+        _ends = trackSizes ? [] : null;
+    }
+
+    public bool TracksSizes => _ends is not null;
+
     /// <summary>Number of logical objects (blocks + filemarks) = logical object number of EOD.</summary>
     public long Count { get; private set; }
 
@@ -30,6 +43,7 @@ internal sealed class TapeIndex
         if (chunk >= _chunks.Count)
         {
             _chunks.Add(new long[ChunkSize]);
+            _ends?.Add(new long[ChunkSize]);
         }
 
         _chunks[chunk][Count & ChunkMask] = offset;
@@ -40,6 +54,30 @@ internal sealed class TapeIndex
 
         Count++;
     }
+
+    /// <summary>Appends an object of a partitioned medium with the size of its record (header + stored payload).</summary>
+    public void Append(long offset, bool filemark, long recordBytes)
+    {
+        var before = UsedBefore(Count);
+        Append(offset, filemark);
+        var k = Count - 1;
+        _ends![(int)(k >> ChunkShift)][k & ChunkMask] = before + recordBytes;
+    }
+
+    /// <summary>Record bytes of the objects before <paramref name="objectNumber"/> (≤ <see cref="Count"/>); sizes tracked.</summary>
+    public long UsedBefore(long objectNumber)
+    {
+        if (objectNumber == 0)
+        {
+            return 0;
+        }
+
+        var k = objectNumber - 1;
+        return _ends![(int)(k >> ChunkShift)][k & ChunkMask];
+    }
+
+    /// <summary>Size of one object's record (header + stored payload); sizes tracked.</summary>
+    public long RecordBytes(long objectNumber) => UsedBefore(objectNumber + 1) - UsedBefore(objectNumber);
 
     /// <summary>Forgets every object with a logical object number ≥ <paramref name="count"/>.</summary>
     public void TruncateTo(long count)
