@@ -10,7 +10,7 @@ namespace TapeGateway.Scsi.Tests.Ssc;
 /// <summary>
 /// Tape partitions at the SCSI layer: Medium Partition mode page 11h (SSC-4 §8.3.4), FORMAT MEDIUM (§7.2), LOCATE
 /// CP=1, log pages 31h/17h and MAM per partition, driven by the exact sequences of LTFS (tape_format) and Linux st
-/// (partition_tape). The medium is <see cref="PartitionedTapeFake"/> until TapeImage holds more than one partition.
+/// (partition_tape), on TapeImage media in memory.
 /// </summary>
 public sealed class PartitionTests
 {
@@ -20,10 +20,10 @@ public sealed class PartitionTests
     /// <summary>1 GB rounded up to the 1 MiB partition granularity.</summary>
     private const long OneGbRounded = 954 * MiB;
 
-    private static async Task<(TapeHarness H, PartitionedTapeFake Tape)> LoadAsync(long capacity = 100 * GB, TapeDrivePersonality? personality = null, LtoGeneration? generation = null)
+    private static async Task<(TapeHarness H, TapeImage Tape)> LoadAsync(long capacity = 100 * GB, TapeDrivePersonality? personality = null, LtoGeneration? generation = null, MemoryTapeStore? store = null)
     {
         var h = new TapeHarness(personality);
-        var tape = await PartitionedTapeFake.CreateAsync(capacity);
+        var tape = await TapeImage.CreateAsync(store ?? new MemoryTapeStore(), new TapeImageOptions { CapacityBytes = capacity });
         await h.Drive.LoadAsync(tape, TapeHarness.Cartridge(generation: generation), CancellationToken.None);
         h.Consume(h.A);
         h.Consume(h.B);
@@ -102,7 +102,7 @@ public sealed class PartitionTests
         return b[..(pgo + b[pgo + 1] + 2)];
     }
 
-    private static long[] Layout(PartitionedTapeFake tape) =>
+    private static long[] Layout(ITapeMedium tape) =>
         Enumerable.Range(0, tape.PartitionCount).Select(k => tape.GetPartition(k).CapacityBytes).ToArray();
 
     [Fact]
@@ -218,9 +218,9 @@ public sealed class PartitionTests
         Assert.Equal(new byte[] { 0x11, 0x0E, 0x03, 0x03, 0x3C, 0x03, 0x08 }, page[..7]); // units lowered: 96 MiB < 1 GB
     }
 
-    private static async Task<(TapeHarness H, PartitionedTapeFake Tape)> TwoPartitionsAsync(long capacity = 10 * GB)
+    private static async Task<(TapeHarness H, TapeImage Tape)> TwoPartitionsAsync(long capacity = 10 * GB, MemoryTapeStore? store = null)
     {
-        var (h, tape) = await LoadAsync(capacity);
+        var (h, tape) = await LoadAsync(capacity, store: store);
         var list = StEdit(await SenseAsync(h, ten: false), 500);
         await h.Good(SpcCdb.ModeSelect6(list.Length), list);
         await h.Good(Cdb.FormatMedium(0x01));
@@ -459,7 +459,7 @@ public sealed class PartitionTests
         await h.Good(SpcCdb.ModeSelect10(list.Length), list);
         var t = await h.Run(Cdb.FormatMedium(0x01));
         t.AssertSense(SenseKey.IllegalRequest, 0x26, 0x00);
-        Assert.Equal(0, tape.FormatCount);
+        Assert.Equal(new[] { capacity }, Layout(tape));
         Assert.Equal(2L, tape.GetPartition(0).EndOfDataObjectNumber);
         Assert.Equal(list[16..], (await SenseAsync(h))[16..]); // still pending
     }
@@ -482,7 +482,7 @@ public sealed class PartitionTests
 
         await h.Good(SpcCdb.ModeSelect10(b.Length), b);
         (await h.Run(Cdb.FormatMedium(0x01))).AssertSense(SenseKey.IllegalRequest, 0x26, 0x00);
-        Assert.Equal(0, tape.FormatCount);
+        Assert.Equal(new[] { 10 * GB }, Layout(tape));
     }
 
     [Fact]
@@ -503,9 +503,12 @@ public sealed class PartitionTests
     [Fact]
     public async Task ReloadedPartitionedTape_ReportsItsLayout()
     {
-        var (h, tape) = await TwoPartitionsAsync();
+        var store = new MemoryTapeStore();
+        var (h, first) = await TwoPartitionsAsync(store: store);
         var ejected = await h.Drive.EjectAsync(force: true, CancellationToken.None);
-        Assert.Same(tape, ejected);
+        Assert.Same(first, ejected);
+        await first.UnloadAsync();
+        var tape = await TapeImage.OpenAsync(new MemoryTapeStore(store.ToArray()));
         await h.Drive.LoadAsync(tape, TapeHarness.Cartridge(), CancellationToken.None);
         h.Consume(h.A);
         var page = (await SenseAsync(h))[16..];
