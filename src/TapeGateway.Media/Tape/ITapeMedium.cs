@@ -20,12 +20,14 @@ public interface ITapeMedium : IAsyncDisposable
     long NativeCapacityBytes { get; }
 
     /// <summary>
-    /// Effective capacity of partition 0: <see cref="NativeCapacityBytes"/>, or less after <see cref="SetCapacityAsync"/>.
-    /// Everything that enforces or reports capacity (VOLUME OVERFLOW, early warning, READ POSITION) uses this one.
+    /// Effective capacity of the medium: <see cref="NativeCapacityBytes"/>, or less after <see cref="SetCapacityAsync"/>.
+    /// On one partition everything that enforces or reports capacity (VOLUME OVERFLOW, early warning, READ POSITION)
+    /// uses this one; on a partitioned medium each partition has its own (<see cref="GetPartition"/>), which these
+    /// verbs use, and the partitions' capacities add up to at most this.
     /// </summary>
     long CapacityBytes { get; }
 
-    /// <summary>Size of the early-warning zone at the end of <see cref="CapacityBytes"/> (scaled with it).</summary>
+    /// <summary>Size of the early-warning zone at the end of <see cref="CapacityBytes"/> (scaled with it; per partition: <see cref="GetPartition"/>).</summary>
     long EarlyWarningBytes { get; }
 
     /// <summary>
@@ -89,7 +91,7 @@ public interface ITapeMedium : IAsyncDisposable
     /// </summary>
     ValueTask<TapeResult> LocateAsync(long logicalObjectNumber, CancellationToken ct = default);
 
-    /// <summary>REWIND: makes buffered objects durable, then positions at BOP.</summary>
+    /// <summary>REWIND: makes buffered objects durable, then positions at BOP of partition 0 (IBM LTO: BOM).</summary>
     ValueTask<TapeResult> RewindAsync(CancellationToken ct = default);
 
     /// <summary>READ POSITION data for the current position. In memory only.</summary>
@@ -135,7 +137,7 @@ public interface ITapeMedium : IAsyncDisposable
     /// </summary>
     ValueTask<TapeResult> FormatPartitionsAsync(IReadOnlyList<long> capacities, CancellationToken ct = default);
 
-    /// <summary>Reads one MAM attribute of <paramref name="partition"/>; false if it is not set.</summary>
+    /// <summary>Reads one MAM attribute of <paramref name="partition"/> (&lt; <see cref="PartitionCount"/>, else ArgumentOutOfRange); false if it is not set.</summary>
     bool TryGetAttribute(int partition, ushort id, out ReadOnlyMemory<byte> value);
 
     /// <summary>Identifiers of the attributes set on <paramref name="partition"/>, ascending.</summary>

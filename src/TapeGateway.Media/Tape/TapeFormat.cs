@@ -4,7 +4,7 @@ using System.IO.Hashing;
 namespace TapeGateway.Media.Tape;
 
 /// <summary>
-/// On-disk layout of a TapeGateway tape image, format 1 (see docs/media-format.md). All integers little-endian.
+/// On-disk layout of a TapeGateway tape image, format 1.2 (see docs/media-format.md). All integers little-endian.
 /// Every structure carries a CRC32C so a torn or rotten write is detected, never trusted.
 /// </summary>
 internal static class TapeFormat

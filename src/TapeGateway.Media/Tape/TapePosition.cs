@@ -3,7 +3,7 @@ namespace TapeGateway.Media.Tape;
 /// <summary>
 /// What READ POSITION reports (SSC-4 READ POSITION short and long forms), plus capacity figures for LOG SENSE.
 /// </summary>
-/// <param name="Partition">Current partition (always 0 today; the image format reserves partition 1).</param>
+/// <param name="Partition">Active partition; every other figure is that partition's.</param>
 /// <param name="LogicalObjectNumber">
 /// Logical object number of the next object to be read or written = blocks + filemarks between BOP and the current
 /// position (SSC-4 "first logical object location" / long-form LOGICAL OBJECT NUMBER).

@@ -608,6 +608,60 @@ public sealed class TapePartitionTests
         Assert.Equal(1L, good.GetPartition(0).EndOfDataObjectNumber);
     }
 
+    [Fact]
+    public async Task Read_ahead_takes_the_record_size_from_the_partition_index()
+    {
+        var store = new MemoryTapeStore();
+        await using var tape = await PartitionedAsync(store, 4 * MiB, 4 * MiB);
+        for (var i = 0; i < 4; i++)
+        {
+            // Interleaved records of different sizes: the next record in the stream is the other partition's.
+            Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(0, i)).Condition);
+            await WriteAsync(tape, Block(0, i, 1000 + i));
+            Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(1, i)).Condition);
+            await WriteAsync(tape, Block(1, i, 7000 + i));
+        }
+
+        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(1, 0)).Condition);
+        for (var i = 0; i < 4; i++)
+        {
+            if (i > 0)
+            {
+                var deadline = DateTime.UtcNow.AddSeconds(5);
+                while (tape.ReadAheadObject != i && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(1);
+                }
+
+                Assert.Equal(i, tape.ReadAheadObject);
+            }
+
+            await ExpectBlockAsync(tape, Block(1, i, 7000 + i));
+        }
+    }
+
+    [Fact]
+    public async Task A_single_partition_image_is_written_as_before()
+    {
+        var store = new MemoryTapeStore();
+        long second;
+        await using (var tape = await NewTapeAsync(store))
+        {
+            await WriteAsync(tape, Block(0, 0));
+            await WriteAsync(tape, Block(0, 1));
+            second = tape.RecordOffset(1);
+            Assert.Equal(TapeFormat.DataStart + RecordSize, second); // contiguous records, nothing in between
+        }
+
+        var image = store.ToArray();
+        Assert.Equal(2, BitConverter.ToUInt16(image, 10)); // minor version 1.2
+        Assert.Equal(0, image[second + 6]); // partition byte
+        Assert.True(CheckpointBytes(image) > 0);
+        await using var again = await ReopenAsync(store);
+        Assert.True(again.Recovery.FromCheckpoint);
+        Assert.Equal(1, again.PartitionCount);
+    }
+
     private static byte[] LayoutEntry(params long[] capacities)
     {
         var entry = new byte[1 + (8 * capacities.Length)];
