@@ -158,6 +158,14 @@ public abstract partial class LogicalUnit
     {
     }
 
+    /// <summary>
+    /// Called before MODE SENSE reports and before MODE SELECT checks current values, so device types can bring fields
+    /// that follow device state (e.g. SSC-4 ACTIVE PARTITION, the medium's partition layout) up to date first.
+    /// </summary>
+    protected internal virtual void RefreshModePages()
+    {
+    }
+
     /// <summary>Called after MODE SELECT changed the current values of a page, so device types can react (e.g. WCE).</summary>
     protected internal virtual void OnModePageChanged(byte page, byte subpage)
     {

@@ -94,8 +94,11 @@ public class ModePageSet
     /// <summary>
     /// Adds a page. <paramref name="defaults"/> is the full page image (header bytes are overwritten);
     /// <paramref name="changeableMask"/> has the same length and a one for every bit MODE SELECT may change.
+    /// <paramref name="minimumSelectLength"/> &gt; 0 lets MODE SELECT send the page shortened to at least that many bytes
+    /// (pages whose length varies with their content, e.g. SSC-4 §8.3.4 Medium Partition with fewer PARTITION SIZE
+    /// descriptors); the bytes it leaves out become zero. MODE SENSE always reports the full image.
     /// </summary>
-    public ModePageSet Register(byte page, byte subpage, byte[] defaults, byte[] changeableMask, ModePageValidator? validator = null)
+    public ModePageSet Register(byte page, byte subpage, byte[] defaults, byte[] changeableMask, ModePageValidator? validator = null, int minimumSelectLength = 0)
     {
         ArgumentNullException.ThrowIfNull(defaults);
         ArgumentNullException.ThrowIfNull(changeableMask);
@@ -122,7 +125,7 @@ public class ModePageSet
         WriteHeader(mask, page, subpage);
         lock (_lock)
         {
-            _pages[Key(page, subpage)] = new Page(page, subpage, image, mask, validator);
+            _pages[Key(page, subpage)] = new Page(page, subpage, image, mask, validator, minimumSelectLength is > 0 ? minimumSelectLength : image.Length);
         }
 
         return this;
@@ -306,7 +309,7 @@ public class ModePageSet
                     return (Sense.SenseReason.InvalidFieldInParameterList, spf ? at + 1 : at, spf ? null : 5);
                 }
 
-                if (length != p.Current.Length)
+                if (length > p.Current.Length || length < p.MinimumSelectLength)
                 {
                     return (Sense.SenseReason.InvalidFieldInParameterList, at + (spf ? 2 : 1), null);
                 }
@@ -355,14 +358,16 @@ public class ModePageSet
                 var subpage = spf ? pages[offset + 1] : (byte)0;
                 var p = _pages[Key(code, subpage)];
                 var headerLength = spf ? 4 : 2;
-                var image = pages.Slice(offset + headerLength, p.Current.Length - headerLength);
-                if (!image.SequenceEqual(p.Current.AsSpan(headerLength)))
+                var length = spf ? 4 + BinaryPrimitives.ReadUInt16BigEndian(pages[(offset + 2)..]) : 2 + pages[offset + 1];
+                var full = new byte[p.Current.Length - headerLength];
+                pages.Slice(offset + headerLength, length - headerLength).CopyTo(full);
+                if (!full.AsSpan().SequenceEqual(p.Current.AsSpan(headerLength)))
                 {
-                    image.CopyTo(p.Current.AsSpan(headerLength));
+                    full.CopyTo(p.Current.AsSpan(headerLength));
                     changed.Add((code, subpage));
                 }
 
-                offset += p.Current.Length;
+                offset += length;
             }
         }
 
@@ -420,8 +425,10 @@ public class ModePageSet
         Register(InformationalExceptionsPage, 0, iec, iecMask);
     }
 
-    private sealed class Page(byte code, byte subpage, byte[] defaults, byte[] changeable, ModePageValidator? validator)
+    private sealed class Page(byte code, byte subpage, byte[] defaults, byte[] changeable, ModePageValidator? validator, int minimumSelectLength)
     {
+        public int MinimumSelectLength { get; } = minimumSelectLength;
+
         public byte Code { get; } = code;
 
         public byte Subpage { get; } = subpage;

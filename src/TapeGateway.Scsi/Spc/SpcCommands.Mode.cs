@@ -43,6 +43,7 @@ public static partial class SpcCommands
             return CommandOutcome.InvalidCdbField(2, 5);
         }
 
+        unit.RefreshModePages();
         var headerLength = ten ? 8 : 4;
         var descriptor = dbd ? null : unit.GetModeBlockDescriptor(pc);
         var descriptorLength = descriptor is null ? 0 : longLba ? 16 : 8;
@@ -163,6 +164,7 @@ public static partial class SpcCommands
         }
 
         var pages = unit.ModePages;
+        unit.RefreshModePages();
         var (reason, offset, bit) = pages.Validate(pageData, headerLength + descriptorLength);
         if (reason != SenseReason.None)
         {

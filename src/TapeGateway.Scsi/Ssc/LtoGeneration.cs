@@ -25,15 +25,22 @@ public sealed record LtoGeneration(int Number, byte DensityCode, long NativeCapa
 
     public static LtoGeneration Lto4 { get; } = new(4, 0x46, 800 * GB, 0x48, 0x4C, 13250, 896);
 
-    public static LtoGeneration Lto5 { get; } = new(5, 0x58, 1500 * GB, 0x58, 0x5C, 15142, 1280);
+    public static LtoGeneration Lto5 { get; } = new(5, 0x58, 1500 * GB, 0x58, 0x5C, 15142, 1280) { MaxAdditionalPartitions = 1 };
 
-    public static LtoGeneration Lto6 { get; } = new(6, 0x5A, 2500 * GB, 0x68, 0x6C, 15143, 2176);
+    public static LtoGeneration Lto6 { get; } = new(6, 0x5A, 2500 * GB, 0x68, 0x6C, 15143, 2176) { MaxAdditionalPartitions = 3 };
 
-    public static LtoGeneration Lto7 { get; } = new(7, 0x5C, 6000 * GB, 0x78, 0x7C, 19094, 3584);
+    public static LtoGeneration Lto7 { get; } = new(7, 0x5C, 6000 * GB, 0x78, 0x7C, 19094, 3584) { MaxAdditionalPartitions = 3 };
 
-    public static LtoGeneration Lto8 { get; } = new(8, 0x5E, 12000 * GB, 0x88, 0x8C, 20668, 6656);
+    public static LtoGeneration Lto8 { get; } = new(8, 0x5E, 12000 * GB, 0x88, 0x8C, 20668, 6656) { MaxAdditionalPartitions = 3 };
 
-    public static LtoGeneration Lto9 { get; } = new(9, 0x60, 18000 * GB, 0x98, 0x9C, 21030, 8960);
+    public static LtoGeneration Lto9 { get; } = new(9, 0x60, 18000 * GB, 0x98, 0x9C, 21030, 8960) { MaxAdditionalPartitions = 3 };
+
+    /// <summary>
+    /// Partitions beyond partition 0 the format allows (SSC-4 §8.3.4 MAXIMUM ADDITIONAL PARTITIONS): LTO-5 introduced
+    /// two partitions, LTO-6 raised it to four; LTO-4 and earlier media have one (IBM LTO SCSI reference, Medium
+    /// Partition page). Both what a drive of that generation reports and what a cartridge of it can be formatted to.
+    /// </summary>
+    public int MaxAdditionalPartitions { get; init; }
 
     /// <summary>All generations, oldest first.</summary>
     public static IReadOnlyList<LtoGeneration> All { get; } = [Lto1, Lto2, Lto3, Lto4, Lto5, Lto6, Lto7, Lto8, Lto9];

@@ -82,31 +82,34 @@ public sealed partial class TapeDriveLogicalUnit
     }
 
     /// <summary>
-    /// The value of attribute <paramref name="id"/> as the drive reports it: device attributes computed from the image
-    /// (capacity in MiB, load count), medium attributes from the image or the library's cartridge record, host
-    /// attributes as stored. Null when the attribute has no value.
+    /// The value of attribute <paramref name="id"/> of <paramref name="partition"/> as the drive reports it: device
+    /// attributes computed from the image (capacity of that partition in MiB, load count), medium attributes from the
+    /// image or the library's cartridge record, host attributes as stored for that partition. Null when the attribute
+    /// has no value. Device and medium attributes other than the two capacities describe the cartridge, not a
+    /// partition (SPC-4 MAM: one cartridge memory), so every partition answers them as partition 0 does; host
+    /// attributes are kept per partition (LTFS writes VOLUME COHERENCY INFORMATION to each partition).
     /// </summary>
-    private byte[]? GetAttributeValue(ITapeMedium medium, ushort id)
+    private byte[]? GetAttributeValue(ITapeMedium medium, int partition, ushort id)
     {
         var cartridge = _cartridge;
         switch (id)
         {
             case MamAttributeId.RemainingCapacityInPartition:
-                {
-                    var p = medium.ReadPosition();
-                    return Binary(8, (ulong)(p.RemainingBytes / MiB));
-                }
-
+                return Binary(8, (ulong)(medium.GetPartition(partition).RemainingBytes / MiB));
             case MamAttributeId.MaximumCapacityInPartition:
-                return Binary(8, (ulong)(medium.CapacityBytes / MiB));
+                return Binary(8, (ulong)(medium.GetPartition(partition).CapacityBytes / MiB));
             case MamAttributeId.MamSpaceRemaining:
                 {
+                    // One cartridge memory holds the attributes of every partition.
                     var used = 0;
-                    foreach (var aid in medium.GetAttributeIds())
+                    for (var k = 0; k < medium.PartitionCount; k++)
                     {
-                        if (medium.TryGetAttribute(aid, out var v))
+                        foreach (var aid in medium.GetAttributeIds(k))
                         {
-                            used += 6 + v.Length;
+                            if (medium.TryGetAttribute(k, aid, out var v))
+                            {
+                                used += 6 + v.Length;
+                            }
                         }
                     }
 
@@ -130,7 +133,7 @@ public sealed partial class TapeDriveLogicalUnit
                 return Binary(8, (ulong)MamCapacityBytes);
         }
 
-        return medium.TryGetAttribute(id, out var value) ? value.ToArray() : null;
+        return medium.TryGetAttribute(IsReadOnlyAttribute(id) ? 0 : partition, id, out var value) ? value.ToArray() : null;
     }
 
     private static byte[] Binary(int length, ulong value)
@@ -152,13 +155,17 @@ public sealed partial class TapeDriveLogicalUnit
         return b;
     }
 
-    /// <summary>Identifiers with a value now: the computed ones plus whatever the image stores, ascending.</summary>
-    private SortedSet<ushort> PresentAttributeIds(ITapeMedium medium)
+    /// <summary>
+    /// Identifiers with a value now in <paramref name="partition"/>: the computed ones, the cartridge's stored device and
+    /// medium attributes (partition 0's) and the partition's host attributes, ascending.
+    /// </summary>
+    private SortedSet<ushort> PresentAttributeIds(ITapeMedium medium, int partition)
     {
-        var ids = new SortedSet<ushort>(medium.GetAttributeIds());
+        var ids = new SortedSet<ushort>(medium.GetAttributeIds(0).Where(IsReadOnlyAttribute));
+        ids.UnionWith(medium.GetAttributeIds(partition).Where(id => !IsReadOnlyAttribute(id)));
         foreach (var a in s_attributes)
         {
-            if (a.Id < 0x0800 && GetAttributeValue(medium, a.Id) is not null)
+            if (a.Id < 0x0800 && GetAttributeValue(medium, partition, a.Id) is not null)
             {
                 ids.Add(a.Id);
             }
@@ -173,9 +180,11 @@ public sealed partial class TapeDriveLogicalUnit
      *  00h ATTRIBUTE VALUES: 4-byte AVAILABLE DATA, then attributes with id >= FIRST: id (2), READ ONLY (bit 7) |
      *      FORMAT (bits 1-0), length (2), value.
      *  01h ATTRIBUTE LIST / 05h SUPPORTED ATTRIBUTES: 4-byte AVAILABLE DATA, then 2-byte identifiers.
-     *  02h LOGICAL VOLUME LIST / 03h PARTITION LIST: AVAILABLE DATA (2) = 2, FIRST (1) = 0, NUMBER (1) = 1.
-     * One volume, one partition: anything else is INVALID FIELD IN CDB. The list forms need no medium (they describe
-     * the drive); values need a threaded cartridge.
+     *  02h LOGICAL VOLUME LIST / 03h PARTITION LIST: AVAILABLE DATA (2) = 2, FIRST (1) = 0, NUMBER (1): one volume;
+     *      the loaded medium's partitions (1 without a threaded cartridge).
+     * One volume: LOGICAL VOLUME NUMBER other than 0 is INVALID FIELD IN CDB. PARTITION NUMBER must name a partition
+     * of the loaded medium (0 without one), else INVALID FIELD IN CDB at byte 7 (SPC-4 READ ATTRIBUTE: a partition
+     * that does not exist). The list forms need no medium (they describe the drive); values need a threaded cartridge.
      */
     private static ValueTask<CommandOutcome> ReadAttributeAsync(TapeDriveLogicalUnit unit, ScsiTask task)
     {
@@ -193,7 +202,9 @@ public sealed partial class TapeDriveLogicalUnit
             return CommandOutcome.InvalidCdbField(5);
         }
 
-        if (cdb[7] != 0)
+        var partitions = unit.CurrentMedium is { } loaded && SafePartitions(loaded) is { } known ? known.Length : 1;
+        var partition = cdb[7];
+        if (partition >= partitions)
         {
             return CommandOutcome.InvalidCdbField(7);
         }
@@ -208,7 +219,7 @@ public sealed partial class TapeDriveLogicalUnit
         {
             var l = task.GetDataInBuffer(4).Span;
             BinaryPrimitives.WriteUInt16BigEndian(l, 2);
-            l[3] = 1;
+            l[3] = (byte)(serviceAction == 0x03 ? partitions : 1);
             return Clip(task, 4, allocationLength);
         }
 
@@ -231,7 +242,12 @@ public sealed partial class TapeDriveLogicalUnit
             return failure;
         }
 
-        var ids = unit.PresentAttributeIds(medium);
+        if (partition >= medium.PartitionCount)
+        {
+            return CommandOutcome.InvalidCdbField(7);
+        }
+
+        var ids = unit.PresentAttributeIds(medium, partition);
         if (serviceAction == 0x01)
         {
             var d = task.GetDataInBuffer(4 + (2 * ids.Count)).Span;
@@ -250,7 +266,7 @@ public sealed partial class TapeDriveLogicalUnit
         var total = 4;
         foreach (var id in ids)
         {
-            if (id >= first && unit.GetAttributeValue(medium, id) is { } v)
+            if (id >= first && unit.GetAttributeValue(medium, partition, id) is { } v)
             {
                 values.Add((id, v));
                 total += AttributeHeaderLength + v.Length;
@@ -286,7 +302,8 @@ public sealed partial class TapeDriveLogicalUnit
      * device and medium attributes are read only and unknown identifiers are not supported — ILLEGAL REQUEST 26/00
      * INVALID FIELD IN PARAMETER LIST pointing at the identifier; a length that does not match the attribute's is
      * 26/00 pointing at the length. A zero length deletes the attribute. The image stores them durably.
-     * A write-protected cartridge refuses with DATA PROTECT 27/00.
+     * A write-protected cartridge refuses with DATA PROTECT 27/00. PARTITION NUMBER names the partition whose host
+     * attributes are written; one the loaded medium does not have is INVALID FIELD IN CDB at byte 7.
      */
     private static async ValueTask<CommandOutcome> WriteAttributeAsync(TapeDriveLogicalUnit unit, ScsiTask task)
     {
@@ -296,15 +313,16 @@ public sealed partial class TapeDriveLogicalUnit
             return CommandOutcome.InvalidCdbField(5);
         }
 
-        if (cdb[7] != 0)
-        {
-            return CommandOutcome.InvalidCdbField(7);
-        }
-
         var listLength = BinaryPrimitives.ReadUInt32BigEndian(cdb[10..]);
         if (!unit.TryGetMedium(out var medium, out var failure))
         {
             return failure;
+        }
+
+        var partition = cdb[7];
+        if (partition >= medium.PartitionCount)
+        {
+            return CommandOutcome.InvalidCdbField(7);
         }
 
         if (listLength == 0)
@@ -373,7 +391,7 @@ public sealed partial class TapeDriveLogicalUnit
             return CommandOutcome.Good;
         }
 
-        var r = await medium.WriteAttributesAsync(changes, task.Aborted).ConfigureAwait(false);
+        var r = await medium.WriteAttributesAsync(partition, changes, task.Aborted).ConfigureAwait(false);
         return r.Condition switch
         {
             TapeCondition.Ok => CommandOutcome.Good,

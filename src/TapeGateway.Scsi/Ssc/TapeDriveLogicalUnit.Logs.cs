@@ -188,6 +188,17 @@ public sealed partial class TapeDriveLogicalUnit
         w.Ascii(0x0042, cartridge?.Barcode ?? "");
         w.Counter(0x0080, protectedNow ? 1UL : 0UL, 1);
         w.Counter(0x0081, cartridge is { Worm: true } ? 1UL : 0UL, 1);
+
+        // Partition record parameters, one 8-byte record per partition: LENGTH 07h, reserved, PARTITION NUMBER (2),
+        // value (4), in MB (10^6 bytes) like 0016h/0017h. 0202h approximate native capacity, 0203h approximate used
+        // native capacity, 0204h approximate remaining native capacity (what LTFS reads on LTO-6 and later). 0200h/0201h
+        // (first encrypted / first unencrypted logical object) are left out: this drive does not encrypt.
+        if (SafePartitions(medium) is { } partitions)
+        {
+            w.PartitionRecords(0x0202, partitions, static q => (ulong)q.CapacityBytes / Mb);
+            w.PartitionRecords(0x0203, partitions, static q => (ulong)q.BytesUsed / Mb);
+            w.PartitionRecords(0x0204, partitions, static q => (ulong)q.RemainingBytes / Mb);
+        }
     }
 
     /// <summary>
@@ -210,16 +221,43 @@ public sealed partial class TapeDriveLogicalUnit
     }
 
     /// <summary>
-    /// SSC-4 Tape Capacity page (31h), in MiB: 0001h main partition remaining capacity, 0002h alternate
-    /// partition remaining (0: single partition), 0003h main partition maximum capacity, 0004h alternate maximum.
+    /// SSC-4 Tape Capacity page (31h), in MiB: 0001h main partition (partition 0) remaining capacity, 0002h alternate
+    /// partition (partition 1) remaining, 0003h main partition maximum capacity, 0004h alternate maximum; the alternate
+    /// figures are 0 on a single-partition medium. LTFS reads these four on LTO-5 to learn each partition's space.
     /// </summary>
     private void WriteTapeCapacityPage(ref LogWriter w)
     {
-        var p = SafePosition(CurrentMedium);
-        w.Counter(0x0001, p is { } a ? (ulong)(a.RemainingBytes / MiB) : 0, 4);
-        w.Counter(0x0002, 0, 4);
-        w.Counter(0x0003, p is { } b ? (ulong)(b.CapacityBytes / MiB) : 0, 4);
-        w.Counter(0x0004, 0, 4);
+        var partitions = SafePartitions(CurrentMedium);
+        var main = partitions is { Length: > 0 } ? partitions[0] : (TapePartitionInfo?)null;
+        var alternate = partitions is { Length: > 1 } ? partitions[1] : (TapePartitionInfo?)null;
+        w.Counter(0x0001, main is { } a ? (ulong)(a.RemainingBytes / MiB) : 0, 4);
+        w.Counter(0x0002, alternate is { } b ? (ulong)(b.RemainingBytes / MiB) : 0, 4);
+        w.Counter(0x0003, main is { } c ? (ulong)(c.CapacityBytes / MiB) : 0, 4);
+        w.Counter(0x0004, alternate is { } d ? (ulong)(d.CapacityBytes / MiB) : 0, 4);
+    }
+
+    /// <summary>Every partition's figures for log pages, which are not serialized: null when the medium is leaving.</summary>
+    private static TapePartitionInfo[]? SafePartitions(ITapeMedium? medium)
+    {
+        if (medium is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var partitions = new TapePartitionInfo[medium.PartitionCount];
+            for (var k = 0; k < partitions.Length; k++)
+            {
+                partitions[k] = medium.GetPartition(k);
+            }
+
+            return partitions;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or InvalidOperationException or ArgumentOutOfRangeException)
+        {
+            return null;
+        }
     }
 
     private ITapeMedium? CurrentMedium
@@ -340,6 +378,33 @@ public sealed partial class TapeDriveLogicalUnit
             }
 
             _at += 4 + length;
+        }
+
+        /// <summary>
+        /// A Volume Statistics partition record list (SSC-4 Volume Statistics page, parameters 0200h-0205h): per
+        /// partition LENGTH 07h, reserved, PARTITION NUMBER, 4-byte value. Control byte 03h: a binary list.
+        /// </summary>
+        public void PartitionRecords(ushort code, IReadOnlyList<TapePartitionInfo> partitions, Func<TapePartitionInfo, ulong> value)
+        {
+            if (code < _pointer)
+            {
+                return;
+            }
+
+            BinaryPrimitives.WriteUInt16BigEndian(_d[_at..], code);
+            _d[_at + 2] = 0x03;
+            _d[_at + 3] = (byte)(8 * partitions.Count);
+            var r = _at + 4;
+            foreach (var p in partitions)
+            {
+                _d[r] = 0x07;
+                _d[r + 1] = 0;
+                BinaryPrimitives.WriteUInt16BigEndian(_d[(r + 2)..], (ushort)p.Partition);
+                BinaryPrimitives.WriteUInt32BigEndian(_d[(r + 4)..], (uint)Math.Min(uint.MaxValue, value(p)));
+                r += 8;
+            }
+
+            _at = r;
         }
 
         public readonly int Finish()

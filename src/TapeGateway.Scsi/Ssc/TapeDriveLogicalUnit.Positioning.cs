@@ -82,6 +82,10 @@ public sealed partial class TapeDriveLogicalUnit
      * 4-11 LOGICAL IDENTIFIER. DEST_TYPE 000b logical object, 001b logical file (positioned at the BOP side of the
      * first object of that file), 011b end of data. BT=1 asks for a device-specific block address: ours are logical
      * object numbers, the same values READ POSITION's short vendor-specific form (01h, which Linux st uses) returns.
+     * CP=1 (SSC-4 §4.2.3 partitions): the destination lies in PARTITION, which becomes the active partition; a
+     * partition the medium does not have is ILLEGAL REQUEST 24/00 INVALID FIELD IN CDB pointing at PARTITION (the
+     * value is out of range for the loaded medium, SPC-4 §4.5.2 field pointer), nothing moved. CP=0: PARTITION is
+     * ignored and the destination lies in the active partition.
      * Locating beyond EOD: BLANK CHECK 00/05, positioned at EOD. IMMED is accepted; we complete before status.
      */
     private static async ValueTask<CommandOutcome> LocateAsync(TapeDriveLogicalUnit unit, ScsiTask task)
@@ -92,12 +96,6 @@ public sealed partial class TapeDriveLogicalUnit
         var partition = sixteen ? cdb[3] : cdb[8];
         var destination = sixteen ? (cdb[1] >> 3) & 0x07 : 0;
         var identifier = sixteen ? BinaryPrimitives.ReadUInt64BigEndian(cdb[4..]) : BinaryPrimitives.ReadUInt32BigEndian(cdb[3..]);
-        if (changePartition && partition != 0)
-        {
-            // Single partition (Medium Partition page: no additional partitions).
-            return CommandOutcome.InvalidCdbField(sixteen ? 3 : 8);
-        }
-
         if (destination is not (0 or 1 or 3))
         {
             return CommandOutcome.InvalidCdbField(1, 5);
@@ -108,19 +106,30 @@ public sealed partial class TapeDriveLogicalUnit
             return failure;
         }
 
-        TapeResult r;
-        if (destination == 3)
+        if (changePartition && partition >= medium.PartitionCount)
         {
-            r = await medium.SpaceToEndOfDataAsync(task.Aborted).ConfigureAwait(false);
+            return CommandOutcome.InvalidCdbField(sixteen ? 3 : 8);
         }
-        else if (identifier > long.MaxValue)
+
+        TapeResult r;
+        if (destination == 3 || identifier > long.MaxValue)
         {
+            if (changePartition)
+            {
+                await medium.LocateAsync(partition, 0, task.Aborted).ConfigureAwait(false);
+            }
+
             r = await medium.SpaceToEndOfDataAsync(task.Aborted).ConfigureAwait(false);
-            r = TapeResult.Of(TapeCondition.EndOfData);
+            if (destination != 3)
+            {
+                r = TapeResult.Of(TapeCondition.EndOfData);
+            }
         }
         else if (destination == 1)
         {
-            r = await medium.LocateAsync(0, task.Aborted).ConfigureAwait(false);
+            r = changePartition
+                ? await medium.LocateAsync(partition, 0, task.Aborted).ConfigureAwait(false)
+                : await medium.LocateAsync(0, task.Aborted).ConfigureAwait(false);
             if (identifier > 0)
             {
                 r = await medium.SpaceFilemarksAsync((long)identifier, task.Aborted).ConfigureAwait(false);
@@ -128,7 +137,9 @@ public sealed partial class TapeDriveLogicalUnit
         }
         else
         {
-            r = await medium.LocateAsync((long)identifier, task.Aborted).ConfigureAwait(false);
+            r = changePartition
+                ? await medium.LocateAsync(partition, (long)identifier, task.Aborted).ConfigureAwait(false)
+                : await medium.LocateAsync((long)identifier, task.Aborted).ConfigureAwait(false);
         }
 
         return r.Condition switch
@@ -325,6 +336,8 @@ public sealed partial class TapeDriveLogicalUnit
         {
             unit._state = DriveState.Unloaded;
         }
+
+        unit._partitionLayoutPending = false;
 
         unit.RaiseUnloaded();
         return CommandOutcome.Good;

@@ -27,6 +27,8 @@ public sealed partial class TapeDriveLogicalUnit
      *  - WORM: only a cartridge that was never written may be scaled (HP LTO-3/LTO-4 references), else DATA PROTECT
      *    30/0C and nothing is lost, the rule FORMAT MEDIUM and ERASE follow here.
      *  - MAM attributes stay, as for FORMAT MEDIUM: they live in the cartridge memory, not in the data area.
+     *  - Partitions: the medium returns to one partition (SSC-4 §7.11: the medium is formatted to the new capacity);
+     *    a page 11h layout left pending by MODE SELECT is dropped, so MODE SENSE shows the single partition.
      *  - IMMED: accepted; as for REWIND, ERASE and FORMAT MEDIUM the work completes before status.
      */
     private static async ValueTask<CommandOutcome> SetCapacityAsync(TapeDriveLogicalUnit unit, ScsiTask task)
@@ -49,6 +51,7 @@ public sealed partial class TapeDriveLogicalUnit
             return unit.WriteOutcome(r.Condition, 0);
         }
 
+        unit._partitionLayoutPending = false;
         return rounded ? CommandOutcome.Fail(SenseReason.RoundedParameter) : CommandOutcome.Good;
     }
 

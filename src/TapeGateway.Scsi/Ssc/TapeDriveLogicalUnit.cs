@@ -311,6 +311,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
                 ApplyWormModeLocked();
                 _state = DriveState.Empty;
                 _preventers.Clear();
+                _partitionLayoutPending = false;
             }
 
             return medium;
@@ -548,6 +549,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     private void ResetModeParameters()
     {
         _modePages.ResetToSaved();
+        _partitionLayoutPending = false;
         lock (_lock)
         {
             _blockLength = 0;
@@ -585,8 +587,11 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
 
         pages.Register(DataCompressionPage, 0, dc, dcMask);
 
-        // SSC-4 Device Configuration mode page (16 bytes): ACTIVE PARTITION 0; byte 8 LOIS (6) = logical object
-        // identifiers supported, REW (0) = 0 (no early-warning report on READ), SOCF 00b; byte 10 EOD DEFINED 000b,
+        // SSC-4 Device Configuration mode page (16 bytes): ACTIVE PARTITION (byte 3) follows the position (see
+        // RefreshModePages); CAP (byte 2 bit 6) is not changeable, so a MODE SELECT that sets it is refused with
+        // INVALID FIELD IN PARAMETER LIST: applications change partitions with LOCATE CP=1, which also says where to go.
+        // Byte 8 LOIS (6) = logical object identifiers supported, REW (0) = 0 (no early-warning report on READ), SOCF
+        // 00b; byte 10 EOD DEFINED 000b,
         // EEG (4) = 1 (we generate EOD), SEW (3) = 1 (synchronize at early warning: we write through anyway); byte 14
         // SELECT DATA COMPRESSION ALGORITHM 01h (default algorithm). Nothing changeable: compression is page 0Fh's.
         var dcfg = new byte[16];
@@ -614,12 +619,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
             pages.Register(MediumConfigurationPage, 0, mc, new byte[32]);
         }
 
-        // SSC-4 Medium Partition mode page (8 bytes, no partition size descriptors): MAXIMUM ADDITIONAL PARTITIONS 0,
-        // ADDITIONAL PARTITIONS DEFINED 0, FDP/SDP/IDP 0 and not changeable (single partition only); MEDIUM FORMAT
-        // RECOGNITION 03h (format and partition recognition).
-        var mp = new byte[8];
-        mp[5] = 0x03;
-        pages.Register(MediumPartitionPage, 0, mp, new byte[8]);
+        RegisterMediumPartitionPage(pages, personality);
         return pages;
     }
 

@@ -449,7 +449,7 @@ public sealed class TapeDriveTests
     }
 
     [Fact]
-    public async Task ModePages_Registered_AndPartitionPageNotChangeable()
+    public async Task ModePages_Registered_PartitionPageRefusesTwoSelectors_CapNotChangeable()
     {
         var h = new TapeHarness();
         await h.LoadNewAsync();
@@ -465,13 +465,17 @@ public sealed class TapeDriveTests
         var mp = await h.Run(SpcCdb.ModeSense6(0x11, dbd: true));
         var list = mp.Data();
         list[0] = 0;
-        list[4 + 4] |= 0x80; // FDP
+        list[4 + 4] |= 0x80 | 0x40; // FDP and SDP: SSC-4 §8.3.4 allows one of FDP/SDP/IDP
         var t2 = await h.Run(SpcCdb.ModeSelect6(list.Length), list);
-        t2.AssertInvalidParameterField(8, 7);
+        t2.AssertInvalidParameterField(8);
 
-        // Device configuration page: EEG and SEW set.
+        // Device configuration page: EEG and SEW set; CAP (byte 2 bit 6) is refused: LOCATE CP=1 changes partitions.
         var dc = await h.Run(SpcCdb.ModeSense6(0x10, dbd: true));
         Assert.Equal(0x18, dc.Data()[4 + 10] & 0x18);
+        var dcList = dc.Data();
+        dcList[0] = 0;
+        dcList[4 + 2] |= 0x40;
+        (await h.Run(SpcCdb.ModeSelect6(dcList.Length), dcList)).AssertInvalidParameterField(6, 6);
     }
 
     [Fact]
