@@ -249,7 +249,7 @@ public sealed partial class TapeDriveLogicalUnit
 
     /*
      * SSC-4 LOAD UNLOAD: byte 1 IMMED; byte 4 HOLD (3) | EOT (2) | RETEN (1) | LOAD (0).
-     *  LOAD=1: thread a cartridge the initiator unloaded (positioned at BOP; EOT=1 with LOAD=1 is INVALID FIELD);
+     *  LOAD=1: thread a cartridge the initiator unloaded, or reposition a threaded one, at BOP of partition 0 (EOT=1 with LOAD=1 is INVALID FIELD);
      *    RETEN is accepted (nothing to retension). Without a cartridge in the drive: NOT READY 3A/00.
      *  LOAD=0, HOLD=0: rewind, make every object durable, unthread: NOT READY 3A/00 from now on, and the changer is told
      *    (Unloaded) so it can move the cartridge. Refused (ILLEGAL REQUEST 53/02) while removal is prevented.
@@ -288,9 +288,12 @@ public sealed partial class TapeDriveLogicalUnit
 
         if (load)
         {
-            if (state == DriveState.Unloaded && !cleaning)
+            // SSC-4 LOAD UNLOAD: a load positions at BOP of partition 0, also when the volume is already mounted (LTFS
+            // formats after a LOAD to get to partition 0, block 0; Linux st's mkpartition loads first and counts
+            // from BOT). REWIND alone would stay in the active partition.
+            if (!cleaning)
             {
-                await medium.RewindAsync(task.Aborted).ConfigureAwait(false);
+                await medium.LocateAsync(0, 0, task.Aborted).ConfigureAwait(false);
             }
 
             var reloaded = false;

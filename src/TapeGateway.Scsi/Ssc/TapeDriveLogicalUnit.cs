@@ -229,7 +229,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
                 if (!cartridge.Cleaning)
                 {
                     await medium.IncrementLoadCountAsync(ct).ConfigureAwait(false);
-                    await medium.RewindAsync(ct).ConfigureAwait(false);
+                    await medium.LocateAsync(0, 0, ct).ConfigureAwait(false); // a load ends at BOP of partition 0
                 }
 
                 ResetModeParameters();

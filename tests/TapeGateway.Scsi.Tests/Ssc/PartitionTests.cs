@@ -277,8 +277,12 @@ public sealed class PartitionTests
         r.AssertGood();
         Assert.Equal(TapeHarness.Block(2000, 21), r.Data());
 
-        // REWIND returns to BOP of partition 0.
+        // REWIND goes to BOP of the active partition (Linux st keeps its partition across MTREW); LOAD goes to BOP 0.
         await h.Good(Cdb.Rewind());
+        Assert.Equal((1, 0L, 0L, 0x80), await LongAsync(h));
+        Assert.Equal(1, (await h.Run(SpcCdb.ModeSense6(0x10, dbd: true))).Data()[4 + 3]);
+        await h.Good(Cdb.Locate10(1, cp: true, partition: 1));
+        await h.Good(Cdb.LoadUnload(load: true));
         Assert.Equal((0, 0L, 0L, 0x80), await LongAsync(h));
         Assert.Equal(0, (await h.Run(SpcCdb.ModeSense6(0x10, dbd: true))).Data()[4 + 3]);
 
