@@ -110,6 +110,7 @@ FILL_BARCODE=SML003L4
 AMANDA_BARCODES="AMD001L4 AMD002L4 AMD003L4"
 TAR_BARCODES="TAR001L4 TAR002L4"
 WORM_BARCODE=WRM001LV
+PART_BARCODE=PRT001L5
 GW_PID=""; GW_CONFIG=""; GW_N=0; ISCSI_PORT=""; HTTP_PORT=""
 stop_gateway() {   # stops the gateway this script started, by its PID; checks exit status and log
   [ -n "$GW_PID" ] || return 0
@@ -157,12 +158,12 @@ start_gateway() {   # start_gateway CONFIG
       layout=$L1
       args+=("--TapeGateway:Archive:Schedule=0/2 * * * * ?" --TapeGateway:Archive:MinimumExportAge=00:00:05)
     fi
-    # 2 drives, 13 slots, 1 mailslot, HRN001L4..HRN008L4 in slots 1-8; 4 GiB tapes (btape writes ~1.3 GB); two
+    # 2 drives, 19 slots, 1 mailslot, HRN001L4..HRN008L4 in slots 1-8; 4 GiB tapes (btape writes ~1.3 GB); two
     # 32 MiB tapes in slots 9-10 (SMALL_BARCODES) that a Bacula job spans; a 256 MiB tape in slot 11 (FILL_BARCODE)
     # for "btape fill", which needs more than 10000 records (about 5000 blocks of 63 KiB) before the end of the tape;
     # three 1 GiB tapes in slots 12-14 for Amanda (AMANDA_BARCODES); two 32 MiB tapes in slots 15-16 for the tape
-    # scenario's multi-volume tar (TAR_BARCODES); a 64 MiB LTO-5 WORM tape in slot 17 (WORM_BARCODE); slots 18-19
-    # stay empty
+    # scenario's multi-volume tar (TAR_BARCODES); a 64 MiB LTO-5 WORM tape in slot 17 (WORM_BARCODE); a 1 GiB LTO-5
+    # data tape in slot 18 that the tape scenario partitions (PART_BARCODE); slot 19 stays empty
     args+=(--TapeGateway:Library:Enabled=true "--TapeGateway:Library:Layout=$layout"
            --TapeGateway:Library:Drives=2 --TapeGateway:Library:StorageSlots=19 --TapeGateway:Library:ImportExportSlots=1
            --TapeGateway:Library:ChangerLun=0 --TapeGateway:Library:FirstDriveLun=1 --TapeGateway:Library:AllowSmallTapes=true
@@ -171,7 +172,8 @@ start_gateway() {   # start_gateway CONFIG
            "--TapeGateway:Library:Tapes:2:Barcode=$FILL_BARCODE" --TapeGateway:Library:Tapes:2:CapacityMiB=256
            "--TapeGateway:Library:Tapes:3:Barcode=${AMANDA_BARCODES// /,}" --TapeGateway:Library:Tapes:3:CapacityMiB=1024
            "--TapeGateway:Library:Tapes:4:Barcode=${TAR_BARCODES// /,}" --TapeGateway:Library:Tapes:4:CapacityMiB=32
-           "--TapeGateway:Library:Tapes:5:Barcode=$WORM_BARCODE" --TapeGateway:Library:Tapes:5:CapacityMiB=64 --TapeGateway:Library:Tapes:5:Worm=true)
+           "--TapeGateway:Library:Tapes:5:Barcode=$WORM_BARCODE" --TapeGateway:Library:Tapes:5:CapacityMiB=64 --TapeGateway:Library:Tapes:5:Worm=true
+           "--TapeGateway:Library:Tapes:6:Barcode=$PART_BARCODE" --TapeGateway:Library:Tapes:6:CapacityMiB=1024)
   fi
   echo; echo "==== gateway #$GW_N ($cfg)"
   echo "  dotnet $DLL ${args[*]}"
@@ -273,10 +275,10 @@ for s in $SCENARIOS; do
   case "$s" in
     disk)        run_scenario disk $DISK_CFG --mode qemu --lun $DISK_IQN/0:block --lun $DISK_IQN/1:block --env "$DISK_SIZES" --timeout 300 "$HERE/guest/disk.sh" ;;
     disk-kernel) run_scenario disk-kernel $DISK_CFG --mode kernel --target $DISK_IQN --devs 2 --env "$DISK_SIZES" --timeout 300 "$HERE/guest/disk.sh" ;;
-    tape)        run_scenario tape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" --env "E2E_WORM_BARCODE=$WORM_BARCODE" "${POS_ENV[@]}" --timeout 600 "$HERE/guest/tape.sh" ;;
+    tape)        run_scenario tape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" --env "E2E_WORM_BARCODE=$WORM_BARCODE" --env "E2E_PART_BARCODE=$PART_BARCODE" "${POS_ENV[@]}" --timeout 600 "$HERE/guest/tape.sh" ;;
     archive)     run_scenario archive archive --mode kernel $(lib_devices $L1 kernel) --env "E2E_BARCODES=$BARCODES" --timeout 600 "$HERE/guest/archive.sh"
                  archive_history "${BARCODES%% *}" ;;
-    tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" --env "E2E_WORM_BARCODE=$WORM_BARCODE" \
+    tape-kernel) run_scenario tape-kernel $L2 --mode kernel $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" --env "E2E_TAR_BARCODES=$TAR_BARCODES" --env "E2E_WORM_BARCODE=$WORM_BARCODE" --env "E2E_PART_BARCODE=$PART_BARCODE" \
                    --env "E2E_NODE_OPTS=$STRICT_NODE_OPTS" "${POS_ENV[@]}" --timeout 600 "$HERE/guest/tape.sh" ;;
     btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_FILL_BARCODE=$FILL_BARCODE" --timeout 900 "$HERE/guest/btape.sh" ;;
     bacula-kernel) run_scenario bacula-kernel $L2 --mode kernel --image bacula $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" --env "E2E_SMALL_BARCODES=$SMALL_BARCODES" --timeout 900 "$HERE/guest/bacula.sh" ;;

@@ -471,6 +471,48 @@ if [ -n "${E2E_WORM_BARCODE:-}" ]; then
   check "WORM: unload $W to slot $WS" 'mt -f $D0 offline; mtx -f $CH unload $WS 0 && [ "$(slot_of $W)" = "$WS" ]'
 fi
 
+# Tape partitions the way Linux st makes and uses them (mt mkpartition / setpartition / partseek; LTFS uses the same
+# SCSI commands through sg): an LTO-5 cartridge (E2E_PART_BARCODE; LTO-4 media cannot be partitioned) gets a second
+# partition by MODE SELECT of the Medium Partition page (11h) and FORMAT MEDIUM; each partition keeps its own files,
+# end of data and positions; LOCATE with CHANGE PARTITION moves between them; the layout survives unload and reload.
+if [ -n "${E2E_PART_BARCODE:-}" ]; then
+  echo "=== partitions (LTO-5 cartridge)"
+  PB=$E2E_PART_BARCODE; PS=$(slot_of $PB)
+  p11() {   # p11 BYTE: byte BYTE of the Medium Partition mode page (MODE SENSE(6), DBD) as a decimal number
+    rm -f /tmp/p11; sg_raw -r 64 -o /tmp/p11 $D0SG 1a 08 11 00 40 00 >/dev/null 2>&1 && od -An -tu1 -v -j $((4 + $1)) -N1 /tmp/p11 | tr -d " "
+  }
+  rpart() {   # the PARTITION field of READ POSITION, long form
+    rm -f /tmp/rp; sg_raw -r 32 -o /tmp/rp $D0SG 34 06 00 00 00 00 00 00 00 00 >/dev/null 2>&1 && od -An -tu1 -v -j 7 -N1 /tmp/rp | tr -d " "
+  }
+  alt_max() { sg_logs -p 0x31 $D0SG | sed -nE "s/^ *Alternate partition maximum capacity \(in MiB\): ([0-9]+).*/\1/p"; }
+  check "mtx load $PS ($PB, LTO-5) into drive 0: page 11h allows 1 additional partition, none defined" '
+    mtx -f $CH load $PS 0 && online $D0 >/dev/null && mt -f $D0 setblk 0 && [ "$(p11 2)" = 1 ] && od -An -tx1 /tmp/p11 && [ "$(p11 3)" = 0 ]'
+  check "mt stsetoptions can-partitions; mt mkpartition 100: 2 partitions (MODE SELECT page 11h, FORMAT MEDIUM); log page 0x31: partition 1 holds ~95 MiB" '
+    mt -f $D0 stsetoptions can-partitions && mt -f $D0 mkpartition 100 && [ "$(p11 3)" = 1 ] && a=$(alt_max) && echo "alternate partition maximum $a MiB" &&
+    [ -n "$a" ] && [ $a -ge 90 ] && [ $a -le 100 ]'
+  check "tar src1 into partition 0; mt setpartition 1, tar src2 and src3 there: mt status says file 2 of partition 1, READ POSITION partition 1" '
+    tar -cf $D0 -b 20 -C /tmp src1 && mt -f $D0 setpartition 1 && tar -cf $D0 -b 20 -C /tmp src2 && tar -cf $D0 -b 20 -C /tmp src3 &&
+    mt -f $D0 status | tee /dev/stderr | grep -Eq "File number=2, block number=0, partition=1" && [ "$(rpart)" = 1 ]'
+  check "mt setpartition 0, rewind: src1 reads back, and partition 0 ends after it (the files of partition 1 are not there)" '
+    mt -f $D0 setpartition 0 && mt -f $D0 rewind && [ "$(rpart)" = 0 ] && rm -rf /tmp/pa && mkdir -p /tmp/pa &&
+    tar -xf $D0 -b 20 -C /tmp/pa && (cd /tmp/pa && sha256sum -c --quiet /tmp/src1.sha256) && mt -f $D0 fsf 1 && ! dd if=$D0 of=/dev/null bs=64k count=1'
+  check "mt setpartition 1, rewind (BOP of partition 1): src2 and src3 read back; mt eod there: file 2" '
+    mt -f $D0 setpartition 1 && mt -f $D0 rewind && [ "$(rpart)" = 1 ] && rm -rf /tmp/pb /tmp/pc && mkdir -p /tmp/pb /tmp/pc &&
+    tar -xf $D0 -b 20 -C /tmp/pb && (cd /tmp/pb && sha256sum -c --quiet /tmp/src2.sha256) &&
+    mt -f $D0 fsf 1 && tar -xf $D0 -b 20 -C /tmp/pc && (cd /tmp/pc && sha256sum -c --quiet /tmp/src3.sha256) &&
+    mt -f $D0 eod && mt -f $D0 status | tee /dev/stderr | grep -Eq "File number=2, block number=0, partition=1"'
+  check "overwriting partition 0 from BOP (tar src3) leaves partition 1 intact" '
+    mt -f $D0 setpartition 0 && mt -f $D0 rewind && tar -cf $D0 -b 20 -C /tmp src3 && mt -f $D0 partseek 0 1 && [ "$(rpart)" = 1 ] &&
+    rm -rf /tmp/pd && mkdir -p /tmp/pd && tar -xf $D0 -b 20 -C /tmp/pd && (cd /tmp/pd && sha256sum -c --quiet /tmp/src2.sha256)'
+  check "unload and reload $PB: two partitions still defined, partition 0 holds src3, partition 1 src2 and src3" '
+    mt -f $D0 offline && mtx -f $CH unload $PS 0 && mtx -f $CH load $PS 0 && online $D0 >/dev/null && [ "$(p11 3)" = 1 ] && [ "$(rpart)" = 0 ] &&
+    rm -rf /tmp/pe /tmp/pf && mkdir -p /tmp/pe /tmp/pf && tar -xf $D0 -b 20 -C /tmp/pe && (cd /tmp/pe && sha256sum -c --quiet /tmp/src3.sha256) &&
+    mt -f $D0 setpartition 1 && mt -f $D0 rewind && mt -f $D0 fsf 1 && tar -xf $D0 -b 20 -C /tmp/pf && (cd /tmp/pf && sha256sum -c --quiet /tmp/src3.sha256)'
+  check "mt mkpartition 0 (FORMAT MEDIUM 00h): one partition again, empty; unload $PB to slot $PS" '
+    mt -f $D0 setpartition 0 && mt -f $D0 rewind && mt -f $D0 mkpartition 0 && [ "$(p11 3)" = 0 ] && ! dd if=$D0 of=/dev/null bs=64k count=1 &&
+    mt -f $D0 stclearoptions can-partitions && mt -f $D0 offline && mtx -f $CH unload $PS 0 && [ "$(slot_of $PB)" = "$PS" ]'
+fi
+
 echo "=== persistence"
 check "reload $T1: all four files still there and intact" '
   mtx -f $CH load $S1 0 && online $D0 >/dev/null && mt -f $D0 rewind && mkdir -p /tmp/p1 /tmp/p2 /tmp/p3 &&
