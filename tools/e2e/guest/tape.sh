@@ -472,7 +472,7 @@ if [ -n "${E2E_WORM_BARCODE:-}" ]; then
 fi
 
 # Tape partitions the way Linux st makes and uses them (mt mkpartition / setpartition / partseek; LTFS uses the same
-# SCSI commands through sg): an LTO-5 cartridge (E2E_PART_BARCODE; LTO-4 media cannot be partitioned) gets a second
+# SCSI commands through sg; mt-st 1.7 takes "partseek PARTITION BLOCK"): an LTO-5 cartridge (E2E_PART_BARCODE; LTO-4 media cannot be partitioned) gets a second
 # partition by MODE SELECT of the Medium Partition page (11h) and FORMAT MEDIUM; each partition keeps its own files,
 # end of data and positions; LOCATE with CHANGE PARTITION moves between them; the layout survives unload and reload.
 if [ -n "${E2E_PART_BARCODE:-}" ]; then
@@ -495,14 +495,15 @@ if [ -n "${E2E_PART_BARCODE:-}" ]; then
     mt -f $D0 status | tee /dev/stderr | grep -Eq "File number=2, block number=0, partition=1" && [ "$(rpart)" = 1 ]'
   check "mt setpartition 0, rewind: src1 reads back, and partition 0 ends after it (the files of partition 1 are not there)" '
     mt -f $D0 setpartition 0 && mt -f $D0 rewind && [ "$(rpart)" = 0 ] && rm -rf /tmp/pa && mkdir -p /tmp/pa &&
-    tar -xf $D0 -b 20 -C /tmp/pa && (cd /tmp/pa && sha256sum -c --quiet /tmp/src1.sha256) && mt -f $D0 fsf 1 && ! dd if=$D0 of=/dev/null bs=64k count=1'
+    tar -xf $D0 -b 20 -C /tmp/pa && (cd /tmp/pa && sha256sum -c --quiet /tmp/src1.sha256) && mt -f $D0 fsf 1 && ! mt -f $D0 fsf 1'
   check "mt setpartition 1, rewind (BOP of partition 1): src2 and src3 read back; mt eod there: file 2" '
     mt -f $D0 setpartition 1 && mt -f $D0 rewind && [ "$(rpart)" = 1 ] && rm -rf /tmp/pb /tmp/pc && mkdir -p /tmp/pb /tmp/pc &&
     tar -xf $D0 -b 20 -C /tmp/pb && (cd /tmp/pb && sha256sum -c --quiet /tmp/src2.sha256) &&
     mt -f $D0 fsf 1 && tar -xf $D0 -b 20 -C /tmp/pc && (cd /tmp/pc && sha256sum -c --quiet /tmp/src3.sha256) &&
-    mt -f $D0 eod && mt -f $D0 status | tee /dev/stderr | grep -Eq "File number=2, block number=0, partition=1"'
+    mt -f $D0 eod && mt -f $D0 status | tee /tmp/pst && grep -q "File number=2," /tmp/pst && grep -q "partition=1\." /tmp/pst'
   check "overwriting partition 0 from BOP (tar src3) leaves partition 1 intact" '
-    mt -f $D0 setpartition 0 && mt -f $D0 rewind && tar -cf $D0 -b 20 -C /tmp src3 && mt -f $D0 partseek 0 1 && [ "$(rpart)" = 1 ] &&
+    mt -f $D0 setpartition 0 && mt -f $D0 rewind && tar -cf $D0 -b 20 -C /tmp src3 && [ "$(rpart)" = 0 ] &&
+    mt -f $D0 partseek 1 0 && mt -f $D0 status | tee /dev/stderr | grep -q "partition=1\." && [ "$(rpart)" = 1 ] &&
     rm -rf /tmp/pd && mkdir -p /tmp/pd && tar -xf $D0 -b 20 -C /tmp/pd && (cd /tmp/pd && sha256sum -c --quiet /tmp/src2.sha256)'
   check "unload and reload $PB: two partitions still defined, partition 0 holds src3, partition 1 src2 and src3" '
     mt -f $D0 offline && mtx -f $CH unload $PS 0 && mtx -f $CH load $PS 0 && online $D0 >/dev/null && [ "$(p11 3)" = 1 ] && [ "$(rpart)" = 0 ] &&
