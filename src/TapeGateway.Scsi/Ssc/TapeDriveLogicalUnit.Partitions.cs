@@ -150,7 +150,16 @@ public sealed partial class TapeDriveLogicalUnit
 
         _modePages.SetDeviceByte(DeviceConfigurationPage, 0, 3, (byte)active);
         var max = Personality.Generation.MaxAdditionalPartitions;
-        if (max == 0 || _partitionLayoutPending)
+        if (max == 0)
+        {
+            return;
+        }
+
+        // MAXIMUM ADDITIONAL PARTITIONS describes the loaded volume: an LTO-5 drive writes an LTO-4 cartridge in the
+        // LTO-4 format, which has no partitions, so st and LTFS see at once that this tape cannot be partitioned.
+        var cartridgeMax = _cartridge is { } loaded ? Math.Min(max, loaded.Generation.MaxAdditionalPartitions) : max;
+        _modePages.SetDeviceByte(MediumPartitionPage, 0, 2, (byte)cartridgeMax);
+        if (_partitionLayoutPending)
         {
             return;
         }

@@ -474,6 +474,7 @@ public sealed class PartitionTests
         // An LTO-6 drive with an LTO-5 cartridge: the drive offers 3 additional partitions, the medium takes 1.
         var (h, tape) = await LoadAsync(10 * GB, TapeDrivePersonality.IbmUlt3580Td6, LtoGeneration.Lto5);
         var b = await SenseAsync(h);
+        Assert.Equal(1, b[16 + 2]); // MAXIMUM ADDITIONAL PARTITIONS of the loaded LTO-5 volume
         b[0] = b[1] = 0;
         b[16 + 3] = 2;
         b[16 + 4] = 0x3C;
@@ -484,6 +485,24 @@ public sealed class PartitionTests
             BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(16 + 8 + (2 * k)), sizes[k]);
         }
 
+        await h.Good(SpcCdb.ModeSelect10(b.Length), b);
+        (await h.Run(Cdb.FormatMedium(0x01))).AssertSense(SenseKey.IllegalRequest, 0x26, 0x00);
+        Assert.Equal(new[] { 10 * GB }, Layout(tape));
+    }
+
+    [Fact]
+    public async Task Lto4CartridgeInLto5Drive_NoAdditionalPartitions_FormatRefused()
+    {
+        // An LTO-4 cartridge is written in the LTO-4 format, which has no partitions: page 11h says so.
+        var (h, tape) = await LoadAsync(10 * GB, generation: LtoGeneration.Lto4);
+        var b = await SenseAsync(h);
+        Assert.Equal(0, b[16 + 2]);
+        b[0] = b[1] = 0;
+        b[16 + 3] = 1;
+        b[16 + 4] = 0x3C;
+        b[16 + 6] = 0x09;
+        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(16 + 8), 0xFFFF);
+        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(16 + 10), 1);
         await h.Good(SpcCdb.ModeSelect10(b.Length), b);
         (await h.Run(Cdb.FormatMedium(0x01))).AssertSense(SenseKey.IllegalRequest, 0x26, 0x00);
         Assert.Equal(new[] { 10 * GB }, Layout(tape));
