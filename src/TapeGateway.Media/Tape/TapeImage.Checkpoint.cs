@@ -16,7 +16,8 @@ public sealed partial class TapeImage
     /// when everything agrees: trailer and header checksums, the payload hash, sizes that add up to exactly the EOD
     /// offset, a durable-end mark covering the EOD record, and the headers of the EOD record and the last record read
     /// back with the object numbers the checkpoint implies. Any write after the seal cuts the image at EOD first, so a
-    /// checkpoint can only be current or absent. False (index left empty) means: scan.
+    /// checkpoint can only be current or absent. False (index left empty) means: scan. A single-partition medium takes
+    /// only version 1, a partitioned one only version 2 (<see cref="TryLoadPartitionedCheckpointAsync"/>).
     /// </summary>
     private async ValueTask<bool> TryLoadCheckpointAsync(CancellationToken ct)
     {

@@ -7,7 +7,8 @@ namespace TapeGateway.Media.Tape;
 /// checkpoint"): a header, the record sizes as varints, and a fixed-size trailer at the very end of the image that
 /// points back at the header. A mount reads the trailer, the checkpoint and two record headers instead of scanning
 /// every header, which for a tape in object storage would mean fetching every segment. It is never the source of
-/// truth: any doubt (a CRC, a size, a header that disagrees) and the mount scans as it always did.
+/// truth: any doubt (a CRC, a size, a header that disagrees) and the mount scans as it always did. Version 1 lists one
+/// size per object of a single-partition medium; version 2 lists every record of a partitioned medium's stream.
 /// </summary>
 internal static class TapeIndexCheckpoint
 {
