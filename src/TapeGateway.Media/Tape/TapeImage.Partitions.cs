@@ -24,6 +24,9 @@ public sealed partial class TapeImage
     private long _runHideEnd;
     private bool _hideNext; // the next record appended supersedes objects logically (it hides older records)
 
+    // Partitioned media: every record of the stream as a version-2 checkpoint entry, for the unload's checkpoint.
+    private TapeRecordLog? _log;
+
     public int PartitionCount => _partitions.Length;
 
     private long ActiveCapacity => _partitions.Length > 1 ? _partitionCapacity[_active] : _capacityBytes;
@@ -184,6 +187,7 @@ public sealed partial class TapeImage
             _end = TapeFormat.DataStart;
             _runPartition = -1;
             _hideNext = false;
+            _log?.Clear();
             if (_store.Length != _end || _markEnd > _end)
             {
                 await CutAsync(_end, ct).ConfigureAwait(false);
@@ -241,6 +245,7 @@ public sealed partial class TapeImage
         if (capacities is null)
         {
             _partitions = [_partitions[0].TracksSizes ? new TapeIndex() : _partitions[0]];
+            _log = null;
         }
         else
         {
@@ -251,6 +256,8 @@ public sealed partial class TapeImage
                 _partitionCapacity[k] = capacities[k];
                 _partitionEarlyWarning[k] = (long)((Int128)_superblock.EarlyWarningBytes * capacities[k] / _superblock.CapacityBytes);
             }
+
+            _log = new TapeRecordLog();
         }
 
         _runPartition = -1;
@@ -288,6 +295,7 @@ public sealed partial class TapeImage
     {
         var index = _partitions[header.Partition];
         _hideNext = header.ObjectNumber < index.Count;
+        _log?.Append(header.Type, header.Partition, header.StoredLength, _hideNext, header.ObjectNumber);
         index.TruncateTo(header.ObjectNumber);
         if (header.Type != RecordType.PartitionEnd)
         {
@@ -328,7 +336,10 @@ public sealed partial class TapeImage
             var superseded = _index.OffsetOf(_position);
             if (_runPartition == _active && superseded >= _runHideEnd)
             {
+                // Past the run's last hiding record every record is an append of this partition, so the records cut
+                // are exactly its objects from the position on: the log's last entries.
                 cutAt = superseded;
+                _log?.RemoveLast(_index.Count - _position);
                 if (cutAt == _runStart)
                 {
                     _runPartition = -1;
@@ -353,6 +364,7 @@ public sealed partial class TapeImage
         TapeFormat.WriteRecordHeader(_writeHeader, RecordType.PartitionEnd, false, 0, 0, _position, TapeFormat.Crc([]), _active);
         await _store.WriteAsync(start, _writeHeader, ct).ConfigureAwait(false);
         _end = start + TapeFormat.RecordHeaderSize;
+        _log?.Append(RecordType.PartitionEnd, _active, 0, _hideNext, _position);
         NoteRun(_active, start, _end);
         _dirty = true;
     }

@@ -233,8 +233,7 @@ public sealed partial class TapeImage : ITapeMedium
             image.LoadMark(meta);
             image.LoadAttributes(meta);
 
-            // A partitioned medium is always scanned: its records interleave, which the checkpoint cannot describe.
-            if (image.PartitionCount > 1 || !await image.TryLoadCheckpointAsync(ct).ConfigureAwait(false))
+            if (!await image.TryLoadCheckpointAsync(ct).ConfigureAwait(false))
             {
                 await image.RecoverAsync(ct).ConfigureAwait(false);
             }
@@ -398,7 +397,7 @@ public sealed partial class TapeImage : ITapeMedium
 
         _end = pos;
         _sealed = sealedTape;
-        _checkpointMissing = sealedTape && _partitions.Length == 1;
+        _checkpointMissing = sealedTape;
 
         // Records past the mark were readable, but after a process (not OS) crash they may exist only in the page
         // cache: the next durability point must fsync them before the mark may cover them.
@@ -685,6 +684,7 @@ public sealed partial class TapeImage : ITapeMedium
         if (_partitions.Length > 1)
         {
             _index.Append(start, filemark, recordEnd - start);
+            _log?.Append(filemark ? RecordType.Filemark : RecordType.Data, _active, (int)(recordEnd - start - TapeFormat.RecordHeaderSize), _hideNext, _position);
             NoteRun(_active, start, recordEnd);
         }
         else
@@ -1605,8 +1605,7 @@ public sealed partial class TapeImage : ITapeMedium
                     await _store.WriteAsync(_end, _writeHeader, ct).ConfigureAwait(false);
                     _sealed = true;
 
-                    // No checkpoint on a partitioned medium: it is scanned at every mount (docs/media-format.md).
-                    addCheckpoint = _partitions.Length == 1;
+                    addCheckpoint = true;
                 }
 
                 if (addCheckpoint)

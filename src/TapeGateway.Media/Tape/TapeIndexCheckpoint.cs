@@ -7,7 +7,8 @@ namespace TapeGateway.Media.Tape;
 /// checkpoint"): a header, the record sizes as varints, and a fixed-size trailer at the very end of the image that
 /// points back at the header. A mount reads the trailer, the checkpoint and two record headers instead of scanning
 /// every header, which for a tape in object storage would mean fetching every segment. It is never the source of
-/// truth: any doubt (a CRC, a size, a header that disagrees) and the mount scans as it always did.
+/// truth: any doubt (a CRC, a size, a header that disagrees) and the mount scans as it always did. Version 1 lists one
+/// size per object of a single-partition medium; version 2 lists every record of a partitioned medium's stream.
 /// </summary>
 internal static class TapeIndexCheckpoint
 {
@@ -37,14 +38,153 @@ internal static class TapeIndexCheckpoint
         BinaryPrimitives.WriteUInt32LittleEndian(h[28..], TapeFormat.Crc(h[..28]));
     }
 
-    public static bool TryReadHeader(ReadOnlySpan<byte> h, out long objectCount, out long eodOffset)
+    public static bool TryReadHeader(ReadOnlySpan<byte> h, out long objectCount, out long eodOffset) =>
+        TryReadHeader(h, out var version, out objectCount, out eodOffset, out _) && version == Version;
+
+    /// <summary>
+    /// Reads a header of either version. Version 1: <paramref name="count"/> is the object count and the byte at 24 is
+    /// reserved (0). Version 2 (partitioned media): <paramref name="count"/> is the number of entries (records in the
+    /// stream, the seal excluded) and byte 24 the partition count. Any other version is refused.
+    /// </summary>
+    public static bool TryReadHeader(ReadOnlySpan<byte> h, out uint version, out long count, out long eodOffset, out int partitions)
     {
-        objectCount = BinaryPrimitives.ReadInt64LittleEndian(h[8..]);
+        version = BinaryPrimitives.ReadUInt32LittleEndian(h[4..]);
+        count = BinaryPrimitives.ReadInt64LittleEndian(h[8..]);
         eodOffset = BinaryPrimitives.ReadInt64LittleEndian(h[16..]);
+        partitions = h[24];
         return BinaryPrimitives.ReadUInt32LittleEndian(h) == HeaderMagic
-            && BinaryPrimitives.ReadUInt32LittleEndian(h[4..]) == Version
+            && version is Version or PartitionedVersion
+            && (version == Version || (h[25] | h[26] | h[27]) == 0)
             && BinaryPrimitives.ReadUInt32LittleEndian(h[28..]) == TapeFormat.Crc(h[..28])
-            && objectCount >= 0 && eodOffset >= TapeFormat.DataStart;
+            && count >= 0 && eodOffset >= TapeFormat.DataStart;
+    }
+
+    // ---- Version 2: partitioned media ------------------------------------------------------------------------------
+    // The partitions interleave and supersede each other in the one stream, so the entries are the stream itself: one
+    // per record in stream order, garbage and partition ends included. A mount replays them exactly as the header
+    // scan replays the headers, which rebuilds every partition's index, the tail run and the end of the stream.
+
+    public const uint PartitionedVersion = 2;
+
+    /// <summary>Head varint and object-number varint of one version-2 entry at most.</summary>
+    public const int MaxPartitionedEntryBytes = 5 + 10;
+
+    private const ulong EntryPartitionEnd = 1; // bit 0: a partition-end record (type 4), no payload
+    private const ulong EntryExplicitObject = 2; // bit 1: the record's object number follows as a second varint
+    private const int EntryPartitionShift = 2; // bits 2-3: the partition
+    private const int EntrySizeShift = 4; // bits 4+: stored payload bytes (0: a filemark, or a partition end)
+
+    /// <summary>Version-2 header: as version 1 with the entry count in place of the object count and the partition count in byte 24.</summary>
+    public static void WritePartitionedHeader(Span<byte> h, long entryCount, long eodOffset, int partitions)
+    {
+        h[..HeaderSize].Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(h, HeaderMagic);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[4..], PartitionedVersion);
+        BinaryPrimitives.WriteInt64LittleEndian(h[8..], entryCount);
+        BinaryPrimitives.WriteInt64LittleEndian(h[16..], eodOffset);
+        h[24] = (byte)partitions;
+        BinaryPrimitives.WriteUInt32LittleEndian(h[28..], TapeFormat.Crc(h[..28]));
+    }
+
+    /// <summary>
+    /// Encodes one record of a partitioned stream. <paramref name="objectNumber"/> is written only when
+    /// <paramref name="explicitObject"/> is set: a record that hid older ones (its object number is below the
+    /// partition's EOD at that point of the stream); otherwise the record was appended at the partition's EOD.
+    /// </summary>
+    public static int WritePartitionedEntry(Span<byte> destination, RecordType type, int partition, int storedLength, bool explicitObject, long objectNumber)
+    {
+        var head = ((ulong)storedLength << EntrySizeShift) | ((ulong)partition << EntryPartitionShift)
+            | (explicitObject ? EntryExplicitObject : 0) | (type == RecordType.PartitionEnd ? EntryPartitionEnd : 0);
+        var n = WriteVarint(destination, head);
+        if (explicitObject)
+        {
+            n += WriteVarint(destination[n..], (ulong)objectNumber);
+        }
+
+        return n;
+    }
+
+    /// <summary>
+    /// Decodes one version-2 entry. False when the bytes end inside it or it is malformed (a varint longer than 10
+    /// bytes, a payload on a partition end, a size past any block); the caller tells the two apart by how many bytes
+    /// it had. <paramref name="objectNumber"/> is -1 when the entry does not carry one.
+    /// </summary>
+    public static bool TryReadPartitionedEntry(ReadOnlySpan<byte> source, out RecordType type, out int partition, out int storedLength, out long objectNumber, out int consumed)
+    {
+        type = RecordType.Data;
+        partition = 0;
+        storedLength = 0;
+        objectNumber = -1;
+        if (!TryReadVarint(source, out var head, out consumed))
+        {
+            return false;
+        }
+
+        var stored = head >> EntrySizeShift;
+        if (stored > TapeFormat.MaxBlockLength || ((head & EntryPartitionEnd) != 0 && stored != 0))
+        {
+            return false;
+        }
+
+        storedLength = (int)stored;
+        partition = (int)((head >> EntryPartitionShift) & 3);
+        type = (head & EntryPartitionEnd) != 0 ? RecordType.PartitionEnd : stored == 0 ? RecordType.Filemark : RecordType.Data;
+        if ((head & EntryExplicitObject) != 0)
+        {
+            if (!TryReadVarint(source[consumed..], out var lon, out var more) || lon > long.MaxValue)
+            {
+                consumed = 0;
+                return false;
+            }
+
+            objectNumber = (long)lon;
+            consumed += more;
+        }
+
+        return true;
+    }
+
+    /// <summary>Stored payload bytes of the head varint that starts <paramref name="entry"/> (the log needs it when it drops entries).</summary>
+    public static int StoredLengthOf(ReadOnlySpan<byte> entry)
+    {
+        TryReadVarint(entry, out var head, out _);
+        return (int)(head >> EntrySizeShift);
+    }
+
+    private static int WriteVarint(Span<byte> destination, ulong value)
+    {
+        var n = 0;
+        while (value >= 0x80)
+        {
+            destination[n++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+
+        destination[n++] = (byte)value;
+        return n;
+    }
+
+    private static bool TryReadVarint(ReadOnlySpan<byte> source, out ulong value, out int consumed)
+    {
+        value = 0;
+        for (consumed = 0; consumed < source.Length && consumed < 10; consumed++)
+        {
+            var b = source[consumed];
+            var bits = (ulong)(b & 0x7F);
+            if (consumed == 9 && bits > 1)
+            {
+                return false; // past 64 bits
+            }
+
+            value |= bits << (7 * consumed);
+            if (b < 0x80)
+            {
+                consumed++;
+                return true;
+            }
+        }
+
+        return false;
     }
 
     // Trailer: magic u64 | checkpoint offset i64 | checkpoint length (header + payload) i64 | payload XXH3-64 u64 |
