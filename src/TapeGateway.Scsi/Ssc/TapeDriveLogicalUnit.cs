@@ -522,6 +522,27 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         (byte)((IsWriteProtected ? 0x80 : 0x00) | (_bufferedMode << 4));
 
     /// <summary>
+    /// MODE SENSE header MEDIUM TYPE (SPC-4 §7.5.4, unique for each device type): for an IBM personality the loaded
+    /// cartridge's medium type code, the same code REPORT DENSITY SUPPORT (SSC-4 §6.6, MEDIUM TYPE=1) lists for it
+    /// (data or WORM of its generation); 00h with no cartridge, with a cleaning cartridge and for other personalities.
+    /// </summary>
+    protected internal override byte MediumType
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (!Personality.ReportsCartridgeMediumType || _medium is null || _cartridge is not { Cleaning: false } c)
+                {
+                    return 0;
+                }
+
+                return c.Worm ? c.Generation.WormMediumType : c.Generation.DataMediumType;
+            }
+        }
+    }
+
+    /// <summary>
     /// MODE SELECT DEVICE-SPECIFIC PARAMETER: BUFFERED MODE 000b or 001b (we write through either way, so both are
     /// honoured), SPEED 0 only. WP is ignored (SSC-4 §8.3.1: reserved for MODE SELECT; st echoes what it sensed).
     /// </summary>
