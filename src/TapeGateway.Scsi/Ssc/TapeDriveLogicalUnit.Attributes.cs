@@ -178,7 +178,8 @@ public sealed partial class TapeDriveLogicalUnit
      * SPC-4 READ ATTRIBUTE: byte 1 SERVICE ACTION (bits 4-0); byte 5 LOGICAL VOLUME NUMBER; byte 7 PARTITION NUMBER;
      * bytes 8-9 FIRST ATTRIBUTE IDENTIFIER; bytes 10-13 ALLOCATION LENGTH; byte 14 CACHE (bit 0).
      *  00h ATTRIBUTE VALUES: 4-byte AVAILABLE DATA, then attributes with id >= FIRST: id (2), READ ONLY (bit 7) |
-     *      FORMAT (bits 1-0), length (2), value.
+     *      FORMAT (bits 1-0), length (2), value. FIRST must name an attribute present in that partition, else
+     *      INVALID FIELD IN CDB at byte 8.
      *  01h ATTRIBUTE LIST / 05h SUPPORTED ATTRIBUTES: 4-byte AVAILABLE DATA, then 2-byte identifiers.
      *  02h LOGICAL VOLUME LIST / 03h PARTITION LIST: AVAILABLE DATA (2) = 2, FIRST (1) = 0, NUMBER (1): one volume;
      *      the loaded medium's partitions (1 without a threaded cartridge).
@@ -271,6 +272,15 @@ public sealed partial class TapeDriveLogicalUnit
                 values.Add((id, v));
                 total += AttributeHeaderLength + v.Length;
             }
+        }
+
+        if (values.Count == 0 || values[0].Id != first)
+        {
+            // SPC-4 READ ATTRIBUTE (ATTRIBUTE VALUES): a FIRST ATTRIBUTE IDENTIFIER in the unsupported or nonexistent
+            // state terminates the command with ILLEGAL REQUEST, INVALID FIELD IN CDB. Real drives do so (an IBM LTO
+            // drive for a host attribute never written; LTFS takes that answer to mean "absent"), rather than
+            // returning the attributes that follow it.
+            return CommandOutcome.InvalidCdbField(8);
         }
 
         var data = task.GetDataInBuffer(total).Span;

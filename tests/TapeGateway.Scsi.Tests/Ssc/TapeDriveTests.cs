@@ -293,6 +293,14 @@ public sealed class TapeDriveTests
         var fromHost = ParseAttributes((await h.Run(Cdb.ReadAttribute(0x00, first: 0x0800))).Data());
         Assert.DoesNotContain((ushort)0x0001, fromHost.Keys);
 
+        // SPC-4: a FIRST ATTRIBUTE IDENTIFIER in the nonexistent (1623h, a host attribute never written; 0802h
+        // between two written ones) or unsupported state is INVALID FIELD IN CDB at byte 8, not the attributes after
+        // it (LTFS reads 1623h, its volume lock, and takes 24/00 for "not set").
+        (await h.Run(Cdb.ReadAttribute(0x00, first: 0x1623, allocation: 10))).AssertInvalidCdbField(8);
+        (await h.Run(Cdb.ReadAttribute(0x00, first: 0x0802))).AssertInvalidCdbField(8);
+        (await h.Run(Cdb.ReadAttribute(0x00, first: 0xFFFF))).AssertInvalidCdbField(8);
+        Assert.Equal((ushort)0x0806, BinaryPrimitives.ReadUInt16BigEndian((await h.Run(Cdb.ReadAttribute(0x00, first: 0x0806))).Data().AsSpan(4)));
+
         // Read-only (device / medium) attributes and unknown ones are refused with 26/00 pointing at the id.
         var ro = new byte[] { 0, 0, 0, 13, 0x00, 0x01, 0x00, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8 };
         var t = await h.Run(Cdb.WriteAttribute(ro.Length), ro);
