@@ -307,8 +307,8 @@ public sealed partial class TapeDriveLogicalUnit
 
     /*
      * SPC-4 WRITE ATTRIBUTE: byte 1 WTC (bit 0: write-through cache; we always write through); byte 5 LOGICAL VOLUME
-     * NUMBER; byte 7 PARTITION NUMBER; bytes 10-13 PARAMETER LIST LENGTH. Parameter data: PARAMETER DATA LENGTH (4),
-     * then attributes in READ ATTRIBUTE's format. Every attribute is checked before any is stored (all or none):
+     * NUMBER; byte 7 PARTITION NUMBER; bytes 10-13 PARAMETER LIST LENGTH. Parameter data: PARAMETER DATA LENGTH (4,
+     * ignored), then attributes in READ ATTRIBUTE's format up to PARAMETER LIST LENGTH. Every attribute is checked before any is stored (all or none):
      * device and medium attributes are read only and unknown identifiers are not supported — ILLEGAL REQUEST 26/00
      * INVALID FIELD IN PARAMETER LIST pointing at the identifier; a length that does not match the attribute's is
      * 26/00 pointing at the length. A zero length deletes the attribute. The image stores them durably.
@@ -351,16 +351,14 @@ public sealed partial class TapeDriveLogicalUnit
             return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
         }
 
+        // SPC-4 WRITE ATTRIBUTE parameter list: PARAMETER DATA LENGTH "should contain the number of bytes of attribute
+        // data and shall be ignored by the device server"; the attributes are the PARAMETER LIST LENGTH bytes after it,
+        // and one that the list length cuts short is PARAMETER LIST LENGTH ERROR. (IBM's LTFS puts the whole list's
+        // length there, 4 more than follow, and real IBM drives accept it.)
         var list = received[..(int)listLength];
-        var dataLength = BinaryPrimitives.ReadUInt32BigEndian(list.Span);
-        if (dataLength > listLength - 4)
-        {
-            return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
-        }
-
         var changes = new List<TapeAttribute>();
         var at = 4;
-        var end = 4 + (int)dataLength;
+        var end = (int)listLength;
         while (at < end)
         {
             var span = list.Span;

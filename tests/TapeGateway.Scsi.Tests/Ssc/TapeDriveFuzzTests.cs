@@ -232,7 +232,8 @@ public sealed class TapeDriveFuzzTests
             var listLength = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(cdb.AsSpan(10)), (uint)list.Length);
             if (listLength >= 4)
             {
-                var end = 4 + (int)BinaryPrimitives.ReadUInt32BigEndian(list);
+                // The attributes run to PARAMETER LIST LENGTH; PARAMETER DATA LENGTH is ignored (SPC-4 WRITE ATTRIBUTE).
+                var end = listLength;
                 for (var at = 4; at < end;)
                 {
                     var id = BinaryPrimitives.ReadUInt16BigEndian(list.AsSpan(at));

@@ -309,6 +309,16 @@ public sealed class TapeDriveTests
         var bl = await h.Run(Cdb.WriteAttribute(badLength.Length), badLength);
         bl.AssertInvalidParameterField(7);
 
+        // SPC-4: PARAMETER DATA LENGTH is ignored; the attributes run to PARAMETER LIST LENGTH. LTFS's sg backend puts the
+        // list's total length there (4 more than follow): accepted. An attribute cut short by the list length is 1A/00.
+        var ltfs = new byte[] { 0, 0, 0, 17, 0x08, 0x00, 0x01, 0x00, 0x08, (byte)'I', (byte)'B', (byte)'M', (byte)' ', (byte)' ', (byte)' ', (byte)' ', (byte)' ' };
+        await h.Good(Cdb.WriteAttribute(ltfs.Length), ltfs);
+        Assert.Equal("IBM     ", Encoding.ASCII.GetString(ParseAttributes((await h.Run(Cdb.ReadAttribute(0x00, first: 0x0800))).Data())[0x0800].Value));
+        var understated = new byte[] { 0, 0, 0, 0, 0x08, 0x00, 0x01, 0x00, 0x08, (byte)'B', (byte)'A', (byte)'C', (byte)'U', (byte)'L', (byte)'A', (byte)' ', (byte)' ' };
+        await h.Good(Cdb.WriteAttribute(understated.Length), understated);
+        Assert.Equal("BACULA  ", Encoding.ASCII.GetString(ParseAttributes((await h.Run(Cdb.ReadAttribute(0x00, first: 0x0800))).Data())[0x0800].Value));
+        (await h.Run(Cdb.WriteAttribute(ltfs.Length - 1), ltfs[..^1])).AssertSense(SenseKey.IllegalRequest, 0x1A, 0x00);
+
         // Deleting with length 0.
         var del = new byte[] { 0, 0, 0, 5, 0x08, 0x06, 0x01, 0x00, 0x00 };
         await h.Good(Cdb.WriteAttribute(del.Length), del);
