@@ -68,6 +68,14 @@ public sealed partial class TapeDriveLogicalUnit
 
     private static bool IsReadOnlyAttribute(ushort id) => id < 0x0800;
 
+    /// <summary>
+    /// SPC-4 MAM attribute identifier ranges: 1400h-17FFh are host vendor-specific attributes, whose meaning, format
+    /// and length the application defines; the drive stores whatever a WRITE ATTRIBUTE gives it (IBM LTO drives keep
+    /// them in cartridge memory; LTFS keeps its volume lock state in 1623h). Stored per partition like the standard
+    /// host attributes; READ ATTRIBUTE reports them with FORMAT 00h (binary), as the image keeps values only.
+    /// </summary>
+    private static bool IsHostVendorSpecificAttribute(ushort id) => id is >= 0x1400 and <= 0x17FF;
+
     private static (ushort Id, AttributeFormat Format, int Length)? FindAttribute(ushort id)
     {
         foreach (var a in s_attributes)
@@ -308,8 +316,9 @@ public sealed partial class TapeDriveLogicalUnit
     /*
      * SPC-4 WRITE ATTRIBUTE: byte 1 WTC (bit 0: write-through cache; we always write through); byte 5 LOGICAL VOLUME
      * NUMBER; byte 7 PARTITION NUMBER; bytes 10-13 PARAMETER LIST LENGTH. Parameter data: PARAMETER DATA LENGTH (4,
-     * ignored), then attributes in READ ATTRIBUTE's format up to PARAMETER LIST LENGTH. Every attribute is checked before any is stored (all or none):
-     * device and medium attributes are read only and unknown identifiers are not supported — ILLEGAL REQUEST 26/00
+     * ignored), then attributes in READ ATTRIBUTE's format up to PARAMETER LIST LENGTH. Every attribute is checked
+     * before any is stored (all or none): device and medium attributes are read only, host vendor-specific ones
+     * (1400h-17FFh) take any length, other unknown identifiers are not supported — ILLEGAL REQUEST 26/00
      * INVALID FIELD IN PARAMETER LIST pointing at the identifier; a length that does not match the attribute's is
      * 26/00 pointing at the length. A zero length deletes the attribute. The image stores them durably.
      * A write-protected cartridge refuses with DATA PROTECT 27/00. PARTITION NUMBER names the partition whose host
@@ -374,14 +383,17 @@ public sealed partial class TapeDriveLogicalUnit
                 return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
             }
 
-            if (IsReadOnlyAttribute(id) || FindAttribute(id) is not { } known)
+            if (!IsHostVendorSpecificAttribute(id))
             {
-                return CommandOutcome.InvalidParameterField(at);
-            }
+                if (IsReadOnlyAttribute(id) || FindAttribute(id) is not { } known)
+                {
+                    return CommandOutcome.InvalidParameterField(at);
+                }
 
-            if (length != 0 && known.Length != 0 && length != known.Length)
-            {
-                return CommandOutcome.InvalidParameterField(at + 3);
+                if (length != 0 && known.Length != 0 && length != known.Length)
+                {
+                    return CommandOutcome.InvalidParameterField(at + 3);
+                }
             }
 
             changes.Add(new TapeAttribute(id, list.Slice(at + AttributeHeaderLength, length).ToArray()));

@@ -319,6 +319,19 @@ public sealed class TapeDriveTests
         Assert.Equal("BACULA  ", Encoding.ASCII.GetString(ParseAttributes((await h.Run(Cdb.ReadAttribute(0x00, first: 0x0800))).Data())[0x0800].Value));
         (await h.Run(Cdb.WriteAttribute(ltfs.Length - 1), ltfs[..^1])).AssertSense(SenseKey.IllegalRequest, 0x1A, 0x00);
 
+        // Host vendor-specific attributes (SPC-4: 1400h-17FFh) are stored as given, any length: LTFS's volume lock
+        // (1623h, 1 byte). Reported with FORMAT 00h; 1800h and up (reserved) stay refused.
+        var vendor = new byte[] { 0, 0, 0, 6, 0x16, 0x23, 0x00, 0x00, 0x01, 0x02 };
+        await h.Good(Cdb.WriteAttribute(vendor.Length), vendor);
+        var lockState = await h.Run(Cdb.ReadAttribute(0x00, first: 0x1623, allocation: 10));
+        lockState.AssertGood();
+        Assert.Equal(new byte[] { 0, 0, 0, 6, 0x16, 0x23, 0x00, 0x00, 0x01, 0x02 }, lockState.Data());
+        var reserved = new byte[] { 0, 0, 0, 6, 0x18, 0x00, 0x00, 0x00, 0x01, 0x02 };
+        (await h.Run(Cdb.WriteAttribute(reserved.Length), reserved)).AssertInvalidParameterField(4);
+        var removeVendor = new byte[] { 0, 0, 0, 5, 0x16, 0x23, 0x00, 0x00, 0x00 };
+        await h.Good(Cdb.WriteAttribute(removeVendor.Length), removeVendor);
+        (await h.Run(Cdb.ReadAttribute(0x00, first: 0x1623))).AssertInvalidCdbField(8);
+
         // Deleting with length 0.
         var del = new byte[] { 0, 0, 0, 5, 0x08, 0x06, 0x01, 0x00, 0x00 };
         await h.Good(Cdb.WriteAttribute(del.Length), del);
