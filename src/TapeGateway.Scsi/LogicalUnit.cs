@@ -147,6 +147,18 @@ public abstract partial class LogicalUnit
     protected internal virtual byte DeviceSpecificParameter => 0;
 
     /// <summary>
+    /// MODE SENSE header MEDIUM TYPE (SPC-4 §7.5.4: "unique for each device type"); 00h unless the device type says
+    /// otherwise (tapes: the loaded cartridge's type, as IBM LTO drives report it).
+    /// </summary>
+    protected internal virtual byte MediumType => 0;
+
+    /// <summary>
+    /// Whether a MODE SELECT header may carry this MEDIUM TYPE: 00h, or the value MODE SENSE reports (applications
+    /// commonly send back the header they sensed, zeroing only MODE DATA LENGTH).
+    /// </summary>
+    protected internal bool IsValidMediumType(byte value) => value == 0 || value == MediumType;
+
+    /// <summary>
     /// Whether a MODE SELECT header may carry this DEVICE-SPECIFIC PARAMETER. Disks ignore it (WP/DPOFUA are reserved
     /// in MODE SELECT, SBC-3 §6.4.1); tapes override it for BUFFERED MODE and SPEED. Checked, without side effects,
     /// before MODE SELECT changes anything: a refused MODE SELECT changes no parameter (SPC-4 §6.9).

@@ -60,6 +60,7 @@ public static partial class SpcCommands
         {
             // MODE DATA LENGTH excludes itself (SPC-4 §7.5.4) and is not reduced by the allocation length.
             BinaryPrimitives.WriteUInt16BigEndian(data, (ushort)(length - 2));
+            data[2] = unit.MediumType;
             data[3] = unit.DeviceSpecificParameter;
             data[4] = (byte)(descriptorLength == 16 ? 0x01 : 0x00); // LONGLBA
             BinaryPrimitives.WriteUInt16BigEndian(data[6..], (ushort)descriptorLength);
@@ -68,6 +69,7 @@ public static partial class SpcCommands
         {
             length = Math.Min(length, 256);
             data[0] = (byte)(length - 1);
+            data[1] = unit.MediumType;
             data[2] = unit.DeviceSpecificParameter;
             data[3] = (byte)descriptorLength;
         }
@@ -135,9 +137,9 @@ public static partial class SpcCommands
             return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
         }
 
-        // Header (SPC-4 §7.5.4): MODE DATA LENGTH is reserved in MODE SELECT; MEDIUM TYPE must be what we report (0).
+        // Header (SPC-4 §7.5.4): MODE DATA LENGTH is reserved in MODE SELECT; MEDIUM TYPE must be 00h or what we report.
         var mediumTypeAt = ten ? 2 : 1;
-        if (list[mediumTypeAt] != 0)
+        if (!unit.IsValidMediumType(list[mediumTypeAt]))
         {
             return CommandOutcome.InvalidParameterField(mediumTypeAt);
         }

@@ -68,6 +68,14 @@ public sealed partial class TapeDriveLogicalUnit
 
     private static bool IsReadOnlyAttribute(ushort id) => id < 0x0800;
 
+    /// <summary>
+    /// SPC-4 MAM attribute identifier ranges: 1400h-17FFh are host vendor-specific attributes, whose meaning, format
+    /// and length the application defines; the drive stores whatever a WRITE ATTRIBUTE gives it (IBM LTO drives keep
+    /// them in cartridge memory; LTFS keeps its volume lock state in 1623h). Stored per partition like the standard
+    /// host attributes; READ ATTRIBUTE reports them with FORMAT 00h (binary), as the image keeps values only.
+    /// </summary>
+    private static bool IsHostVendorSpecificAttribute(ushort id) => id is >= 0x1400 and <= 0x17FF;
+
     private static (ushort Id, AttributeFormat Format, int Length)? FindAttribute(ushort id)
     {
         foreach (var a in s_attributes)
@@ -178,7 +186,8 @@ public sealed partial class TapeDriveLogicalUnit
      * SPC-4 READ ATTRIBUTE: byte 1 SERVICE ACTION (bits 4-0); byte 5 LOGICAL VOLUME NUMBER; byte 7 PARTITION NUMBER;
      * bytes 8-9 FIRST ATTRIBUTE IDENTIFIER; bytes 10-13 ALLOCATION LENGTH; byte 14 CACHE (bit 0).
      *  00h ATTRIBUTE VALUES: 4-byte AVAILABLE DATA, then attributes with id >= FIRST: id (2), READ ONLY (bit 7) |
-     *      FORMAT (bits 1-0), length (2), value.
+     *      FORMAT (bits 1-0), length (2), value. FIRST must name an attribute present in that partition, else
+     *      INVALID FIELD IN CDB at byte 8.
      *  01h ATTRIBUTE LIST / 05h SUPPORTED ATTRIBUTES: 4-byte AVAILABLE DATA, then 2-byte identifiers.
      *  02h LOGICAL VOLUME LIST / 03h PARTITION LIST: AVAILABLE DATA (2) = 2, FIRST (1) = 0, NUMBER (1): one volume;
      *      the loaded medium's partitions (1 without a threaded cartridge).
@@ -273,6 +282,15 @@ public sealed partial class TapeDriveLogicalUnit
             }
         }
 
+        if (values.Count == 0 || values[0].Id != first)
+        {
+            // SPC-4 READ ATTRIBUTE (ATTRIBUTE VALUES): a FIRST ATTRIBUTE IDENTIFIER in the unsupported or nonexistent
+            // state terminates the command with ILLEGAL REQUEST, INVALID FIELD IN CDB. Real drives do so (an IBM LTO
+            // drive for a host attribute never written; LTFS takes that answer to mean "absent"), rather than
+            // returning the attributes that follow it.
+            return CommandOutcome.InvalidCdbField(8);
+        }
+
         var data = task.GetDataInBuffer(total).Span;
         BinaryPrimitives.WriteUInt32BigEndian(data, (uint)(total - 4));
         var p = 4;
@@ -297,9 +315,10 @@ public sealed partial class TapeDriveLogicalUnit
 
     /*
      * SPC-4 WRITE ATTRIBUTE: byte 1 WTC (bit 0: write-through cache; we always write through); byte 5 LOGICAL VOLUME
-     * NUMBER; byte 7 PARTITION NUMBER; bytes 10-13 PARAMETER LIST LENGTH. Parameter data: PARAMETER DATA LENGTH (4),
-     * then attributes in READ ATTRIBUTE's format. Every attribute is checked before any is stored (all or none):
-     * device and medium attributes are read only and unknown identifiers are not supported — ILLEGAL REQUEST 26/00
+     * NUMBER; byte 7 PARTITION NUMBER; bytes 10-13 PARAMETER LIST LENGTH. Parameter data: PARAMETER DATA LENGTH (4,
+     * ignored), then attributes in READ ATTRIBUTE's format up to PARAMETER LIST LENGTH. Every attribute is checked
+     * before any is stored (all or none): device and medium attributes are read only, host vendor-specific ones
+     * (1400h-17FFh) take any length, other unknown identifiers are not supported — ILLEGAL REQUEST 26/00
      * INVALID FIELD IN PARAMETER LIST pointing at the identifier; a length that does not match the attribute's is
      * 26/00 pointing at the length. A zero length deletes the attribute. The image stores them durably.
      * A write-protected cartridge refuses with DATA PROTECT 27/00. PARTITION NUMBER names the partition whose host
@@ -341,16 +360,14 @@ public sealed partial class TapeDriveLogicalUnit
             return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
         }
 
+        // SPC-4 WRITE ATTRIBUTE parameter list: PARAMETER DATA LENGTH "should contain the number of bytes of attribute
+        // data and shall be ignored by the device server"; the attributes are the PARAMETER LIST LENGTH bytes after it,
+        // and one that the list length cuts short is PARAMETER LIST LENGTH ERROR. (IBM's LTFS puts the whole list's
+        // length there, 4 more than follow, and real IBM drives accept it.)
         var list = received[..(int)listLength];
-        var dataLength = BinaryPrimitives.ReadUInt32BigEndian(list.Span);
-        if (dataLength > listLength - 4)
-        {
-            return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
-        }
-
         var changes = new List<TapeAttribute>();
         var at = 4;
-        var end = 4 + (int)dataLength;
+        var end = (int)listLength;
         while (at < end)
         {
             var span = list.Span;
@@ -366,14 +383,17 @@ public sealed partial class TapeDriveLogicalUnit
                 return CommandOutcome.Fail(SenseReason.ParameterListLengthError);
             }
 
-            if (IsReadOnlyAttribute(id) || FindAttribute(id) is not { } known)
+            if (!IsHostVendorSpecificAttribute(id))
             {
-                return CommandOutcome.InvalidParameterField(at);
-            }
+                if (IsReadOnlyAttribute(id) || FindAttribute(id) is not { } known)
+                {
+                    return CommandOutcome.InvalidParameterField(at);
+                }
 
-            if (length != 0 && known.Length != 0 && length != known.Length)
-            {
-                return CommandOutcome.InvalidParameterField(at + 3);
+                if (length != 0 && known.Length != 0 && length != known.Length)
+                {
+                    return CommandOutcome.InvalidParameterField(at + 3);
+                }
             }
 
             changes.Add(new TapeAttribute(id, list.Slice(at + AttributeHeaderLength, length).ToArray()));

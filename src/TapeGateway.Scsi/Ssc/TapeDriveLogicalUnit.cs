@@ -32,6 +32,9 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     public const byte DeviceConfigurationExtensionSubpage = 0x01;
     public const byte MediumPartitionPage = 0x11;
     public const byte MediumConfigurationPage = 0x1D;
+
+    /// <summary>SSC-4 Control Data Protection mode page: page 0Ah (Control), subpage F0h.</summary>
+    public const byte ControlDataProtectionSubpage = 0xF0;
     public const byte ReadWriteErrorRecoveryPage = 0x01;
 
     private static readonly CommandTable<TapeDriveLogicalUnit> s_commands = BuildCommandTable();
@@ -519,6 +522,27 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         (byte)((IsWriteProtected ? 0x80 : 0x00) | (_bufferedMode << 4));
 
     /// <summary>
+    /// MODE SENSE header MEDIUM TYPE (SPC-4 §7.5.4, unique for each device type): for an IBM personality the loaded
+    /// cartridge's medium type code, the same code REPORT DENSITY SUPPORT (SSC-4 §6.6, MEDIUM TYPE=1) lists for it
+    /// (data or WORM of its generation); 00h with no cartridge, with a cleaning cartridge and for other personalities.
+    /// </summary>
+    protected internal override byte MediumType
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (!Personality.ReportsCartridgeMediumType || _medium is null || _cartridge is not { Cleaning: false } c)
+                {
+                    return 0;
+                }
+
+                return c.Worm ? c.Generation.WormMediumType : c.Generation.DataMediumType;
+            }
+        }
+    }
+
+    /// <summary>
     /// MODE SELECT DEVICE-SPECIFIC PARAMETER: BUFFERED MODE 000b or 001b (we write through either way, so both are
     /// honoured), SPEED 0 only. WP is ignored (SSC-4 §8.3.1: reserved for MODE SELECT; st echoes what it sensed).
     /// </summary>
@@ -618,6 +642,17 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
             mc[5] = 0x02;
             pages.Register(MediumConfigurationPage, 0, mc, new byte[32]);
         }
+
+        // SSC-4 §8.3.3 Control Data Protection mode page (page 0Ah subpage F0h, PAGE LENGTH 1Ch: 32 bytes): byte 4
+        // LOGICAL BLOCK PROTECTION METHOD, byte 5 LOGICAL BLOCK PROTECTION INFORMATION LENGTH, byte 6 LBP_W (7),
+        // LBP_R (6), RBDP (5). IBM LTO-5 and later drives have this page (IBM LTO SCSI Reference: logical block
+        // protection), and applications read it before they choose protection (LTFS reads and writes it back on every
+        // open, with method 00h unless told to protect). We do not implement logical block protection: the method is
+        // 00h (no protection, SSC-4 table "LOGICAL BLOCK PROTECTION METHOD field") and nothing is changeable, so a MODE
+        // SELECT that asks for a method or LBP_W/LBP_R is refused with INVALID FIELD IN PARAMETER LIST (SPC-4 §6.13:
+        // a field that is not changeable set to a value other than its current one), while writing the page back
+        // unchanged succeeds.
+        pages.Register(ModePageSet.ControlPage, ControlDataProtectionSubpage, new byte[32], new byte[32]);
 
         RegisterMediumPartitionPage(pages, personality);
         return pages;

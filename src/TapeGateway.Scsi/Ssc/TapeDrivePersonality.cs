@@ -58,6 +58,7 @@ public sealed record TapeDrivePersonality
 
         // The IBM vendor pages C0h/C1h are IBM's layout; HP's C0h-C6h pages have another one we do not emulate.
         IbmVpd = null,
+        ReportsCartridgeMediumType = false,
     };
 
     public static TapeDrivePersonality Default => IbmUlt3580Td5;
@@ -118,6 +119,13 @@ public sealed record TapeDrivePersonality
     /// C1h Drive Serial Numbers. Null: the personality answers neither (non-IBM personalities).
     /// </summary>
     public IbmDriveVpd? IbmVpd { get; init; } = new();
+
+    /// <summary>
+    /// The MODE SENSE header's MEDIUM TYPE names the loaded cartridge, as IBM LTO drives report it (IBM LTO SCSI
+    /// Reference, Mode Parameter Header: the cartridge type codes of REPORT DENSITY SUPPORT, e.g. 58h LTO-5 data,
+    /// 5Ch LTO-5 WORM; 00h without a cartridge). IBM's LTFS reads its cartridge type from there. Off: always 00h.
+    /// </summary>
+    public bool ReportsCartridgeMediumType { get; init; } = true;
 
     public bool CanRead(LtoGeneration generation) => Includes(ReadableGenerations, generation);
 

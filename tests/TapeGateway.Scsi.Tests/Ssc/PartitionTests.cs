@@ -112,9 +112,10 @@ public sealed class PartitionTests
         await h.Good(Cdb.LoadUnload(load: true));
         var buf = await SenseAsync(h);
 
-        // Header (8), block descriptor (8: density 58h, variable), page 11h: 2 descriptors, PSUM 11b, POFM, 100 GB.
+        // Header (8: MEDIUM TYPE 58h, LTO-5 data), block descriptor (8: density 58h, variable), page 11h: 2 descriptors,
+        // PSUM 11b, POFM, 100 GB. LTFS sends the header back as sensed, MEDIUM TYPE included.
         Assert.Equal(
-            new byte[] { 0x00, 0x1A, 0x00, 0x10, 0x00, 0x00, 0x00, 0x08, 0x58, 0, 0, 0, 0, 0, 0, 0, 0x11, 0x0A, 0x01, 0x00, 0x1C, 0x03, 0x09, 0x00, 0x00, 0x64, 0x00, 0x00 },
+            new byte[] { 0x00, 0x1A, 0x58, 0x10, 0x00, 0x00, 0x00, 0x08, 0x58, 0, 0, 0, 0, 0, 0, 0, 0x11, 0x0A, 0x01, 0x00, 0x1C, 0x03, 0x09, 0x00, 0x00, 0x64, 0x00, 0x00 },
             buf);
 
         var list = LtfsEdit(buf, additional: 1, units: 0x09, size0: 1, size1: 0xFFFF);

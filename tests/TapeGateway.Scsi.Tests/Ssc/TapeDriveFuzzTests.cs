@@ -232,7 +232,8 @@ public sealed class TapeDriveFuzzTests
             var listLength = (int)Math.Min(BinaryPrimitives.ReadUInt32BigEndian(cdb.AsSpan(10)), (uint)list.Length);
             if (listLength >= 4)
             {
-                var end = 4 + (int)BinaryPrimitives.ReadUInt32BigEndian(list);
+                // The attributes run to PARAMETER LIST LENGTH; PARAMETER DATA LENGTH is ignored (SPC-4 WRITE ATTRIBUTE).
+                var end = listLength;
                 for (var at = 4; at < end;)
                 {
                     var id = BinaryPrimitives.ReadUInt16BigEndian(list.AsSpan(at));
@@ -722,10 +723,13 @@ public sealed class TapeDriveFuzzTests
         return t.Data();
     }
 
-    /// <summary>Host attributes (READ ATTRIBUTE values from 0800h) as identifier → hex value.</summary>
+    /// <summary>
+    /// Host attributes (READ ATTRIBUTE values, ids 0800h and up) as identifier → hex value. Read from 0000h (always
+    /// present): FIRST ATTRIBUTE IDENTIFIER 0800h is INVALID FIELD IN CDB while APPLICATION VENDOR is not written.
+    /// </summary>
     private static async Task<SortedDictionary<ushort, string>> ReadHostAttributesAsync(TapeHarness h)
     {
-        var t = await h.Run(Cdb.ReadAttribute(0x00, first: 0x0800));
+        var t = await h.Run(Cdb.ReadAttribute(0x00, first: 0x0000));
         t.AssertGood();
         var d = t.Data();
         var values = new SortedDictionary<ushort, string>();
@@ -733,7 +737,11 @@ public sealed class TapeDriveFuzzTests
         {
             var id = BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(at));
             var length = BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(at + 3));
-            values[id] = Convert.ToHexString(d, at + 5, length);
+            if (id >= 0x0800)
+            {
+                values[id] = Convert.ToHexString(d, at + 5, length);
+            }
+
             at += 5 + length;
         }
 

@@ -293,6 +293,14 @@ public sealed class TapeDriveTests
         var fromHost = ParseAttributes((await h.Run(Cdb.ReadAttribute(0x00, first: 0x0800))).Data());
         Assert.DoesNotContain((ushort)0x0001, fromHost.Keys);
 
+        // SPC-4: a FIRST ATTRIBUTE IDENTIFIER in the nonexistent (1623h, a host attribute never written; 0802h
+        // between two written ones) or unsupported state is INVALID FIELD IN CDB at byte 8, not the attributes after
+        // it (LTFS reads 1623h, its volume lock, and takes 24/00 for "not set").
+        (await h.Run(Cdb.ReadAttribute(0x00, first: 0x1623, allocation: 10))).AssertInvalidCdbField(8);
+        (await h.Run(Cdb.ReadAttribute(0x00, first: 0x0802))).AssertInvalidCdbField(8);
+        (await h.Run(Cdb.ReadAttribute(0x00, first: 0xFFFF))).AssertInvalidCdbField(8);
+        Assert.Equal((ushort)0x0806, BinaryPrimitives.ReadUInt16BigEndian((await h.Run(Cdb.ReadAttribute(0x00, first: 0x0806))).Data().AsSpan(4)));
+
         // Read-only (device / medium) attributes and unknown ones are refused with 26/00 pointing at the id.
         var ro = new byte[] { 0, 0, 0, 13, 0x00, 0x01, 0x00, 0x00, 0x08, 1, 2, 3, 4, 5, 6, 7, 8 };
         var t = await h.Run(Cdb.WriteAttribute(ro.Length), ro);
@@ -300,6 +308,29 @@ public sealed class TapeDriveTests
         var badLength = new byte[] { 0, 0, 0, 7, 0x08, 0x00, 0x01, 0x00, 0x02, 0x41, 0x42 };
         var bl = await h.Run(Cdb.WriteAttribute(badLength.Length), badLength);
         bl.AssertInvalidParameterField(7);
+
+        // SPC-4: PARAMETER DATA LENGTH is ignored; the attributes run to PARAMETER LIST LENGTH. LTFS's sg backend puts the
+        // list's total length there (4 more than follow): accepted. An attribute cut short by the list length is 1A/00.
+        var ltfs = new byte[] { 0, 0, 0, 17, 0x08, 0x00, 0x01, 0x00, 0x08, (byte)'I', (byte)'B', (byte)'M', (byte)' ', (byte)' ', (byte)' ', (byte)' ', (byte)' ' };
+        await h.Good(Cdb.WriteAttribute(ltfs.Length), ltfs);
+        Assert.Equal("IBM     ", Encoding.ASCII.GetString(ParseAttributes((await h.Run(Cdb.ReadAttribute(0x00, first: 0x0800))).Data())[0x0800].Value));
+        var understated = new byte[] { 0, 0, 0, 0, 0x08, 0x00, 0x01, 0x00, 0x08, (byte)'B', (byte)'A', (byte)'C', (byte)'U', (byte)'L', (byte)'A', (byte)' ', (byte)' ' };
+        await h.Good(Cdb.WriteAttribute(understated.Length), understated);
+        Assert.Equal("BACULA  ", Encoding.ASCII.GetString(ParseAttributes((await h.Run(Cdb.ReadAttribute(0x00, first: 0x0800))).Data())[0x0800].Value));
+        (await h.Run(Cdb.WriteAttribute(ltfs.Length - 1), ltfs[..^1])).AssertSense(SenseKey.IllegalRequest, 0x1A, 0x00);
+
+        // Host vendor-specific attributes (SPC-4: 1400h-17FFh) are stored as given, any length: LTFS's volume lock
+        // (1623h, 1 byte). Reported with FORMAT 00h; 1800h and up (reserved) stay refused.
+        var vendor = new byte[] { 0, 0, 0, 6, 0x16, 0x23, 0x00, 0x00, 0x01, 0x02 };
+        await h.Good(Cdb.WriteAttribute(vendor.Length), vendor);
+        var lockState = await h.Run(Cdb.ReadAttribute(0x00, first: 0x1623, allocation: 10));
+        lockState.AssertGood();
+        Assert.Equal(new byte[] { 0, 0, 0, 6, 0x16, 0x23, 0x00, 0x00, 0x01, 0x02 }, lockState.Data());
+        var reserved = new byte[] { 0, 0, 0, 6, 0x18, 0x00, 0x00, 0x00, 0x01, 0x02 };
+        (await h.Run(Cdb.WriteAttribute(reserved.Length), reserved)).AssertInvalidParameterField(4);
+        var removeVendor = new byte[] { 0, 0, 0, 5, 0x16, 0x23, 0x00, 0x00, 0x00 };
+        await h.Good(Cdb.WriteAttribute(removeVendor.Length), removeVendor);
+        (await h.Run(Cdb.ReadAttribute(0x00, first: 0x1623))).AssertInvalidCdbField(8);
 
         // Deleting with length 0.
         var del = new byte[] { 0, 0, 0, 5, 0x08, 0x06, 0x01, 0x00, 0x00 };
