@@ -85,7 +85,7 @@ HAS_LIBRARY=0; [ -f "$(dirname "$DLL")/TapeGateway.Library.dll" ] && HAS_LIBRARY
 if [ -z "$SCENARIOS" ]; then
   if [ $HAS_LIBRARY = 1 ]; then SCENARIOS="disk disk-kernel tape archive btape bacula amanda tape-kernel bacula-kernel"; else SCENARIOS="disk disk-kernel"; fi
 fi
-NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" archive "*|*" btape "*|*" tape-kernel "*|*" bacula "*|*" bacula-kernel "*|*" amanda "*) NEED_LIBRARY=1 ;; esac
+NEED_LIBRARY=0; case " $SCENARIOS " in *" tape "*|*" archive "*|*" btape "*|*" tape-kernel "*|*" bacula "*|*" bacula-kernel "*|*" amanda "*|*" ltfs "*) NEED_LIBRARY=1 ;; esac
 [ $NEED_LIBRARY = 1 ] && [ $HAS_LIBRARY = 0 ] && echo "e2e: WARNING: library scenarios requested but $(dirname "$DLL") has no TapeGateway.Library.dll"
 echo "e2e: gateway $DLL (tape library: $([ $HAS_LIBRARY = 1 ] && echo yes || echo no)); scenarios: $SCENARIOS"
 
@@ -162,7 +162,7 @@ start_gateway() {   # start_gateway CONFIG
     # 32 MiB tapes in slots 9-10 (SMALL_BARCODES) that a Bacula job spans; a 256 MiB tape in slot 11 (FILL_BARCODE)
     # for "btape fill", which needs more than 10000 records (about 5000 blocks of 63 KiB) before the end of the tape;
     # three 1 GiB tapes in slots 12-14 for Amanda (AMANDA_BARCODES); two 32 MiB tapes in slots 15-16 for the tape
-    # scenario's multi-volume tar (TAR_BARCODES); a 64 MiB LTO-5 WORM tape in slot 17 (WORM_BARCODE); a 1 GiB LTO-5
+    # scenario's multi-volume tar (TAR_BARCODES); a 64 MiB LTO-5 WORM tape in slot 17 (WORM_BARCODE); a 4 GiB LTO-5
     # data tape in slot 18 that the tape scenario partitions (PART_BARCODE); slot 19 stays empty
     args+=(--TapeGateway:Library:Enabled=true "--TapeGateway:Library:Layout=$layout"
            --TapeGateway:Library:Drives=2 --TapeGateway:Library:StorageSlots=19 --TapeGateway:Library:ImportExportSlots=1
@@ -173,7 +173,7 @@ start_gateway() {   # start_gateway CONFIG
            "--TapeGateway:Library:Tapes:3:Barcode=${AMANDA_BARCODES// /,}" --TapeGateway:Library:Tapes:3:CapacityMiB=1024
            "--TapeGateway:Library:Tapes:4:Barcode=${TAR_BARCODES// /,}" --TapeGateway:Library:Tapes:4:CapacityMiB=32
            "--TapeGateway:Library:Tapes:5:Barcode=$WORM_BARCODE" --TapeGateway:Library:Tapes:5:CapacityMiB=64 --TapeGateway:Library:Tapes:5:Worm=true
-           "--TapeGateway:Library:Tapes:6:Barcode=$PART_BARCODE" --TapeGateway:Library:Tapes:6:CapacityMiB=1024)
+           "--TapeGateway:Library:Tapes:6:Barcode=$PART_BARCODE" --TapeGateway:Library:Tapes:6:CapacityMiB=4096)
   fi
   echo; echo "==== gateway #$GW_N ($cfg)"
   echo "  dotnet $DLL ${args[*]}"
@@ -283,6 +283,10 @@ for s in $SCENARIOS; do
     btape)       run_scenario btape $L1 --mode qemu $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_FILL_BARCODE=$FILL_BARCODE" --timeout 900 "$HERE/guest/btape.sh" ;;
     bacula-kernel) run_scenario bacula-kernel $L2 --mode kernel --image bacula $(lib_devices $L2 kernel) --env "E2E_BARCODES=$BARCODES" --env "E2E_SMALL_BARCODES=$SMALL_BARCODES" --timeout 900 "$HERE/guest/bacula.sh" ;;
     amanda)      run_scenario amanda $L1 --mode qemu --image amanda $(lib_devices $L1 qemu) --env "E2E_AMANDA_BARCODES=$AMANDA_BARCODES" --timeout 900 "$HERE/guest/amanda.sh" ;;
+    ltfs)        # opt-in (not in the default list): LTFS is built from source, which needs GitHub (tools/e2e/build-ltfs.sh)
+                 if LTFS_TGZ=${E2E_LTFS_TGZ:-$("$HERE/build-ltfs.sh" ${E2E_LTFS_SRC:-} 2> "$RUN/build-ltfs.log")}; then
+                   run_scenario ltfs $L1 --mode kernel $(lib_devices $L1 kernel) --env "E2E_LTFS_BARCODE=$PART_BARCODE" --timeout 900 "$HERE/guest/ltfs.sh" "$LTFS_TGZ"
+                 else tail -20 "$RUN/build-ltfs.log"; bad "ltfs: tools/e2e/build-ltfs.sh failed (log: $RUN/build-ltfs.log)"; fi ;;
     bacula)      run_scenario bacula $L1 --mode qemu --image bacula $(lib_devices $L1 qemu) --env "E2E_BARCODES=$BARCODES" --env "E2E_SMALL_BARCODES=$SMALL_BARCODES" --timeout 900 "$HERE/guest/bacula.sh" ;;
     *) bad "unknown scenario $s" ;;
   esac
