@@ -1483,32 +1483,8 @@ public sealed partial class TapeImage : ITapeMedium
         return _attributes.Ids();
     }
 
-    public async ValueTask<TapeResult> WriteAttributesAsync(IReadOnlyList<TapeAttribute> attributes, CancellationToken ct = default)
-    {
-        ArgumentNullException.ThrowIfNull(attributes);
-        foreach (var a in attributes)
-        {
-            if (a.Value.Length > ushort.MaxValue)
-            {
-                throw new ArgumentOutOfRangeException(nameof(attributes), $"Attribute 0x{a.Id:X4} is longer than 65535 bytes.");
-            }
-        }
-
-        Enter();
-        try
-        {
-            if (_writeProtected)
-            {
-                return TapeResult.Of(TapeCondition.WriteProtected);
-            }
-
-            return await StoreAttributesAsync(attributes, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            Exit();
-        }
-    }
+    public ValueTask<TapeResult> WriteAttributesAsync(IReadOnlyList<TapeAttribute> attributes, CancellationToken ct = default) =>
+        WriteAttributesAsync(0, attributes, ct);
 
     public async ValueTask<long> IncrementLoadCountAsync(CancellationToken ct = default)
     {

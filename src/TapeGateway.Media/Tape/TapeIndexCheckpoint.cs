@@ -212,16 +212,7 @@ internal static class TapeIndexCheckpoint
     /// <summary>Encodes one record: its stored size (header included) shifted left, the low bit set for a filemark.</summary>
     public static int WriteEntry(Span<byte> destination, long recordSize, bool filemark)
     {
-        var value = ((ulong)recordSize << 1) | (filemark ? 1UL : 0UL);
-        var n = 0;
-        while (value >= 0x80)
-        {
-            destination[n++] = (byte)(value | 0x80);
-            value >>= 7;
-        }
-
-        destination[n++] = (byte)value;
-        return n;
+        return WriteVarint(destination, ((ulong)recordSize << 1) | (filemark ? 1UL : 0UL));
     }
 
     /// <summary>Decodes one entry; false when the bytes end inside it or it is longer than any record size can be.</summary>
