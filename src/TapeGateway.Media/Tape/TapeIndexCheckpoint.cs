@@ -28,13 +28,19 @@ internal static class TapeIndexCheckpoint
     // Everything is written in order (header, payload, trailer) — a store in front of object storage wants appends —
     // so what is known only at the end (the payload's length and hash) lives in the trailer.
     // Header: magic u32 | version u32 | object count i64 | EOD offset i64 | reserved u32 | CRC32C u32 (bytes 0..27)
-    public static void WriteHeader(Span<byte> h, long objectCount, long eodOffset)
+    public static void WriteHeader(Span<byte> h, long objectCount, long eodOffset) =>
+        WriteHeader(h, Version, objectCount, eodOffset, partitions: 0);
+
+    // magic u32 | version u32 | count i64 | EOD offset i64 | partition count u8 (version 2; 0 in version 1) | 0 (3) |
+    // CRC32C u32 of bytes 0..27.
+    private static void WriteHeader(Span<byte> h, uint version, long count, long eodOffset, int partitions)
     {
         h[..HeaderSize].Clear();
         BinaryPrimitives.WriteUInt32LittleEndian(h, HeaderMagic);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[4..], Version);
-        BinaryPrimitives.WriteInt64LittleEndian(h[8..], objectCount);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[4..], version);
+        BinaryPrimitives.WriteInt64LittleEndian(h[8..], count);
         BinaryPrimitives.WriteInt64LittleEndian(h[16..], eodOffset);
+        h[24] = (byte)partitions;
         BinaryPrimitives.WriteUInt32LittleEndian(h[28..], TapeFormat.Crc(h[..28]));
     }
 
@@ -75,16 +81,8 @@ internal static class TapeIndexCheckpoint
     private const int EntrySizeShift = 4; // bits 4+: stored payload bytes (0: a filemark, or a partition end)
 
     /// <summary>Version-2 header: as version 1 with the entry count in place of the object count and the partition count in byte 24.</summary>
-    public static void WritePartitionedHeader(Span<byte> h, long entryCount, long eodOffset, int partitions)
-    {
-        h[..HeaderSize].Clear();
-        BinaryPrimitives.WriteUInt32LittleEndian(h, HeaderMagic);
-        BinaryPrimitives.WriteUInt32LittleEndian(h[4..], PartitionedVersion);
-        BinaryPrimitives.WriteInt64LittleEndian(h[8..], entryCount);
-        BinaryPrimitives.WriteInt64LittleEndian(h[16..], eodOffset);
-        h[24] = (byte)partitions;
-        BinaryPrimitives.WriteUInt32LittleEndian(h[28..], TapeFormat.Crc(h[..28]));
-    }
+    public static void WritePartitionedHeader(Span<byte> h, long entryCount, long eodOffset, int partitions) =>
+        WriteHeader(h, PartitionedVersion, entryCount, eodOffset, partitions);
 
     /// <summary>
     /// Encodes one record of a partitioned stream. <paramref name="objectNumber"/> is written only when

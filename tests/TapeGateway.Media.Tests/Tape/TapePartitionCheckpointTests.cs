@@ -424,7 +424,7 @@ public sealed class TapePartitionCheckpointTests
     public async Task A_crash_while_the_checkpoint_is_written_leaves_a_checkpoint_mount_or_a_scan_of_the_same_state()
     {
         var image = await InterleavedImageAsync();
-        var recorder = new TornSnapshotStore(new MemoryTapeStore(image));
+        var recorder = new SnapshotTapeStore(new MemoryTapeStore(image), tornWrites: true);
         var tape = await TapeImage.OpenAsync(recorder);
         Assert.True(tape.Recovery.FromCheckpoint);
         await LocateAsync(tape, 0, 1);

@@ -156,11 +156,10 @@ public sealed class TapePartitionTests
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await again.LocateAsync(count, 0));
     }
 
-    [Fact]
-    public async Task Overwrite_in_the_tail_run_cuts_and_elsewhere_appends()
+    /// <summary>Two 4 MiB partitions with blocks 0-3 in each, written partition 0 first: partition 1 is the tail run.</summary>
+    private static async Task<TapeImage> FourBlocksInEachOfTwoPartitionsAsync(MemoryTapeStore store)
     {
-        var store = new MemoryTapeStore();
-        await using var tape = await PartitionedAsync(store, 4 * MiB, 4 * MiB);
+        var tape = await PartitionedAsync(store, 4 * MiB, 4 * MiB);
         for (var i = 0; i < 4; i++)
         {
             await WriteAsync(tape, Block(0, i));
@@ -171,6 +170,15 @@ public sealed class TapePartitionTests
         {
             await WriteAsync(tape, Block(1, i));
         }
+
+        return tape;
+    }
+
+    [Fact]
+    public async Task Overwrite_in_the_tail_run_cuts_and_elsewhere_appends()
+    {
+        var store = new MemoryTapeStore();
+        await using var tape = await FourBlocksInEachOfTwoPartitionsAsync(store);
 
         // Partition 1 is the tail run: overwriting its object 2 cuts the store there.
         var length = store.Length;
@@ -213,17 +221,7 @@ public sealed class TapePartitionTests
     public async Task Erase_outside_the_tail_run_is_a_partition_end_record_that_survives_a_remount()
     {
         var store = new MemoryTapeStore();
-        await using var tape = await PartitionedAsync(store, 4 * MiB, 4 * MiB);
-        for (var i = 0; i < 4; i++)
-        {
-            await WriteAsync(tape, Block(0, i));
-        }
-
-        Assert.Equal(TapeCondition.Ok, (await tape.LocateAsync(1, 0)).Condition);
-        for (var i = 0; i < 4; i++)
-        {
-            await WriteAsync(tape, Block(1, i));
-        }
+        await using var tape = await FourBlocksInEachOfTwoPartitionsAsync(store);
 
         // In the tail run (partition 1) ERASE is a physical cut.
         var length = store.Length;
@@ -338,7 +336,7 @@ public sealed class TapePartitionTests
             await fresh.UnloadAsync();
         }
 
-        var recorder = new TornSnapshotStore(new MemoryTapeStore(inner.ToArray()));
+        var recorder = new SnapshotTapeStore(new MemoryTapeStore(inner.ToArray()), tornWrites: true);
         var tape = await TapeImage.OpenAsync(recorder);
         var model = new[] { new List<byte[]?>(), new List<byte[]?>() };
         var states = new List<string> { Describe(model) };
@@ -688,44 +686,4 @@ public sealed class TapePartitionTests
         slot.CopyTo(image.AsSpan((int)TapeFormat.AttributeSlotOffset));
         return image;
     }
-}
-
-/// <summary>
-/// Keeps a copy of the store after every store operation and, for each write, a copy with only the first half of it:
-/// every crash point, torn writes included.
-/// </summary>
-internal sealed class TornSnapshotStore(MemoryTapeStore inner) : ITapeStore
-{
-    public List<byte[]> Snapshots { get; } = [];
-
-    public long Length => inner.Length;
-
-    public ValueTask<int> ReadAsync(long offset, Memory<byte> destination, CancellationToken ct) => inner.ReadAsync(offset, destination, ct);
-
-    public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, CancellationToken ct)
-    {
-        if (source.Length > 1)
-        {
-            var torn = new MemoryTapeStore(inner.ToArray());
-            await torn.WriteAsync(offset, source[..(source.Length / 2)], ct);
-            Snapshots.Add(torn.ToArray());
-        }
-
-        await inner.WriteAsync(offset, source, ct);
-        Snapshots.Add(inner.ToArray());
-    }
-
-    public async ValueTask SetLengthAsync(long length, CancellationToken ct)
-    {
-        await inner.SetLengthAsync(length, ct);
-        Snapshots.Add(inner.ToArray());
-    }
-
-    public async ValueTask FlushAsync(CancellationToken ct)
-    {
-        await inner.FlushAsync(ct);
-        Snapshots.Add(inner.ToArray());
-    }
-
-    public ValueTask DisposeAsync() => inner.DisposeAsync();
 }

@@ -180,8 +180,11 @@ public sealed class TapeSetCapacityTests
     }
 }
 
-/// <summary>Keeps a copy of the store's bytes after every write, truncation and flush: each is a possible crash point.</summary>
-internal sealed class SnapshotTapeStore(MemoryTapeStore inner) : ITapeStore
+/// <summary>
+/// Keeps a copy of the store's bytes after every write, truncation and flush: each is a possible crash point. With
+/// <paramref name="tornWrites"/>, each write also leaves a copy with only its first half written (a torn write).
+/// </summary>
+internal sealed class SnapshotTapeStore(MemoryTapeStore inner, bool tornWrites = false) : ITapeStore
 {
     public List<byte[]> Snapshots { get; } = [];
 
@@ -191,6 +194,13 @@ internal sealed class SnapshotTapeStore(MemoryTapeStore inner) : ITapeStore
 
     public async ValueTask WriteAsync(long offset, ReadOnlyMemory<byte> source, CancellationToken ct)
     {
+        if (tornWrites && source.Length > 1)
+        {
+            var torn = new MemoryTapeStore(inner.ToArray());
+            await torn.WriteAsync(offset, source[..(source.Length / 2)], ct);
+            Snapshots.Add(torn.ToArray());
+        }
+
         await inner.WriteAsync(offset, source, ct);
         Snapshots.Add(inner.ToArray());
     }
