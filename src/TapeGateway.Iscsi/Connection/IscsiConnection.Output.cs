@@ -358,7 +358,7 @@ public sealed partial class IscsiConnection
             var last = offset + length >= total;
             var endOfBurst = last || task.BurstUsed + length >= maxBurst;
             var segment = data.Slice(offset, length);
-            if (_socket is not null && length >= DirectSendThreshold)
+            if (_transport is not null && length >= DirectSendThreshold)
             {
                 if (!WriteDataInDirect(task, segment, offset, endOfBurst, last && task.Collapse))
                 {
@@ -393,13 +393,12 @@ public sealed partial class IscsiConnection
     /// </summary>
     private bool WriteDataInDirect(IscsiTask task, ReadOnlyMemory<byte> segment, int offset, bool final, bool withStatus)
     {
-        if (task.DirectStage == 0 && !_outputBroken && _output.CanGetUnflushedBytes && _output.UnflushedBytes == 0
-            && MemoryMarshal.TryGetArray(segment, out var data))
+        if (task.DirectStage == 0 && !_outputBroken && _output.CanGetUnflushedBytes && _output.UnflushedBytes == 0)
         {
             BuildDataInBhs(_txBhs, task, offset, final, withStatus, task.Overflow, task.Underflow, task.Residual);
             var head = PduWriter.WriteHeader(_directHead, _txBhs, segment.Length, _headerDigest);
             task.DirectStage = 2;
-            var send = (_gatherSend ??= new GatherSend()).SendAsync(_socket!, new ArraySegment<byte>(_directHead, 0, head), data);
+            var send = _transport!.SendAsync(_directHead.AsMemory(0, head), segment);
             if (!send.IsCompleted)
             {
                 _wait = new OutputWait(send);
@@ -429,7 +428,7 @@ public sealed partial class IscsiConnection
             task.DirectStage = 2;
             if (!_outputBroken)
             {
-                var send = _socket!.SendAsync(segment, SocketFlags.None);
+                var send = _transport!.SendAsync(segment, default);
                 if (!send.IsCompleted)
                 {
                     _wait = new OutputWait(send);

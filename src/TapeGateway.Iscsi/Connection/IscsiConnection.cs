@@ -17,6 +17,7 @@ public sealed partial class IscsiConnection : IAsyncDisposable
 {
     private readonly IscsiPortal _portal;
     private readonly Socket? _socket;
+    private readonly SocketTransport? _transport;
     private readonly Stream _stream;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
@@ -28,9 +29,8 @@ public sealed partial class IscsiConnection : IAsyncDisposable
     /// <summary>Scratch BHS for PDUs built in loops or across awaits; only touched under <see cref="_writeLock"/>.</summary>
     private readonly byte[] _txBhs = new byte[Bhs.Length];
 
-    // A direct Data-In's header (BHS + digest) and the reusable gathered send of header and data segment.
+    // A direct Data-In's header (BHS + digest), sent gathered with its data segment.
     private readonly byte[] _directHead = new byte[Bhs.Length + Bhs.DigestLength];
-    private GatherSend? _gatherSend;
     private readonly long _id;
     private readonly Lock _taskLock = new();
     private readonly Dictionary<uint, IscsiTask> _tasks = [];
@@ -52,9 +52,29 @@ public sealed partial class IscsiConnection : IAsyncDisposable
     private int _disposed;
 
     public IscsiConnection(IscsiPortal portal, Socket socket)
-        : this(portal, new NetworkStream(socket, ownsSocket: true), socket.LocalEndPoint, socket.RemoteEndPoint)
     {
+        _portal = portal;
         _socket = socket;
+        LocalEndPoint = socket.LocalEndPoint;
+        RemoteEndPoint = socket.RemoteEndPoint;
+        if (SocketTransport.IsSupported)
+        {
+            // Largest PDU the read loop needs whole: BHS, the largest AHS, both digests, our data segment limit, padding.
+            var maxPdu = Bhs.Length + 1024 + (2 * Bhs.DigestLength) + Math.Max(portal.Options.MaxRecvDataSegmentLength, 8192) + 3;
+            _transport = new SocketTransport(socket, maxPdu, RemoteEndPoint?.ToString() ?? "?");
+            _stream = _transport.Output;
+            _input = _transport.Input;
+        }
+        else
+        {
+            _stream = new NetworkStream(socket, ownsSocket: true);
+            _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 65536, minimumReadSize: 16384));
+        }
+
+        _output = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 65536));
+        _logger = portal.LoggerFactory.CreateLogger<IscsiConnection>();
+        _id = portal.Register(this);
+        _lastReceiveTicks = portal.Time.GetTimestamp();
     }
 
     public IscsiConnection(IscsiPortal portal, Stream stream, EndPoint? local, EndPoint? remote)
@@ -94,6 +114,7 @@ public sealed partial class IscsiConnection : IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _closing.Token);
         var token = linked.Token;
         using var keepalive = StartKeepalive(token);
+        _transport?.Start();
         try
         {
             while (!token.IsCancellationRequested)
@@ -389,7 +410,17 @@ public sealed partial class IscsiConnection : IAsyncDisposable
     }
 
     /// <summary>Drops the connection (session reinstatement, cold reset, shutdown).</summary>
-    public void Abort() => _closing.Cancel();
+    public void Abort()
+    {
+        try
+        {
+            _closing.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed and disposed meanwhile (a shutdown's snapshot of the connections can outlive one).
+        }
+    }
 
     private async ValueTask CloseAsync()
     {
@@ -399,6 +430,11 @@ public sealed partial class IscsiConnection : IAsyncDisposable
         }
 
         _phase = ConnectionPhase.LoggedOut;
+
+        // The socket goes first: a send the peer is not taking then fails at once, so the writer finishes (or drops)
+        // what it holds and lets go of the write lock, and aborted tasks can be done. Data already sent (a Logout
+        // Response) still reaches the peer before the FIN.
+        ShutdownSocket();
         await _closing.CancelAsync().ConfigureAwait(false);
         await AbortAllTasksAsync().ConfigureAwait(false);
         DrainCompleted();
@@ -417,10 +453,38 @@ public sealed partial class IscsiConnection : IAsyncDisposable
         try
         {
             await _input.CompleteAsync().ConfigureAwait(false);
-            await _output.CompleteAsync().ConfigureAwait(false);
+
+            // The output pipe is single-writer: complete it under the write lock, never beside a flush in progress.
+            await _writeLock.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                await _output.CompleteAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                ReleaseWriteLock();
+            }
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
         {
+        }
+
+        if (_transport is not null)
+        {
+            // The transport disposes the socket once its threads are gone (this may be the receive thread itself).
+            _transport.Release();
+            return;
+        }
+
+        await _stream.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void ShutdownSocket()
+    {
+        if (_transport is not null)
+        {
+            _transport.Shutdown();
+            return;
         }
 
         try
@@ -430,15 +494,12 @@ public sealed partial class IscsiConnection : IAsyncDisposable
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
         }
-
-        await _stream.DisposeAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
         await CloseAsync().ConfigureAwait(false);
         _closing.Dispose();
-        _gatherSend?.Dispose(); // a send still in flight finishes (failed, the socket is closed) before it is freed
     }
 
     private sealed record PendingCommand(byte[] Bhs, byte[] Ahs, byte[] Data);

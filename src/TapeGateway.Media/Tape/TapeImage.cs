@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using TapeGateway.Core.Buffers;
+using TapeGateway.Core.Threading;
 using ZstdSharp;
 
 namespace TapeGateway.Media.Tape;
@@ -291,6 +292,10 @@ public sealed partial class TapeImage : ITapeMedium
         }
 
         LoadLayout();
+        if (_attributes.TryGetEntry(TapeFormat.LifetimeStatisticsKey, out var lifetime))
+        {
+            Statistics.TryLoadPrior(lifetime); // a malformed entry counts from zero rather than failing the mount
+        }
     }
 
     /// <summary>
@@ -946,8 +951,8 @@ public sealed partial class TapeImage : ITapeMedium
     // ---- Read-ahead ---------------------------------------------------------------------------------------------
 
     /// <summary>
-    /// After a READ, the next data record is read and verified in the background (a thread-pool work item) while the
-    /// host is busy with this one — as a real drive's read-ahead buffer does. Only from what the store has at hand
+    /// After a READ, the next data record is read and verified in the background (by the connection's thread once it has
+    /// sent the data and waits for the next command, else a thread-pool work item) while the host is busy with this one — as a real drive's read-ahead buffer does. Only from what the store has at hand
     /// (<see cref="ITapeStore.TryReadCached"/>: page cache, no disk wait), so the next verb never waits long for it.
     /// Invisible to tape semantics: the position moves only when a READ takes the record, the CRC is checked before
     /// it is kept, and every other verb drops it.
@@ -972,7 +977,7 @@ public sealed partial class TapeImage : ITapeMedium
             _aheadQueued = true;
         }
 
-        ThreadPool.UnsafeQueueUserWorkItem(_aheadWork ??= new ReadAheadWork(this), preferLocal: false);
+        IdleWork.Queue(_aheadWork ??= new ReadAheadWork(this));
     }
 
     private void RunReadAhead()
@@ -1570,6 +1575,12 @@ public sealed partial class TapeImage : ITapeMedium
         Enter();
         try
         {
+            // The lifetime counters go to the attribute area first, as a drive writes its cartridge memory at unload.
+            if (!_mount.ReadOnly && !_damagedTail && Statistics.ChangedThisMount)
+            {
+                await StoreLifetimeStatisticsAsync(ct).ConfigureAwait(false);
+            }
+
             // A tape sealed by an older version (or whose checkpoint was refused) gets one now, if it may be written.
             var addCheckpoint = _sealed && _checkpointMissing && !_writeProtected;
             if (!_mount.ReadOnly && !_damagedTail && (_changedSinceOpen || (!_sealed && !_writeProtected) || addCheckpoint))
@@ -1623,6 +1634,21 @@ public sealed partial class TapeImage : ITapeMedium
             Exit();
             await _store.DisposeAsync().ConfigureAwait(false);
         }
+    }
+
+    private async ValueTask StoreLifetimeStatisticsAsync(CancellationToken ct)
+    {
+        var entry = Statistics.EncodeLifetime();
+        var had = _attributes.TryGetEntry(TapeFormat.LifetimeStatisticsKey, out var previous);
+        _attributes.SetEntry(TapeFormat.LifetimeStatisticsKey, entry);
+        if (_attributes.EncodedLength > TapeFormat.MaxAttributeBytes)
+        {
+            // The host's attributes filled the area: the counters are dropped rather than any attribute.
+            _attributes.SetEntry(TapeFormat.LifetimeStatisticsKey, had ? previous : null);
+            return;
+        }
+
+        await PersistAttributesAsync(ct).ConfigureAwait(false);
     }
 
     public ValueTask DisposeAsync() => UnloadAsync(CancellationToken.None);
