@@ -15,6 +15,8 @@ public static class MamAttributeId
     public const ushort VolumeChangeReference = 0x0009;
     public const ushort TotalMBytesWrittenInMediumLife = 0x0220;
     public const ushort TotalMBytesReadInMediumLife = 0x0221;
+    public const ushort TotalMBytesWrittenInCurrentLoad = 0x0222;
+    public const ushort TotalMBytesReadInCurrentLoad = 0x0223;
 
     // Medium type attributes.
     public const ushort MediumManufacturer = 0x0400;

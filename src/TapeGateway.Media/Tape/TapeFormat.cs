@@ -55,6 +55,12 @@ internal static class TapeFormat
     /// </summary>
     public const int PartitionLayoutKey = (InternalAttributePartition << 16) | 0x0001;
 
+    /// <summary>
+    /// Internal entry (format 1.2): the volume's lifetime statistics up to its last unload, 4 × int64 little endian:
+    /// host bytes written, host bytes read, blocks written, blocks read. Absent = a volume never unloaded since 1.2.
+    /// </summary>
+    public const int LifetimeStatisticsKey = (InternalAttributePartition << 16) | 0x0002;
+
     public static uint Crc(ReadOnlySpan<byte> data) => Crc32.HashToUInt32(Crc32ParameterSet.Crc32C, data);
 
     // ---- Superblock ---------------------------------------------------------------------------------------------

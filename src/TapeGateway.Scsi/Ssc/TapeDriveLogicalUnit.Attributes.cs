@@ -43,6 +43,8 @@ public sealed partial class TapeDriveLogicalUnit
         (MamAttributeId.VolumeChangeReference, AttributeFormat.Binary, 4),
         (MamAttributeId.TotalMBytesWrittenInMediumLife, AttributeFormat.Binary, 8),
         (MamAttributeId.TotalMBytesReadInMediumLife, AttributeFormat.Binary, 8),
+        (MamAttributeId.TotalMBytesWrittenInCurrentLoad, AttributeFormat.Binary, 8),
+        (MamAttributeId.TotalMBytesReadInCurrentLoad, AttributeFormat.Binary, 8),
         (MamAttributeId.MediumManufacturer, AttributeFormat.Ascii, 8),
         (MamAttributeId.MediumSerialNumber, AttributeFormat.Ascii, 32),
         (0x0405, AttributeFormat.Binary, 1), // MEDIUM DENSITY CODE
@@ -125,8 +127,12 @@ public sealed partial class TapeDriveLogicalUnit
                 }
 
             case MamAttributeId.TotalMBytesWrittenInMediumLife:
-                return Binary(8, (ulong)(((medium as TapeImage)?.Statistics.HostBytesWritten ?? 0) / MiB));
+                return Binary(8, (ulong)(((medium as TapeImage)?.Statistics.LifetimeHostBytesWritten ?? 0) / MiB));
             case MamAttributeId.TotalMBytesReadInMediumLife:
+                return Binary(8, (ulong)(((medium as TapeImage)?.Statistics.LifetimeHostBytesRead ?? 0) / MiB));
+            case MamAttributeId.TotalMBytesWrittenInCurrentLoad:
+                return Binary(8, (ulong)(((medium as TapeImage)?.Statistics.HostBytesWritten ?? 0) / MiB));
+            case MamAttributeId.TotalMBytesReadInCurrentLoad:
                 return Binary(8, (ulong)(((medium as TapeImage)?.Statistics.HostBytesRead ?? 0) / MiB));
             case MamAttributeId.MediumManufacturer when !medium.TryGetAttribute(id, out _):
                 return Ascii(8, "TAPEGW");

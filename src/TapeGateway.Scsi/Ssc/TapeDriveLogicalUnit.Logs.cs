@@ -146,10 +146,14 @@ public sealed partial class TapeDriveLogicalUnit
 
     /// <summary>
     /// SSC-4 Volume Statistics page (17h), what LTFS and backup software read about the mounted volume: 0000h page
-    /// valid, 0001h thread (load) count, 0002h/0007h data sets written/read this mount, 0004h/0009h unrecovered write
-    /// /read errors, 000Eh/000Fh megabytes written/read this mount, 0016h/0017h total and used native capacity (MB),
-    /// 0040h volume serial number and 0042h barcode (ASCII, space padded to a multiple of 4), 0080h write protect,
-    /// 0081h WORM. Values we cannot know for a virtual cartridge (retries, head passes) are left out rather than faked.
+    /// valid, 0001h thread (load) count, 0002h/0007h total data sets written/read (host records over the volume's life),
+    /// 0003h/0008h total write/read retries and 0005h/0006h/000Ah/000Bh suspended (and fatal suspended) writes/reads —
+    /// 0: a file neither retries nor suspends —, 0004h/0009h total unrecovered write/read errors, 000Ch/000Dh the same
+    /// for this mount, 000Eh/000Fh megabytes written/read this mount, 0010h/0011h megabytes written/read over the
+    /// volume's life, 0016h/0017h total and used native capacity (MB), 0040h volume serial number and 0042h barcode
+    /// (ASCII, space padded to a multiple of 4), 0080h write protect, 0081h WORM, 0101h/0102h beginning- and
+    /// middle-of-medium passes (0: no head ever passes over a file). Lifetime totals live in the image
+    /// (docs/media-format.md) and are updated at unload; error totals are the drive's since the tape was loaded.
     /// </summary>
     private void WriteVolumeStatisticsPage(ref LogWriter w)
     {
@@ -176,18 +180,30 @@ public sealed partial class TapeDriveLogicalUnit
         const ulong Mb = 1_000_000;
         w.Counter(0x0000, medium is null ? 0UL : 1UL, 1);
         w.Counter(0x0001, loads, 4);
-        w.Counter(0x0002, (ulong)(stats?.BlocksWritten ?? 0), 4);
+        w.Counter(0x0002, (ulong)(stats?.LifetimeBlocksWritten ?? 0), 4);
+        w.Counter(0x0003, 0, 4);
         w.Counter(0x0004, (ulong)_counters.WriteUncorrected, 4);
-        w.Counter(0x0007, (ulong)(stats?.BlocksRead ?? 0), 4);
+        w.Counter(0x0005, 0, 2);
+        w.Counter(0x0006, 0, 2);
+        w.Counter(0x0007, (ulong)(stats?.LifetimeBlocksRead ?? 0), 4);
+        w.Counter(0x0008, 0, 4);
         w.Counter(0x0009, (ulong)_counters.ReadUncorrected, 4);
+        w.Counter(0x000A, 0, 2);
+        w.Counter(0x000B, 0, 2);
+        w.Counter(0x000C, (ulong)_counters.WriteUncorrected, 2);
+        w.Counter(0x000D, (ulong)_counters.ReadUncorrected, 2);
         w.Counter(0x000E, (ulong)(stats?.HostBytesWritten ?? 0) / Mb, 4);
         w.Counter(0x000F, (ulong)(stats?.HostBytesRead ?? 0) / Mb, 4);
+        w.Counter(0x0010, (ulong)(stats?.LifetimeHostBytesWritten ?? 0) / Mb, 4);
+        w.Counter(0x0011, (ulong)(stats?.LifetimeHostBytesRead ?? 0) / Mb, 4);
         w.Counter(0x0016, p is { } a ? (ulong)a.CapacityBytes / Mb : 0, 4);
         w.Counter(0x0017, p is { } b ? (ulong)b.BytesUsed / Mb : 0, 4);
         w.Ascii(0x0040, cartridge?.MediumSerialNumber ?? "");
         w.Ascii(0x0042, cartridge?.Barcode ?? "");
         w.Counter(0x0080, protectedNow ? 1UL : 0UL, 1);
         w.Counter(0x0081, cartridge is { Worm: true } ? 1UL : 0UL, 1);
+        w.Counter(0x0101, 0, 4);
+        w.Counter(0x0102, 0, 4);
 
         // Partition record parameters, one 8-byte record per partition: LENGTH 07h, reserved, PARTITION NUMBER (2),
         // value (4), in MB (10^6 bytes) like 0016h/0017h. 0202h approximate native capacity, 0203h approximate used

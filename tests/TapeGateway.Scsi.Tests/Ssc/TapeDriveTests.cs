@@ -452,12 +452,69 @@ public sealed class TapeDriveTests
         }
 
         Assert.Equal(new byte[] { 1 }, parameters[0x0000]); // page valid
-        Assert.Equal(2u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x0002])); // data sets written this mount
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x0002])); // data sets written (life of a new tape)
         Assert.Equal(3u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x000E])); // MB written (3 MiB = 3.1 MB)
+        Assert.Equal(3u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x0010])); // MB written over the volume's life
+
+        // What LTFS's cartridge health reads, every one present: retries, suspensions, last-mount errors and passes
+        // are 0 for a medium that is a file.
+        foreach (var code in new ushort[] { 0x0003, 0x0004, 0x0005, 0x0006, 0x0007, 0x0008, 0x0009, 0x000A, 0x000B, 0x000C, 0x000D, 0x000F, 0x0011, 0x0101, 0x0102 })
+        {
+            Assert.True(parameters.ContainsKey(code), $"parameter {code:X4} missing");
+            Assert.All(parameters[code], b => Assert.Equal(0, b));
+        }
+
         Assert.Equal(67u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x0016])); // 64 MiB native = 67 MB
         Assert.Equal(h.Drive.LoadedBarcode, System.Text.Encoding.ASCII.GetString(parameters[0x0042]).TrimEnd());
         Assert.Equal(0, parameters[0x0042].Length % 4);
         Assert.Equal(new byte[] { 0 }, parameters[0x0081]); // not WORM
+    }
+
+    [Fact]
+    public async Task VolumeStatisticsPage_And_Mam_Carry_Lifetime_Totals_Across_An_Unload()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync(capacity: 64 * TapeHarness.MiB);
+        await h.WriteRecordAsync(TapeHarness.Block(2 * 1024 * 1024, 3));
+        var medium = await h.Drive.EjectAsync(force: false, CancellationToken.None);
+        Assert.NotNull(medium);
+        await medium.UnloadAsync();
+
+        var reopened = await TapeImage.OpenAsync(new MemoryTapeStore(h.Store!.ToArray()));
+        await h.Drive.LoadAsync(reopened, TapeHarness.Cartridge(), CancellationToken.None);
+        h.Consume(h.A);
+        var page = await h.Run(SpcCdb.LogSense(0x17, allocation: 1024));
+        page.AssertGood();
+        var d = page.Data();
+        var parameters = new Dictionary<ushort, byte[]>();
+        for (var at = 4; at < d.Length; at += 4 + d[at + 3])
+        {
+            parameters[BinaryPrimitives.ReadUInt16BigEndian(d.AsSpan(at))] = d.AsSpan(at + 4, d[at + 3]).ToArray();
+        }
+
+        Assert.Equal(1u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x0002])); // data sets written, lifetime
+        Assert.Equal(0u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x000E])); // MB written this mount
+        Assert.Equal(2u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x0010])); // MB written, lifetime (2 MiB = 2.1 MB)
+
+        // MAM: TOTAL MBYTES WRITTEN IN MEDIUM LIFE (0220h) and IN CURRENT/LAST LOAD (0222h), in MiB.
+        var attributes = await h.Run([0x8C, 0x00, 0, 0, 0, 0, 0, 0, 0x02, 0x20, 0, 0, 0x01, 0x00, 0, 0]);
+        attributes.AssertGood();
+        var a = attributes.Data();
+        var values = new Dictionary<ushort, ulong>();
+        for (var at = 4; at + 5 <= a.Length;)
+        {
+            var id = BinaryPrimitives.ReadUInt16BigEndian(a.AsSpan(at));
+            var length = BinaryPrimitives.ReadUInt16BigEndian(a.AsSpan(at + 3));
+            if (length == 8)
+            {
+                values[id] = BinaryPrimitives.ReadUInt64BigEndian(a.AsSpan(at + 5));
+            }
+
+            at += 5 + length;
+        }
+
+        Assert.Equal(2UL, values[0x0220]);
+        Assert.Equal(0UL, values[0x0222]);
     }
 
     [Fact]
