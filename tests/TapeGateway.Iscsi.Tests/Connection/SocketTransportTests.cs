@@ -19,14 +19,13 @@ public sealed class SocketTransportTests
     [Fact]
     public async Task Receives_every_byte_in_order_and_completes_at_end_of_stream()
     {
-        if (!SocketTransport.IsSupported)
+        using var rig = await Rig.StartAsync(maxPdu: 300 * 1024);
+        if (rig is null)
         {
             return;
         }
 
-        var (server, peer) = await ConnectedPairAsync();
-        var transport = new SocketTransport(server, maxPdu: 300 * 1024, "test");
-        transport.Start();
+        var (transport, peer) = (rig.Transport, rig.Peer);
         var sent = Pattern(3 * 1024 * 1024 + 17, seed: 1);
         var writer = Task.Run(async () =>
         {
@@ -44,22 +43,18 @@ public sealed class SocketTransportTests
         var received = await ReadToEndAsync(transport.Input).WaitAsync(Timeout);
         await writer.WaitAsync(Timeout);
         Assert.Equal(sent, received);
-        transport.Shutdown();
-        transport.Release();
-        peer.Dispose();
     }
 
     [Fact]
     public async Task A_send_larger_than_the_socket_buffers_completes_once_the_peer_reads_it()
     {
-        if (!SocketTransport.IsSupported)
+        using var rig = await Rig.StartAsync(maxPdu: 65536);
+        if (rig is null)
         {
             return;
         }
 
-        var (server, peer) = await ConnectedPairAsync();
-        var transport = new SocketTransport(server, maxPdu: 65536, "test");
-        transport.Start();
+        var (transport, peer) = (rig.Transport, rig.Peer);
         var head = Pattern(48, seed: 2);
         var data = Pattern(32 * 1024 * 1024, seed: 3);
 
@@ -90,22 +85,18 @@ public sealed class SocketTransportTests
         }
 
         Assert.Equal(small, tail);
-        transport.Shutdown();
-        transport.Release();
-        peer.Dispose();
     }
 
     [Fact]
     public async Task Shutdown_fails_a_blocked_send_ends_the_input_and_closes_the_socket_after_the_threads()
     {
-        if (!SocketTransport.IsSupported)
+        using var rig = await Rig.StartAsync(maxPdu: 65536);
+        if (rig is null)
         {
             return;
         }
 
-        var (server, peer) = await ConnectedPairAsync();
-        var transport = new SocketTransport(server, maxPdu: 65536, "test");
-        transport.Start();
+        var (transport, server) = (rig.Transport, rig.Server);
         var send = transport.SendAsync(default, Pattern(32 * 1024 * 1024, seed: 5)); // the peer never reads
         Assert.False(send.IsCompleted);
         var read = transport.Input.ReadAsync().AsTask();
@@ -119,22 +110,20 @@ public sealed class SocketTransportTests
         await transport.Input.CompleteAsync();
         await Assert.ThrowsAsync<IOException>(() => transport.SendAsync(new byte[1], default).AsTask());
 
-        transport.Release();
+        rig.Dispose();
         await WaitUntilAsync(() => server.SafeHandle.IsClosed);
-        peer.Dispose();
     }
 
     [Fact]
     public async Task Idle_work_queued_by_the_read_loop_runs_on_the_receive_thread_before_it_waits_again()
     {
-        if (!SocketTransport.IsSupported)
+        using var rig = await Rig.StartAsync(maxPdu: 65536);
+        if (rig is null)
         {
             return;
         }
 
-        var (server, peer) = await ConnectedPairAsync();
-        var transport = new SocketTransport(server, maxPdu: 65536, "test");
-        transport.Start();
+        var (transport, peer) = (rig.Transport, rig.Peer);
         var work = new RecordingWork();
         var loop = Task.Run(async () =>
         {
@@ -157,9 +146,6 @@ public sealed class SocketTransportTests
         IdleWork.Queue(pooled);
         Assert.NotEqual(readerThread, await pooled.Ran.Task.WaitAsync(Timeout));
 
-        transport.Shutdown();
-        transport.Release();
-        peer.Dispose();
     }
 
     [Fact]
@@ -181,17 +167,53 @@ public sealed class SocketTransportTests
         d.Dispose();
     }
 
-    private static async Task<(Socket Server, Socket Peer)> ConnectedPairAsync()
+    /// <summary>A transport started on the server side of a loopback connection, and its peer.</summary>
+    private sealed class Rig : IDisposable
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var accept = listener.AcceptAsync();
-        await peer.ConnectAsync(listener.LocalEndPoint!);
-        var server = await accept;
-        server.NoDelay = true;
-        return (server, peer);
+        private bool _disposed;
+
+        private Rig(SocketTransport transport, Socket server, Socket peer) => (Transport, Server, Peer) = (transport, server, peer);
+
+        public SocketTransport Transport { get; }
+
+        public Socket Server { get; }
+
+        public Socket Peer { get; }
+
+        /// <summary>Null where the transport does not exist (not Linux): the test has nothing to check there.</summary>
+        public static async Task<Rig?> StartAsync(int maxPdu)
+        {
+            if (!SocketTransport.IsSupported)
+            {
+                return null;
+            }
+
+            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(1);
+            var peer = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            var accept = listener.AcceptAsync();
+            await peer.ConnectAsync(listener.LocalEndPoint!);
+            var server = await accept;
+            server.NoDelay = true;
+            var transport = new SocketTransport(server, maxPdu, "test");
+            transport.Start();
+            return new Rig(transport, server, peer);
+        }
+
+        /// <summary>What the connection does when it closes: shut down, drop its reference.</summary>
+        public void Dispose()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            Transport.Shutdown();
+            Transport.Release();
+            Peer.Dispose();
+        }
     }
 
     private static async Task<byte[]> ReadToEndAsync(PipeReader reader)
