@@ -38,7 +38,7 @@ fi
 
 PKGS="busybox-static e2fsprogs tar coreutils diffutils mt-st mtx sg3-utils lsscsi open-iscsi bacula-sd bacula-common perl-base bash"
 BACULA_PKGS="bacula-director bacula-director-sqlite3 bacula-common-sqlite3 bacula-fd bacula-console sqlite3 libsqlite3-0"
-AMANDA_PKGS="amanda-common amanda-server amanda-client perl perl-modules-5.36 libperl5.36 gzip procps"
+AMANDA_PKGS="amanda-common amanda-server amanda-client perl perl-modules-5.36 libperl5.36 libencode-locale-perl gzip procps"
 [ $FLAVOR = bacula ] && PKGS="$PKGS $BACULA_PKGS"
 [ $FLAVOR = amanda ] && PKGS="$PKGS $AMANDA_PKGS"
 versions=$(dpkg-query -W -f='${Package}=${Version}\n' $PKGS 2>/dev/null || true)
@@ -125,6 +125,9 @@ if [ $FLAVOR = amanda ]; then
     mkdir -p "$R$(dirname "$d")"; cp -a "$d" "$R$d"
   done
   ln -sfn 5.36.0 "$R/usr/share/perl/5.36"; ln -sfn 5.36.0 "$R/usr/lib/x86_64-linux-gnu/perl/5.36"
+  # Amanda::Message loads Encode::Locale, which amanda-common does not depend on (Debian 12): without it every Amanda
+  # command dies at compile time.
+  [ -f "$R/usr/share/perl5/Encode/Locale.pm" ] || { echo "build-guest: Encode::Locale missing (apt-packages.txt: libencode-locale-perl)" >&2; exit 1; }
   # what only a compiler or an Asian-language encoder would use
   rm -rf "$R/usr/lib/x86_64-linux-gnu/perl/5.36.0/CORE" "$R"/usr/lib/x86_64-linux-gnu/perl/5.36.0/auto/Encode/{TW,CN,KR,JP}
   find "$R/usr/lib/x86_64-linux-gnu/amanda" \( -name '*.a' -o -name '*.la' \) -delete
