@@ -175,6 +175,11 @@ public sealed partial class TapeImage
     /// </summary>
     private async ValueTask CutEverythingAsync(CancellationToken ct)
     {
+        if (!_volumeChanged)
+        {
+            await NoteVolumeChangeAsync(ct).ConfigureAwait(false);
+        }
+
         SwitchTo(0);
         _position = 0;
         if (_partitions.Length > 1)

@@ -61,6 +61,7 @@ public sealed partial class TapeImage : ITapeMedium
     private long _markEnd; // value of the newest durable-end mark written
     private bool _dirty; // records written since the last fsync
     private bool _changedSinceOpen;
+    private bool _volumeChanged; // VOLUME CHANGE REFERENCE already advanced this mount
     private bool _sealed; // an EOD seal sits at _end
     private long _capacityBytes; // effective capacity: the superblock's, or what SET CAPACITY chose (attribute area)
     private long _earlyWarningBytes;
@@ -597,6 +598,11 @@ public sealed partial class TapeImage : ITapeMedium
     /// </summary>
     private ValueTask TruncateAtPositionAsync(CancellationToken ct)
     {
+        if (!_volumeChanged)
+        {
+            return ChangeVolumeThenTruncateAsync(ct);
+        }
+
         if (_partitions.Length > 1)
         {
             return SupersedeAtPositionAsync(ct);
@@ -610,6 +616,37 @@ public sealed partial class TapeImage : ITapeMedium
         return _store.Length != offset || _markEnd > offset ? CutAsync(offset, ct) : ValueTask.CompletedTask;
     }
 
+
+    private async ValueTask ChangeVolumeThenTruncateAsync(CancellationToken ct)
+    {
+        await NoteVolumeChangeAsync(ct).ConfigureAwait(false);
+        await TruncateAtPositionAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// SPC-4 VOLUME CHANGE REFERENCE (MAM 0009h): changed each time the data on the medium is changed — here, once per
+    /// mount, before the first verb that changes data (write, filemarks, erase, format, set capacity), made durable
+    /// first so that no crash can leave changed data under the old value. LTFS compares it with the value in its index
+    /// to notice a tape written by someone else. Kept as 4 bytes big-endian, as the attribute is reported.
+    /// </summary>
+    private async ValueTask NoteVolumeChangeAsync(CancellationToken ct)
+    {
+        _volumeChanged = true;
+        if (_mount.ReadOnly)
+        {
+            return;
+        }
+
+        uint value = 0;
+        if (_attributes.TryGet(MamAttributeId.VolumeChangeReference, out var current) && current.Length == 4)
+        {
+            value = BinaryPrimitives.ReadUInt32BigEndian(current.Span);
+        }
+
+        var next = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(next, unchecked(value + 1));
+        await StoreAttributesAsync([new TapeAttribute(MamAttributeId.VolumeChangeReference, next)], ct).ConfigureAwait(false);
+    }
 
     // ---- Write ----------------------------------------------------------------------------------------------------
 

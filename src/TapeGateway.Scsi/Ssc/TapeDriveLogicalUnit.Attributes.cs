@@ -145,6 +145,8 @@ public sealed partial class TapeDriveLogicalUnit
                     : medium.IsWorm ? LtoGeneration.MamMediumTypeWorm : LtoGeneration.MamMediumTypeData];
             case MamAttributeId.MamCapacity:
                 return Binary(8, (ulong)MamCapacityBytes);
+            case MamAttributeId.VolumeChangeReference when !medium.TryGetAttribute(id, out _):
+                return Binary(4, 0); // a cartridge never written since it was made
         }
 
         return medium.TryGetAttribute(IsReadOnlyAttribute(id) ? 0 : partition, id, out var value) ? value.ToArray() : null;

@@ -82,6 +82,55 @@ public sealed class TapeLifetimeStatisticsTests
         Assert.Equal(1, statistics.LifetimeBlocksWritten);
     }
 
+    [Fact]
+    public async Task Volume_change_reference_advances_once_per_mount_that_changes_data_and_never_on_a_read_only_one()
+    {
+        var store = new MemoryTapeStore();
+        await using (var tape = await NewTapeAsync(store))
+        {
+            Assert.Equal(-1, Vcr(tape)); // never written
+            await tape.WriteBlockAsync(Pattern(100, 1), compress: false);
+            await tape.WriteBlockAsync(Pattern(100, 2), compress: false);
+            await tape.WriteFilemarksAsync(1, immediate: false);
+            Assert.Equal(1, Vcr(tape)); // once for the whole mount
+        }
+
+        // Durable before the data changed: the value is there even if the mount then crashed.
+        await using (var crashed = await ReopenAsync(new MemoryTapeStore(store.ToArray())))
+        {
+            Assert.Equal(1, Vcr(crashed));
+        }
+
+        await using (var reader = await ReopenAsync(store))
+        {
+            var buffer = new byte[100];
+            await reader.ReadBlockAsync(buffer);
+            Assert.Equal(1, Vcr(reader)); // reading changes nothing
+        }
+
+        await using (var readOnly = await ReopenAsync(store, new TapeMountOptions { ReadOnly = true }))
+        {
+            Assert.Equal(1, Vcr(readOnly));
+        }
+
+        await using (var writer = await ReopenAsync(store))
+        {
+            Assert.Equal(TapeCondition.Ok, (await writer.EraseAsync()).Condition);
+            Assert.Equal(2, Vcr(writer));
+            await writer.WriteBlockAsync(Pattern(10, 3), compress: false);
+            Assert.Equal(2, Vcr(writer));
+        }
+
+        await using var formatted = await ReopenAsync(store);
+        Assert.Equal(TapeCondition.Ok, (await formatted.SetCapacityAsync(formatted.NativeCapacityBytes)).Condition);
+        Assert.Equal(3, Vcr(formatted));
+    }
+
+    private static long Vcr(TapeImage tape) =>
+        tape.TryGetAttribute(MamAttributeId.VolumeChangeReference, out var v) && v.Length == 4
+            ? System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(v.Span)
+            : -1;
+
     private static byte[] Pattern(int length, int seed)
     {
         var bytes = new byte[length];

@@ -542,7 +542,7 @@ public sealed class TapePartitionTests
 
         await using (var tape = await ReopenAsync(store))
         {
-            Assert.Equal([0x0003, 0x0800], tape.GetAttributeIds(0));
+            Assert.Equal([0x0003, MamAttributeId.VolumeChangeReference, 0x0800], tape.GetAttributeIds(0));
             Assert.Equal([0x0800, 0x0801], tape.GetAttributeIds(1));
             Assert.True(tape.TryGetAttribute(1, 0x0800, out var v));
             Assert.Equal("P1"u8.ToArray(), v.ToArray());
@@ -556,7 +556,7 @@ public sealed class TapePartitionTests
 
         await using var again = await ReopenAsync(store);
         Assert.Equal(3, again.PartitionCount);
-        Assert.Equal([0x0003, 0x0800], again.GetAttributeIds(0));
+        Assert.Equal([0x0003, MamAttributeId.VolumeChangeReference, 0x0800], again.GetAttributeIds(0));
         Assert.Empty(again.GetAttributeIds(1));
     }
 

@@ -84,8 +84,9 @@ public sealed class TapeSetCapacityTests
         Assert.Equal(1L, again.ReadPosition().EndOfDataObjectNumber);
         await ExpectBlockAsync(again, RandomBlock(BlockSize, 42));
 
-        // The MAM keeps the host attribute and the load count; the capacity entry is no attribute.
-        Assert.Equal([HostAttribute], again.GetAttributeIds());
+        // The MAM keeps the host attribute and the volume change reference (SET CAPACITY changed the data); the
+        // capacity entry is no attribute.
+        Assert.Equal([MamAttributeId.VolumeChangeReference, HostAttribute], again.GetAttributeIds());
         Assert.True(again.TryGetAttribute(HostAttribute, out var vendor));
         Assert.Equal("VENDOR01"u8.ToArray(), vendor.ToArray());
         Assert.False(again.TryGetAttribute(0x0000, out _));
