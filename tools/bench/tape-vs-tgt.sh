@@ -31,7 +31,8 @@
 #   TG_PORT [3273] TG_HTTP [8273] TG_LOGLEVEL [Warning] TG_EXTRA (extra server args)  TG_ENV (extra environment,
 #                       e.g. "DOTNET_gcServer=0")   TGB_DLL  TGB_ENV  TGB_EXTRA (target tgb; ports TG_PORT+1,
 #                       TG_HTTP+1; e.g. TGB_EXTRA=--TapeGateway:TapeCache:Enabled=false: local images, no object store)
-#   WARMUP_MIB [64]     untimed warm-up per drive per record size on every tape target (the .NET JIT tiers up)
+#   WARMUP_MIB [512]    untimed warm-up per drive per record size on every tape target: the .NET JIT keeps tiering up
+#                       the server for minutes (its compiler thread took 2.5 s of the first 12 256-MiB runs' 12.6 s)
 #   DRAIN [1]           after each TapeGateway run, wait until its tier has uploaded everything (upload buffer 0
 #                       in GET /api/cache; DRAIN_TIMEOUT [300] s) before the next run, so no target's run shares the
 #                       CPU with another's uploads; records the drain time and the server CPU including it. The
@@ -43,6 +44,11 @@
 #                       per-record work (tapeperf regenerates and compares every record), which every target shares
 #   TGT_PORT [3293] (also its control port)   TGT_PARAMS  iSCSI keys set on tgt's target before login, e.g.
 #                       "MaxRecvDataSegmentLength=262144 MaxBurstLength=1048576 FirstBurstLength=262144 InitialR2T=No"
+#   CLIENT_ENV          environment for the load generators (tapeperf, tape-ctl read), the same for every target, e.g.
+#                       CLIENT_ENV=GLIBC_TUNABLES=glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=268435456
+#                       (libiscsi's synchronous API mallocs every Data-In segment and the whole read buffer per command;
+#                       with glibc's default thresholds the heap is trimmed after each record and the next one
+#                       page-faults it in again: docs/benchmarks.md "The client's allocator")
 #   TAPEPERF_SRC        [/work/shared/tools/tapeperf/tapeperf.c]   TGT_VTL [/work/shared/harness/vm/tgt-vtl.sh]
 #
 # Both libraries: drives at LUN 1..D, changer at LUN D+1 of one target, tapes HRN001L4.. in the first slots;
@@ -74,7 +80,7 @@ TG_ENV=${TG_ENV:-}
 TGB_DLL=${TGB_DLL:-}
 TGB_ENV=${TGB_ENV:-}
 TGB_EXTRA=${TGB_EXTRA:-}
-WARMUP_MIB=${WARMUP_MIB:-64}
+WARMUP_MIB=${WARMUP_MIB:-512}
 TGT_PORT=${TGT_PORT:-3293}
 TGT_PARAMS=${TGT_PARAMS:-}
 TAPEPERF_SRC=${TAPEPERF_SRC:-/work/shared/tools/tapeperf/tapeperf.c}
@@ -295,7 +301,7 @@ tapeperf_parallel() { # target block drives mib tag
 	base=$(base_url "$t")
 	(
 		for i in $(seq "$n"); do
-			"$TAPEPERF" -b "$bs" -m "$mib" -q "$DEPTH" "$base/$i" >"$RESULTS_DIR/runs/$tag.d$i.out" 2>&1 &
+			env $CLIENT_ENV "$TAPEPERF" -b "$bs" -m "$mib" -q "$DEPTH" "$base/$i" >"$RESULTS_DIR/runs/$tag.d$i.out" 2>&1 &
 		done
 		fail=0
 		for job in $(jobs -p); do wait "$job" || fail=1; done
@@ -324,7 +330,7 @@ tapectl_read_parallel() { # target block drives mib tag
 	base=$(base_url "$t")
 	(
 		for i in $(seq "$n"); do
-			"$TAPECTL" read "$base/$i" "$bs" $((mib * 1048576 / bs)) >"$RESULTS_DIR/runs/$tag.nv$i.out" 2>&1 &
+			env $CLIENT_ENV "$TAPECTL" read "$base/$i" "$bs" $((mib * 1048576 / bs)) >"$RESULTS_DIR/runs/$tag.nv$i.out" 2>&1 &
 		done
 		fail=0
 		for job in $(jobs -p); do wait "$job" || fail=1; done
@@ -421,7 +427,7 @@ has_target tg || TGN=tgz
 has_target tgt && A=tgt || A=$([[ $TGN == tg ]] && has_target tgz && echo tgz || echo "")
 {
 	echo "Measured $T_START–$(date -u '+%H:%M UTC') on $(nproc) vCPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r), dotnet $(dotnet --version 2>/dev/null || echo n/a), tgt $(dpkg-query -W -f '${Version}' tgt 2>/dev/null || echo '?'), $(findmnt -n -o FSTYPE,SOURCE -T "$WORKDIR" 2>/dev/null | tr -s ' ' | sed 's/ / on /')."
-	echo "TapeGateway $SRC_DESC. tapeperf $MIB MiB per drive per run, depth $DEPTH; $REPS runs per target, alternating ($TARGETS); load average $LOAD_START at start, $LOAD_END at end; tgt session keys: ${TGT_PARAMS:-shipped defaults}."
+	echo "TapeGateway $SRC_DESC. tapeperf $MIB MiB per drive per run, depth $DEPTH; $REPS runs per target, alternating ($TARGETS); load average $LOAD_START at start, $LOAD_END at end; tgt session keys: ${TGT_PARAMS:-shipped defaults}; load generators' environment: ${CLIENT_ENV:-default}."
 	echo
 	echo "| Metric (MB/s, sum over drives) | ${A:-–} (median) | ${TGN} (median) | **${TGN}/${A:-–}** | dd fdatasync (median) | **${TGN}/dd** | ${A:-–} runs | ${TGN} runs | dd runs | server CPU s/GB moved ${A:-–} / ${TGN} (${TGN} with its uploads) | ${TGN} uploads drained after (s, median) | other CPU % ${A:-–} / ${TGN} |"
 	echo "|---|---:|---:|---:|---:|---:|---|---|---|---|---|---|"

@@ -75,6 +75,7 @@ public enum SenseReason : ushort
     LogicalUnitCommunicationFailure,
     MechanicalPositioningError,
     SequentialPositioningError,
+    LogicalBlockGuardCheckFailed,
 
     // ---- MISCOMPARE ------------------------------------------------------------------------------------------
     MiscompareDuringVerify,

@@ -79,6 +79,10 @@ public static class SenseTable
         Set(SenseReason.MechanicalPositioningError, SenseKey.HardwareError, 0x15, 0x01); /* MECHANICAL POSITIONING ERROR */
         Set(SenseReason.SequentialPositioningError, SenseKey.MediumError, 0x3B, 0x00); /* SEQUENTIAL POSITIONING ERROR */
 
+        // SSC-4 logical block protection, LBP_W: the protection information sent with a block does not match it. IBM
+        // LTO drives report it as HARDWARE ERROR (LTFS maps 04/10/01 to its LBP write error).
+        Set(SenseReason.LogicalBlockGuardCheckFailed, SenseKey.HardwareError, 0x10, 0x01); /* LOGICAL BLOCK GUARD CHECK FAILED */
+
         Set(SenseReason.MiscompareDuringVerify, SenseKey.Miscompare, 0x1D, 0x00); /* MISCOMPARE DURING VERIFY OPERATION */
 
         Set(SenseReason.FilemarkDetected, SenseKey.NoSense, 0x00, 0x01, SenseFlags.Filemark); /* FILEMARK DETECTED */

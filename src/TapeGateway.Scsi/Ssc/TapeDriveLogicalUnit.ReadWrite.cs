@@ -62,9 +62,12 @@ public sealed partial class TapeDriveLogicalUnit
             return CommandOutcome.Good;
         }
 
+        var method = unit.ProtectsReads ? unit.ProtectionMethod : LogicalBlockProtection.None;
         if (!fixedMode)
         {
-            return await ReadVariableAsync(unit, task, medium, length, sili, blockLength).ConfigureAwait(false);
+            return method == LogicalBlockProtection.None
+                ? await ReadVariableAsync(unit, task, medium, length, sili, blockLength).ConfigureAwait(false)
+                : await ReadVariableProtectedAsync(unit, task, medium, length, sili, blockLength, method).ConfigureAwait(false);
         }
 
         var total = (long)length * blockLength;
@@ -73,7 +76,56 @@ public sealed partial class TapeDriveLogicalUnit
             return CommandOutcome.InvalidCdbField(2);
         }
 
-        return await ReadFixedAsync(unit, task, medium, length, (int)blockLength).ConfigureAwait(false);
+        if (method != LogicalBlockProtection.None && blockLength <= LogicalBlockProtection.InformationLength)
+        {
+            return CommandOutcome.InvalidCdbField(1, 0);
+        }
+
+        return await ReadFixedAsync(unit, task, medium, length, (int)blockLength, method).ConfigureAwait(false);
+    }
+
+    /*
+     * READ with LBP_R (SSC-4 logical block protection): the application sees every block followed by its protection
+     * information, so a block of n bytes on the medium is n + 4 bytes long for READ, and incorrect-length handling
+     * applies to that length: a request of exactly n + 4 is GOOD; a shorter one gets the first bytes of data +
+     * protection information and ILI with a negative INFORMATION; a longer one gets all n + 4 bytes and ILI with a
+     * positive INFORMATION (SILI as for any read). The information is computed from the block as read, which the
+     * medium has already checked against its own CRC32C.
+     */
+    private static async ValueTask<CommandOutcome> ReadVariableProtectedAsync(TapeDriveLogicalUnit unit, ScsiTask task, ITapeMedium medium, int length, bool sili, uint modeBlockLength, byte method)
+    {
+        var buffer = task.GetDataInBuffer(length, clear: false);
+        var r = await medium.ReadBlockAsync(buffer, task.Aborted).ConfigureAwait(false);
+        if (r.Condition is not (TapeCondition.Ok or TapeCondition.IncorrectLength))
+        {
+            task.TrimDataIn(0);
+            task.CommandTransferLength = 0;
+            return unit.ReadFailure(r.Condition, length);
+        }
+
+        var record = r.Condition == TapeCondition.Ok ? length : r.BlockLength;
+        var protectedLength = (long)record + LogicalBlockProtection.InformationLength;
+        var transferred = (int)Math.Min(length, protectedLength);
+        if (record < length)
+        {
+            Span<byte> information = stackalloc byte[LogicalBlockProtection.InformationLength];
+            LogicalBlockProtection.Write(method, buffer.Span[..record], information);
+            information[..(transferred - record)].CopyTo(buffer.Span[record..]);
+        }
+
+        task.TrimDataIn(transferred);
+        task.CommandTransferLength = transferred;
+        if (protectedLength == length)
+        {
+            return CommandOutcome.Good;
+        }
+
+        if (sili && (protectedLength < length || modeBlockLength == 0))
+        {
+            return CommandOutcome.Good;
+        }
+
+        return CommandOutcome.Fail(SenseReason.IncorrectLengthIndicated, SenseDetails.Info(length - protectedLength));
     }
 
     private static async ValueTask<CommandOutcome> ReadVariableAsync(TapeDriveLogicalUnit unit, ScsiTask task, ITapeMedium medium, int length, bool sili, uint modeBlockLength)
@@ -104,14 +156,25 @@ public sealed partial class TapeDriveLogicalUnit
         }
     }
 
-    private static async ValueTask<CommandOutcome> ReadFixedAsync(TapeDriveLogicalUnit unit, ScsiTask task, ITapeMedium medium, int blocks, int blockLength)
+    /// <summary>
+    /// Fixed-block READ; with LBP_R (<paramref name="method"/> not 00h) each mode-length block the application gets is
+    /// the stored block of (block length − 4) bytes followed by its protection information, as LBP_W wrote it.
+    /// </summary>
+    private static async ValueTask<CommandOutcome> ReadFixedAsync(TapeDriveLogicalUnit unit, ScsiTask task, ITapeMedium medium, int blocks, int blockLength, byte method)
     {
         var buffer = task.GetDataInBuffer(blocks * blockLength, clear: false);
+        var stored = method == LogicalBlockProtection.None ? blockLength : blockLength - LogicalBlockProtection.InformationLength;
         for (var i = 0; i < blocks; i++)
         {
-            var r = await medium.ReadBlockAsync(buffer.Slice(i * blockLength, blockLength), task.Aborted).ConfigureAwait(false);
+            var block = buffer.Slice(i * blockLength, blockLength);
+            var r = await medium.ReadBlockAsync(block[..stored], task.Aborted).ConfigureAwait(false);
             if (r.Condition == TapeCondition.Ok)
             {
+                if (stored != blockLength)
+                {
+                    LogicalBlockProtection.Write(method, block.Span[..stored], block.Span[stored..]);
+                }
+
                 continue;
             }
 
@@ -200,18 +263,49 @@ public sealed partial class TapeDriveLogicalUnit
         }
 
         var compress = unit.CompressionEnabled;
+
+        // SSC-4 logical block protection, LBP_W: each block as transferred ends with its protection information; the
+        // drive checks it and stores the block without it. A block that fails the check is not written.
+        var method = unit.ProtectsWrites ? unit.ProtectionMethod : LogicalBlockProtection.None;
+        var information = method == LogicalBlockProtection.None ? 0 : LogicalBlockProtection.InformationLength;
         if (!fixedMode)
         {
-            var r = await medium.WriteBlockAsync(data[..length], compress, task.Aborted).ConfigureAwait(false);
+            if (information != 0)
+            {
+                if (length <= information)
+                {
+                    return CommandOutcome.InvalidCdbField(2);
+                }
+
+                if (!LogicalBlockProtection.Check(method, data.Span[..(length - information)], data.Span[(length - information)..length]))
+                {
+                    return CommandOutcome.Fail(SenseReason.LogicalBlockGuardCheckFailed, SenseDetails.Info(length));
+                }
+            }
+
+            var r = await medium.WriteBlockAsync(data[..(length - information)], compress, task.Aborted).ConfigureAwait(false);
             return unit.WriteOutcome(r.Condition, length);
+        }
+
+        if (information != 0 && blockLength <= information)
+        {
+            // The mode block length has no room for data besides the protection information.
+            return CommandOutcome.InvalidCdbField(1, 0);
         }
 
         // The command reports a warning its blocks met once all are written. SSC-4 programmable early warning: PEW is
         // reported before the early-warning CHECK CONDITION, so the block that crossed PEW decides over later ones.
         var warning = TapeCondition.Ok;
+        var stored = (int)blockLength - information;
         for (var i = 0; i < length; i++)
         {
-            var r = await medium.WriteBlockAsync(data.Slice(i * (int)blockLength, (int)blockLength), compress, task.Aborted).ConfigureAwait(false);
+            var block = data.Slice(i * (int)blockLength, (int)blockLength);
+            if (information != 0 && !LogicalBlockProtection.Check(method, block.Span[..stored], block.Span[stored..]))
+            {
+                return CommandOutcome.Fail(SenseReason.LogicalBlockGuardCheckFailed, SenseDetails.Info(length - i));
+            }
+
+            var r = await medium.WriteBlockAsync(block[..stored], compress, task.Aborted).ConfigureAwait(false);
             if (r.Condition is TapeCondition.EarlyWarning or TapeCondition.ProgrammableEarlyWarning)
             {
                 warning = warning == TapeCondition.ProgrammableEarlyWarning ? warning : r.Condition;

@@ -27,8 +27,11 @@ public sealed partial class TapeDriveLogicalUnit
      *    ERROR 11/00, each with INFORMATION = the residue (bytes for FIXED=0, blocks for FIXED=1).
      *  - A miscompare (BYTCMP=1) is MISCOMPARE 1D/00, INFORMATION = the residue counting the block that differed,
      *    positioned after that block.
-     *  - Refused with INVALID FIELD IN CDB: VLBPM=1 (logical block protection is not enabled, SSC-4 §4.2.x LBP),
-     *    BYTCMP=1 with VTE or VBF, VTE with VBF, FIXED=1 in variable-block mode.
+     *  - VLBPM=1 (verify the logical block protection method's information) needs a method in the Control Data
+     *    Protection page; the blocks are stored without it and the information is derived from the block the medium
+     *    has just checked against its CRC32C, so it verifies exactly as VLBPM=0 does.
+     *  - Refused with INVALID FIELD IN CDB: VLBPM=1 while the method is 00h (no protection, SSC-4 logical block
+     *    protection), BYTCMP=1 with VTE or VBF, VTE with VBF, FIXED=1 in variable-block mode.
      *  - IMMED=1 is accepted; status still follows the verification (IMMED only permits earlier status).
      */
     private static async ValueTask<CommandOutcome> VerifyAsync(TapeDriveLogicalUnit unit, ScsiTask task)
@@ -40,7 +43,7 @@ public sealed partial class TapeDriveLogicalUnit
         var byteCompare = (cdb[1] & 0x02) != 0;
         var fixedMode = (cdb[1] & 0x01) != 0;
         var length = Read24(cdb[2..]);
-        if (vlbpm)
+        if (vlbpm && unit.ProtectionMethod == LogicalBlockProtection.None)
         {
             return CommandOutcome.InvalidCdbField(1, 4);
         }

@@ -644,19 +644,73 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         }
 
         // SSC-4 §8.3.3 Control Data Protection mode page (page 0Ah subpage F0h, PAGE LENGTH 1Ch: 32 bytes): byte 4
-        // LOGICAL BLOCK PROTECTION METHOD, byte 5 LOGICAL BLOCK PROTECTION INFORMATION LENGTH, byte 6 LBP_W (7),
-        // LBP_R (6), RBDP (5). IBM LTO-5 and later drives have this page (IBM LTO SCSI Reference: logical block
-        // protection), and applications read it before they choose protection (LTFS reads and writes it back on every
-        // open, with method 00h unless told to protect). We do not implement logical block protection: the method is
-        // 00h (no protection, SSC-4 table "LOGICAL BLOCK PROTECTION METHOD field") and nothing is changeable, so a MODE
-        // SELECT that asks for a method or LBP_W/LBP_R is refused with INVALID FIELD IN PARAMETER LIST (SPC-4 §6.13:
-        // a field that is not changeable set to a value other than its current one), while writing the page back
-        // unchanged succeeds.
-        pages.Register(ModePageSet.ControlPage, ControlDataProtectionSubpage, new byte[32], new byte[32]);
+        // LOGICAL BLOCK PROTECTION METHOD, byte 5 LOGICAL BLOCK PROTECTION INFORMATION LENGTH (bits 5-0), byte 6
+        // LBP_W (7), LBP_R (6), RBDP (5). IBM LTO-5 and later drives have this page (IBM LTO SCSI Reference: logical
+        // block protection) and applications read it before they choose protection (LTFS reads and writes it back on
+        // every open; IBM Storage Protect's LBPROTECT turns it on). Method 00h (none) after power on, reset and load.
+        // Changeable: the method, the length and LBP_W/LBP_R for a personality that protects blocks; RBDP never (there
+        // is no RECOVER BUFFERED DATA, and IBM's LTO drives do not support RBDP either). See ValidateProtectionPage.
+        var methods = personality.LogicalBlockProtectionMethods;
+        var protectionMask = new byte[32];
+        if (methods.Count > 0)
+        {
+            protectionMask[4] = 0xFF;
+            protectionMask[5] = 0x3F;
+            protectionMask[6] = ProtectionLbpW | ProtectionLbpR;
+        }
+
+        pages.Register(ModePageSet.ControlPage, ControlDataProtectionSubpage, new byte[32], protectionMask, page => ValidateProtectionPage(page, methods));
 
         RegisterMediumPartitionPage(pages, personality);
         return pages;
     }
+
+    private const byte ProtectionLbpW = 0x80;
+    private const byte ProtectionLbpR = 0x40;
+
+    /// <summary>
+    /// MODE SELECT checks of the Control Data Protection page beyond its changeable mask (SSC-4 §8.3.3): a method the
+    /// drive knows, and the information length that method has (4 bytes for 01h and 02h, 0 for 00h); INVALID FIELD IN
+    /// PARAMETER LIST at the offending byte otherwise. With method 00h LBP_W and LBP_R are accepted and have no effect.
+    /// </summary>
+    private static int ValidateProtectionPage(ReadOnlySpan<byte> page, IReadOnlyList<byte> methods)
+    {
+        if (page.Length < 7)
+        {
+            return -1;
+        }
+
+        var method = page[4];
+        var length = page[5] & 0x3F;
+        if (method == LogicalBlockProtection.None)
+        {
+            return length == 0 ? -1 : 5;
+        }
+
+        var known = false;
+        for (var i = 0; i < methods.Count; i++)
+        {
+            known |= methods[i] == method;
+        }
+
+        if (!known)
+        {
+            return 4;
+        }
+
+        return length == LogicalBlockProtection.InformationLength ? -1 : 5;
+    }
+
+    /// <summary>The current LOGICAL BLOCK PROTECTION METHOD (00h: none).</summary>
+    public byte ProtectionMethod => _modePages.GetCurrentByte(ModePageSet.ControlPage, ControlDataProtectionSubpage, 4);
+
+    /// <summary>LBP_W in effect: every block written carries protection information the drive checks and strips.</summary>
+    public bool ProtectsWrites => ProtectionMethod != LogicalBlockProtection.None
+        && (_modePages.GetCurrentByte(ModePageSet.ControlPage, ControlDataProtectionSubpage, 6) & ProtectionLbpW) != 0;
+
+    /// <summary>LBP_R in effect: every block read is returned with its protection information appended.</summary>
+    public bool ProtectsReads => ProtectionMethod != LogicalBlockProtection.None
+        && (_modePages.GetCurrentByte(ModePageSet.ControlPage, ControlDataProtectionSubpage, 6) & ProtectionLbpR) != 0;
 
     /// <summary>
     /// Raises <see cref="Unloaded"/> on the thread pool so event handlers never run while the command that caused

@@ -38,6 +38,7 @@ public sealed record TapeDrivePersonality
         Generation = LtoGeneration.Lto7,
         ReadableGenerations = [LtoGeneration.Lto5, LtoGeneration.Lto6, LtoGeneration.Lto7],
         WritableGenerations = [LtoGeneration.Lto6, LtoGeneration.Lto7],
+        LogicalBlockProtectionMethods = [LogicalBlockProtection.ReedSolomonCrc, LogicalBlockProtection.Crc32C],
     };
 
     public static TapeDrivePersonality IbmUlt3580Td8 { get; } = IbmUlt3580Td5 with
@@ -47,6 +48,7 @@ public sealed record TapeDrivePersonality
         Generation = LtoGeneration.Lto8,
         ReadableGenerations = [LtoGeneration.Lto7, LtoGeneration.Lto8],
         WritableGenerations = [LtoGeneration.Lto7, LtoGeneration.Lto8],
+        LogicalBlockProtectionMethods = [LogicalBlockProtection.ReedSolomonCrc, LogicalBlockProtection.Crc32C],
     };
 
     /// <summary>HP (HPE) Ultrium 5-SCSI: same generation rules as the IBM LTO-5 drive.</summary>
@@ -59,6 +61,9 @@ public sealed record TapeDrivePersonality
         // The IBM vendor pages C0h/C1h are IBM's layout; HP's C0h-C6h pages have another one we do not emulate.
         IbmVpd = null,
         ReportsCartridgeMediumType = false,
+
+        // Not claimed for the HP personality: we have no HP reference for its Control Data Protection page.
+        LogicalBlockProtectionMethods = [],
     };
 
     public static TapeDrivePersonality Default => IbmUlt3580Td5;
@@ -126,6 +131,14 @@ public sealed record TapeDrivePersonality
     /// 5Ch LTO-5 WORM; 00h without a cartridge). IBM's LTFS reads its cartridge type from there. Off: always 00h.
     /// </summary>
     public bool ReportsCartridgeMediumType { get; init; } = true;
+
+    /// <summary>
+    /// Logical block protection methods the drive accepts in the Control Data Protection mode page (SSC-4, page
+    /// 0Ah/F0h): IBM LTO-5 and LTO-6 drives protect blocks with the ECMA-319 Reed-Solomon CRC (01h), LTO-7 and later
+    /// also with CRC32C (02h) (IBM LTO SCSI Reference, logical block protection; LTFS picks the method by generation
+    /// the same way). Empty: no protection, the page is reported but nothing in it can be changed.
+    /// </summary>
+    public IReadOnlyList<byte> LogicalBlockProtectionMethods { get; init; } = [LogicalBlockProtection.ReedSolomonCrc];
 
     public bool CanRead(LtoGeneration generation) => Includes(ReadableGenerations, generation);
 

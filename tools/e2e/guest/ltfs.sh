@@ -2,7 +2,8 @@
 # Guest scenario "ltfs" (opt-in): IBM's LTFS on a partitioned tape, through the Linux sg driver, the way an archive
 # user runs it: mkltfs formats the cartridge (MODE SELECT page 11h + FORMAT MEDIUM: index partition 0, data partition
 # 1; MAM attributes per partition; LOCATE across partitions), ltfsck checks it, ltfs mounts it with FUSE, files are
-# copied in, the volume is unmounted (LTFS writes its index to both partitions), mounted again and the files read back.
+# copied in, the volume is unmounted (LTFS writes its index to both partitions), mounted again and the files read back;
+# then LTFS mounts it with logical block protection (SSC-4 LBP, Control Data Protection page), writes and reads again.
 # Needs /e2e/files/ltfs.tgz from tools/e2e/build-ltfs.sh and E2E_LTFS_BARCODE, an LTO-5 or later tape in a storage
 # slot (LTO-4 media cannot be partitioned). Kernel mode: the transport residual of a short READ must reach sg (QEMU's
 # scsi-generic passthrough reports resid 0 there, and LTFS compares it with the sense INFORMATION).
@@ -35,6 +36,13 @@ check "ltfsck after the writes: consistent" 'ltfsck $D0SG 2>&1 | tee /tmp/ck2 | 
 check "unload and reload $B, mount again: every file reads back identical" '
   mtx -f $CH unload $S 0 && mtx -f $CH load $S 0 && for i in 1 2 3 4; do sg_turs $D0SG && break; sleep 1; done
   ltfs -o devname=$D0SG /mnt/ltfs 2>&1 | tail -5; grep -q " /mnt/ltfs " /proc/mounts && (cd /mnt/ltfs && sha256sum -c /tmp/in.sha256)'
+check "logical block protection: ltfs -o scsi_lbprotect=on (LTO-5: a Reed-Solomon CRC on every block, both ways) writes a file, mounts again protected, everything reads back" '
+  umount /mnt/ltfs; for i in $(seq 1 30); do grep -q " /mnt/ltfs " /proc/mounts || break; sleep 1; done
+  ltfs -o devname=$D0SG -o scsi_lbprotect=on /mnt/ltfs >/tmp/lbp1 2>&1; tail -5 /tmp/lbp1; grep -q 30251I /tmp/lbp1 && grep -q " /mnt/ltfs " /proc/mounts &&
+  head -c 5000000 /dev/urandom > /tmp/in/lbp.bin && cp /tmp/in/lbp.bin /mnt/ltfs/ && (cd /tmp/in && sha256sum ./lbp.bin >> /tmp/in.sha256) &&
+  umount /mnt/ltfs && for i in $(seq 1 30); do grep -q " /mnt/ltfs " /proc/mounts || break; sleep 1; done
+  ! grep -q " /mnt/ltfs " /proc/mounts &&
+  ltfs -o devname=$D0SG -o scsi_lbprotect=on /mnt/ltfs >/tmp/lbp2 2>&1; tail -5 /tmp/lbp2; grep -q 30251I /tmp/lbp2 && (cd /mnt/ltfs && sha256sum -c /tmp/in.sha256)'
 check "unmount; unload $B to slot $S" '
   umount /mnt/ltfs; for i in $(seq 1 30); do grep -q " /mnt/ltfs " /proc/mounts || break; sleep 1; done
   mtx -f $CH unload $S 0 && [ "$(slot_of $B)" = "$S" ]'
