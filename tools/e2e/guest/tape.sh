@@ -370,6 +370,20 @@ check "fixed: a 3000-byte record (written in variable mode at EOD) read as one 1
   fx_tell 53 && mt -f $D0 seek 52 && ! dd if=$D0 of=/dev/null bs=1k count=1'
 check "fixed: mt setblk 0 (variable again): the 3000-byte record reads back whole at block 52" '
   mt -f $D0 setblk 0 && mt -f $D0 seek 52 && dd if=$D0 of=/tmp/fixd/r bs=3000 count=1 2>/dev/null && cmp /tmp/fixd/r /tmp/fixd/v'
+# SSC-4 logical block protection through sg (what LTFS's scsi_lbprotect=on and IBM Storage Protect's LBPROTECT send):
+# MODE SELECT(10) of the Control Data Protection page (0Ah/F0h) with the Reed-Solomon CRC (method 01h, 4 bytes,
+# LBP_W + LBP_R); 82F5BED0h is the ECMA-319 CRC of 1000 "A" bytes (tests/TapeGateway.Scsi.Tests, ControlDataProtectionTests).
+check "logical block protection (sg_raw): a block with its Reed-Solomon CRC is taken, one with a wrong CRC is HARDWARE ERROR 10/01; read back with the CRC appended, and without it once protection is off" '
+  mkdir -p /tmp/lbp && head -c 1000 /dev/zero | tr "\0" A > /tmp/lbp/data &&
+  { cat /tmp/lbp/data; printf "\x82\xf5\xbe\xd0"; } > /tmp/lbp/blk && { cat /tmp/lbp/data; printf "\x82\xf5\xbe\xd1"; } > /tmp/lbp/bad &&
+  { head -c 8 /dev/zero; printf "\x4a\xf0\x00\x1c\x01\x04\xc0"; head -c 25 /dev/zero; } > /tmp/lbp/on &&
+  { head -c 8 /dev/zero; printf "\x4a\xf0\x00\x1c"; head -c 28 /dev/zero; } > /tmp/lbp/off &&
+  mt -f $D0 eod && sg_raw -s 40 -i /tmp/lbp/on $D0SG 55 10 00 00 00 00 00 00 28 00 &&
+  sg_raw -s 1004 -i /tmp/lbp/blk $D0SG 0a 00 00 03 ec 00 &&
+  { sg_raw -s 1004 -i /tmp/lbp/bad $D0SG 0a 00 00 03 ec 00 2>&1; true; } | tee /tmp/lbp/sense; grep -qi "hardware error" /tmp/lbp/sense && grep -qi "guard check" /tmp/lbp/sense &&
+  sg_raw $D0SG 11 00 ff ff ff 00 && sg_raw -r 1004 -o /tmp/lbp/rd $D0SG 08 00 00 03 ec 00 && cmp /tmp/lbp/rd /tmp/lbp/blk &&
+  sg_raw -s 40 -i /tmp/lbp/off $D0SG 55 10 00 00 00 00 00 00 28 00 &&
+  sg_raw $D0SG 11 00 ff ff ff 00 && sg_raw -r 1000 -o /tmp/lbp/rd0 $D0SG 08 00 00 03 e8 00 && cmp /tmp/lbp/rd0 /tmp/lbp/data'
 check "positioning: mt offline, mtx unload $S2 0: $T2 back in slot $S2" '
   mt -f $D0 offline && mtx -f $CH unload $S2 0 && [ "$(slot_of $T2)" = "$S2" ]'
 
