@@ -254,6 +254,120 @@ public sealed class ControlDataProtectionTests
         Assert.Equal(1L, (await h.LongPositionAsync()).Object);
     }
 
+    /// <summary>
+    /// Randomized against a model of the tape (blocks, position): writes with a right or wrong CRC, with LBP_W on or
+    /// off; reads of random lengths with and without SILI, with LBP_R on or off; LOCATE, SPACE back, REWIND; the
+    /// protection switched on and off between them. Every answer (status, sense, ILI, INFORMATION, Data-In bytes,
+    /// position) must be the one the model predicts.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Random_ReadsWritesPositions_MatchTheModel(int seed)
+    {
+        const byte Rs = LogicalBlockProtection.ReedSolomonCrc;
+        var rng = new Random(seed);
+        var h = await ProtectedAsync(flags: 0xC0);
+        bool lbpW = true, lbpR = true;
+        var blocks = new List<byte[]>();
+        var position = 0;
+        int guardFailures = 0, incorrectLength = 0, protectedReads = 0;
+        for (var step = 0; step < 600; step++)
+        {
+            var op = rng.Next(100);
+            if (op < 30)
+            {
+                var data = new byte[rng.Next(100) < 10 ? rng.Next(1, 70_000) : rng.Next(1, 3000)];
+                rng.NextBytes(data);
+                var good = rng.Next(4) != 0;
+                var block = lbpW ? WithInformation(Rs, data) : data;
+                if (lbpW && !good)
+                {
+                    block[rng.Next(block.Length)] ^= (byte)(1 << rng.Next(8));
+                }
+
+                var t = await h.Run(Cdb.Write(block.Length), block);
+                if (lbpW && !good)
+                {
+                    t.AssertSense(SenseKey.HardwareError, 0x10, 0x01);
+                    Assert.Equal(block.Length, t.Information());
+                    guardFailures++;
+                }
+                else
+                {
+                    t.AssertGood();
+                    blocks.RemoveRange(position, blocks.Count - position);
+                    blocks.Add(data);
+                    position++;
+                }
+            }
+            else if (op < 70)
+            {
+                var sili = rng.Next(3) == 0;
+                var expectedBlock = position < blocks.Count ? (lbpR ? WithInformation(Rs, blocks[position]) : blocks[position]) : null;
+                var length = expectedBlock is null || rng.Next(3) == 0 ? rng.Next(1, 5000) : expectedBlock.Length + rng.Next(-5, 6);
+                length = Math.Max(1, length);
+                var t = await h.Run(Cdb.Read(length, sili: sili));
+                if (expectedBlock is null)
+                {
+                    t.AssertTape(SenseKey.BlankCheck, 0x00, 0x05, SenseFlags.None, length);
+                    continue;
+                }
+
+                Assert.Equal(expectedBlock[..Math.Min(length, expectedBlock.Length)], t.Data());
+                // Variable-block mode: SILI silences both underlength and overlength reports.
+                if (expectedBlock.Length == length || sili)
+                {
+                    t.AssertGood();
+                }
+                else
+                {
+                    t.AssertTape(SenseKey.NoSense, 0x00, 0x00, SenseFlags.IncorrectLength, length - expectedBlock.Length);
+                    incorrectLength++;
+                }
+
+                protectedReads += lbpR ? 1 : 0;
+
+                position++;
+            }
+            else if (op < 80)
+            {
+                var target = rng.Next(blocks.Count + 1);
+                await h.Good(Cdb.Locate16(target));
+                position = target;
+            }
+            else if (op < 85)
+            {
+                if (position > 0)
+                {
+                    await h.Good(Cdb.Space(0, -1));
+                    position--;
+                }
+            }
+            else if (op < 88)
+            {
+                await h.Good(Cdb.Rewind());
+                position = 0;
+            }
+            else
+            {
+                lbpW = rng.Next(2) == 0;
+                lbpR = rng.Next(2) == 0;
+                var off = rng.Next(4) == 0;
+                (await SelectAsync(h, off ? (byte)0 : Rs, off ? (byte)0 : (byte)4, (byte)((lbpW ? 0x80 : 0) | (lbpR ? 0x40 : 0)))).AssertGood();
+                if (off)
+                {
+                    lbpW = lbpR = false;
+                }
+            }
+
+            Assert.Equal(position, (await h.LongPositionAsync()).Object);
+        }
+
+        Assert.True(guardFailures > 5 && incorrectLength > 5 && protectedReads > 10, $"guard {guardFailures}, ILI {incorrectLength}, protected reads {protectedReads}");
+    }
+
     [Fact]
     public void ReedSolomonCrc_IsTheEcma319Division()
     {
