@@ -58,7 +58,18 @@ public static partial class TapeGatewayCli
         library.Subcommands.Add(show);
         root.Subcommands.Add(library);
 
-        var drives = new Command("drives", "Show the drives: target, LUN, serial, loaded tape and position.");
+        // "variable, compression, LBP reed-solomon-crc W/R": what the application set with MODE SELECT.
+        static string Mode(JsonObject m)
+        {
+            var blocks = Str(m["blockLength"]) is "0" or "" ? "variable" : "fixed " + Str(m["blockLength"]);
+            var compression = m["compression"]?.GetValue<bool>() == true ? ", compression" : "";
+            var lbp = m["logicalBlockProtection"] is JsonObject l && Str(l["method"]) is { Length: > 0 } method && method != "none"
+                ? $", LBP {method} {(l["write"]?.GetValue<bool>() == true ? "W" : "")}{(l["read"]?.GetValue<bool>() == true ? "R" : "")}"
+                : "";
+            return blocks + compression + lbp;
+        }
+
+        var drives = new Command("drives", "Show the drives: target, LUN, serial, loaded tape, position and mode (block length, compression, logical block protection).");
         drives.SetAction((parse, ct) => Call(parse, url, error, httpFactory, async http =>
         {
             var list = (await GetJsonAsync(http, "/api/drives", ct)).AsArray();
@@ -67,8 +78,9 @@ public static partial class TapeGatewayCli
                 Str(d?["index"]), Str(d?["elementAddress"]), Str(d?["target"]), Str(d?["lun"]), Str(d?["serial"]),
                 Str(d?["barcode"]) is { Length: > 0 } b ? b : "-",
                 d?["position"] is JsonObject p ? $"file {Str(p["fileNumber"])} block {Str(p["blockInFile"])}" : "-",
+                d?["mode"] is JsonObject m ? Mode(m) : "-",
             });
-            Table.Write(output, ["DRIVE", "ELEMENT", "TARGET", "LUN", "SERIAL", "TAPE", "POSITION"], rows);
+            Table.Write(output, ["DRIVE", "ELEMENT", "TARGET", "LUN", "SERIAL", "TAPE", "POSITION", "MODE"], rows);
         }));
         root.Subcommands.Add(drives);
 

@@ -48,7 +48,16 @@ public interface ILibraryDrive
 
     /// <summary>The drive unloaded itself (SCSI LOAD UNLOAD with LOAD=0); the tape stays in the drive element.</summary>
     event Action<ILibraryDrive>? Unloaded;
+
+    /// <summary>The mode parameters the application has set (null for a drive without an SSC logical unit).</summary>
+    DriveMode? Mode => null;
 }
+
+/// <summary>
+/// A drive's current mode parameters, for operators: the block descriptor's BLOCK LENGTH (0 = variable-block mode,
+/// SSC-4 §8.3.2), DCE of the Data Compression page, and the Control Data Protection page's method and LBP_W/LBP_R.
+/// </summary>
+public readonly record struct DriveMode(uint BlockLength, bool Compression, byte ProtectionMethod, bool ProtectsWrites, bool ProtectsReads);
 
 /// <summary>The production <see cref="ILibraryDrive"/>: an SSC logical unit presented at a target/LUN.</summary>
 public sealed class ScsiLibraryDrive : ILibraryDrive
@@ -87,6 +96,8 @@ public sealed class ScsiLibraryDrive : ILibraryDrive
     public string? LoadedBarcode => Unit.LoadedBarcode;
 
     public bool IsRemovalPrevented => Unit.IsRemovalPrevented;
+
+    public DriveMode? Mode => new DriveMode(Unit.BlockLength, Unit.CompressionEnabled, Unit.ProtectionMethod, Unit.ProtectsWrites, Unit.ProtectsReads);
 
     public event Action<ILibraryDrive>? Unloaded;
 

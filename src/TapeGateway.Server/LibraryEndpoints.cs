@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TapeGateway.Catalog;
 using TapeGateway.Library;
+using TapeGateway.Scsi.Ssc;
 
 namespace TapeGateway.Server;
 
@@ -314,6 +315,27 @@ internal static class LibraryEndpoints
                 removalPrevented = d.IsRemovalPrevented,
                 position = position is { } p
                     ? new { objectNumber = p.LogicalObjectNumber, fileNumber = p.FileNumber, blockInFile = p.BlockNumberInFile, bytesUsed = p.BytesUsed }
+                    : null,
+
+                // What the backup application has set through MODE SELECT (reset at every load, as on the drive).
+                mode = d.Mode is { } m
+                    ? new
+                    {
+                        blockLength = m.BlockLength,
+                        compression = m.Compression,
+                        logicalBlockProtection = new
+                        {
+                            method = m.ProtectionMethod switch
+                            {
+                                LogicalBlockProtection.None => "none",
+                                LogicalBlockProtection.ReedSolomonCrc => "reed-solomon-crc",
+                                LogicalBlockProtection.Crc32C => "crc32c",
+                                var other => $"0x{other:X2}",
+                            },
+                            write = m.ProtectsWrites,
+                            read = m.ProtectsReads,
+                        },
+                    }
                     : null,
             };
         }));

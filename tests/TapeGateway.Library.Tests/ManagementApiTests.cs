@@ -169,6 +169,13 @@ public sealed class ManagementApiTests(GatewayHostFixture fixture) : IClassFixtu
         Assert.Equal("iqn.2026-11.org.tapegateway:tapedrive-01", d0.GetProperty("target").GetString());
         Assert.Equal(0, d0.GetProperty("lun").GetInt32());
         Assert.Equal(fixture.Library.Drives[0].SerialNumber, d0.GetProperty("serial").GetString());
+
+        // The drive's mode as MODE SELECT leaves it: variable blocks, compression on (IBM default), no protection.
+        var mode = d0.GetProperty("mode");
+        Assert.Equal(0u, mode.GetProperty("blockLength").GetUInt32());
+        Assert.True(mode.GetProperty("compression").GetBoolean());
+        Assert.Equal("none", mode.GetProperty("logicalBlockProtection").GetProperty("method").GetString());
+        Assert.False(mode.GetProperty("logicalBlockProtection").GetProperty("write").GetBoolean());
     }
 
     [Fact]
@@ -185,6 +192,7 @@ public sealed class ManagementApiTests(GatewayHostFixture fixture) : IClassFixtu
         (rc, output, _) = await RunCliAsync("drives");
         Assert.Equal(0, rc);
         Assert.Contains("tapedrive-02", output, StringComparison.Ordinal);
+        Assert.Contains("variable, compression", output, StringComparison.Ordinal);
 
         (rc, output, _) = await RunCliAsync("library", "show");
         Assert.Equal(0, rc);
