@@ -325,13 +325,7 @@ internal static class LibraryEndpoints
                         compression = m.Compression,
                         logicalBlockProtection = new
                         {
-                            method = m.ProtectionMethod switch
-                            {
-                                LogicalBlockProtection.None => "none",
-                                LogicalBlockProtection.ReedSolomonCrc => "reed-solomon-crc",
-                                LogicalBlockProtection.Crc32C => "crc32c",
-                                var other => $"0x{other:X2}",
-                            },
+                            method = LogicalBlockProtection.Name(m.ProtectionMethod),
                             write = m.ProtectsWrites,
                             read = m.ProtectsReads,
                         },

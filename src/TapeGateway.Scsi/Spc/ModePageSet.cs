@@ -166,6 +166,23 @@ public class ModePageSet
     }
 
     /// <summary>
+    /// Copies consecutive bytes of a page's current value under one lock (zeros where the page is absent or shorter):
+    /// for a field that spans bytes a command reads together, e.g. the protection method and its LBP_W/LBP_R flags.
+    /// </summary>
+    public void CopyCurrent(byte page, byte subpage, int offset, Span<byte> destination)
+    {
+        destination.Clear();
+        lock (_lock)
+        {
+            if (_pages.TryGetValue(Key(page, subpage), out var p) && offset < p.Current.Length)
+            {
+                var source = p.Current.AsSpan(offset);
+                source[..Math.Min(source.Length, destination.Length)].CopyTo(destination);
+            }
+        }
+    }
+
+    /// <summary>
     /// Sets one byte of a page's current value that the device maintains, not the initiator (e.g. SSC-4 WORMM, set
     /// while a WORM cartridge is loaded). MODE SELECT still cannot change it (the changeable mask is untouched), but
     /// must echo it, as for every unchangeable field.

@@ -46,8 +46,14 @@ public static class LogicalBlockProtection
         return register;
     }
 
-    /// <summary>True when <paramref name="method"/> is a method this class computes (01h or 02h).</summary>
-    public static bool IsKnownMethod(byte method) => method is ReedSolomonCrc or Crc32C;
+    /// <summary>The method's name for operators: "none", "reed-solomon-crc", "crc32c", else its code in hex.</summary>
+    public static string Name(byte method) => method switch
+    {
+        None => "none",
+        ReedSolomonCrc => "reed-solomon-crc",
+        Crc32C => "crc32c",
+        _ => $"0x{method:X2}",
+    };
 
     /// <summary>Writes the protection information of <paramref name="data"/> for <paramref name="method"/> into the first 4 bytes of <paramref name="destination"/>.</summary>
     public static void Write(byte method, ReadOnlySpan<byte> data, Span<byte> destination)

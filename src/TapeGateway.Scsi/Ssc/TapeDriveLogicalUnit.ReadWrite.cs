@@ -62,7 +62,7 @@ public sealed partial class TapeDriveLogicalUnit
             return CommandOutcome.Good;
         }
 
-        var method = unit.ProtectsReads ? unit.ProtectionMethod : LogicalBlockProtection.None;
+        var method = unit.ReadProtectionMethod;
         if (!fixedMode)
         {
             return method == LogicalBlockProtection.None
@@ -266,7 +266,7 @@ public sealed partial class TapeDriveLogicalUnit
 
         // SSC-4 logical block protection, LBP_W: each block as transferred ends with its protection information; the
         // drive checks it and stores the block without it. A block that fails the check is not written.
-        var method = unit.ProtectsWrites ? unit.ProtectionMethod : LogicalBlockProtection.None;
+        var method = unit.WriteProtectionMethod;
         var information = method == LogicalBlockProtection.None ? 0 : LogicalBlockProtection.InformationLength;
         if (!fixedMode)
         {

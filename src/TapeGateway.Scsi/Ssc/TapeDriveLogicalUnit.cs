@@ -687,13 +687,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
             return length == 0 ? -1 : 5;
         }
 
-        var known = false;
-        for (var i = 0; i < methods.Count; i++)
-        {
-            known |= methods[i] == method;
-        }
-
-        if (!known)
+        if (!methods.Contains(method))
         {
             return 4;
         }
@@ -704,13 +698,24 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
     /// <summary>The current LOGICAL BLOCK PROTECTION METHOD (00h: none).</summary>
     public byte ProtectionMethod => _modePages.GetCurrentByte(ModePageSet.ControlPage, ControlDataProtectionSubpage, 4);
 
+    /// <summary>The method WRITE checks and strips (LBP_W set), or 00h: one page lookup per command.</summary>
+    public byte WriteProtectionMethod => ProtectionMethodWith(ProtectionLbpW);
+
+    /// <summary>The method READ appends (LBP_R set), or 00h.</summary>
+    public byte ReadProtectionMethod => ProtectionMethodWith(ProtectionLbpR);
+
     /// <summary>LBP_W in effect: every block written carries protection information the drive checks and strips.</summary>
-    public bool ProtectsWrites => ProtectionMethod != LogicalBlockProtection.None
-        && (_modePages.GetCurrentByte(ModePageSet.ControlPage, ControlDataProtectionSubpage, 6) & ProtectionLbpW) != 0;
+    public bool ProtectsWrites => WriteProtectionMethod != LogicalBlockProtection.None;
 
     /// <summary>LBP_R in effect: every block read is returned with its protection information appended.</summary>
-    public bool ProtectsReads => ProtectionMethod != LogicalBlockProtection.None
-        && (_modePages.GetCurrentByte(ModePageSet.ControlPage, ControlDataProtectionSubpage, 6) & ProtectionLbpR) != 0;
+    public bool ProtectsReads => ReadProtectionMethod != LogicalBlockProtection.None;
+
+    private byte ProtectionMethodWith(byte flag)
+    {
+        Span<byte> page = stackalloc byte[3]; // bytes 4-6: method, information length, LBP_W | LBP_R | RBDP
+        _modePages.CopyCurrent(ModePageSet.ControlPage, ControlDataProtectionSubpage, 4, page);
+        return (page[2] & flag) != 0 ? page[0] : LogicalBlockProtection.None;
+    }
 
     /// <summary>
     /// Raises <see cref="Unloaded"/> on the thread pool so event handlers never run while the command that caused
