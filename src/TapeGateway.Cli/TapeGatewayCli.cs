@@ -58,7 +58,8 @@ public static partial class TapeGatewayCli
         library.Subcommands.Add(show);
         root.Subcommands.Add(library);
 
-        // "variable, compression, LBP reed-solomon-crc W/R": what the application set with MODE SELECT.
+        // "variable, compression, LBP reed-solomon-crc WR, encrypting, decrypt mixed": what the application set with MODE
+        // SELECT and SECURITY PROTOCOL OUT.
         static string Mode(JsonObject m)
         {
             var blocks = Str(m["blockLength"]) is "0" or "" ? "variable" : "fixed " + Str(m["blockLength"]);
@@ -66,10 +67,13 @@ public static partial class TapeGatewayCli
             var lbp = m["logicalBlockProtection"] is JsonObject l && Str(l["method"]) is { Length: > 0 } method && method != "none"
                 ? $", LBP {method} {(l["write"]?.GetValue<bool>() == true ? "W" : "")}{(l["read"]?.GetValue<bool>() == true ? "R" : "")}"
                 : "";
-            return blocks + compression + lbp;
+            var encryption = m["encryption"] is JsonObject e
+                ? $", {(e["encrypt"]?.GetValue<bool>() == true ? "encrypting" : "not encrypting")}, decrypt {Str(e["decrypt"])}"
+                : "";
+            return blocks + compression + lbp + encryption;
         }
 
-        var drives = new Command("drives", "Show the drives: target, LUN, serial, loaded tape, position and mode (block length, compression, logical block protection).");
+        var drives = new Command("drives", "Show the drives: target, LUN, serial, loaded tape, position and mode (block length, compression, logical block protection, encryption).");
         drives.SetAction((parse, ct) => Call(parse, url, error, httpFactory, async http =>
         {
             var list = (await GetJsonAsync(http, "/api/drives", ct)).AsArray();

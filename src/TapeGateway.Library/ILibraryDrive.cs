@@ -57,7 +57,7 @@ public interface ILibraryDrive
 /// A drive's current mode parameters, for operators: the block descriptor's BLOCK LENGTH (0 = variable-block mode,
 /// SSC-4 §8.3.2), DCE of the Data Compression page, and the Control Data Protection page's method and LBP_W/LBP_R.
 /// </summary>
-public readonly record struct DriveMode(uint BlockLength, bool Compression, byte ProtectionMethod, bool ProtectsWrites, bool ProtectsReads);
+public readonly record struct DriveMode(uint BlockLength, bool Compression, byte ProtectionMethod, bool ProtectsWrites, bool ProtectsReads, DriveEncryptionMode? Encryption = null);
 
 /// <summary>The production <see cref="ILibraryDrive"/>: an SSC logical unit presented at a target/LUN.</summary>
 public sealed class ScsiLibraryDrive : ILibraryDrive
@@ -97,7 +97,7 @@ public sealed class ScsiLibraryDrive : ILibraryDrive
 
     public bool IsRemovalPrevented => Unit.IsRemovalPrevented;
 
-    public DriveMode? Mode => new DriveMode(Unit.BlockLength, Unit.CompressionEnabled, Unit.ProtectionMethod, Unit.ProtectsWrites, Unit.ProtectsReads);
+    public DriveMode? Mode => new DriveMode(Unit.BlockLength, Unit.CompressionEnabled, Unit.ProtectionMethod, Unit.ProtectsWrites, Unit.ProtectsReads, Unit.EncryptionMode);
 
     public event Action<ILibraryDrive>? Unloaded;
 

@@ -329,6 +329,11 @@ internal static class LibraryEndpoints
                             write = m.ProtectsWrites,
                             read = m.ProtectsReads,
                         },
+
+                        // SSC-4 data encryption set with SECURITY PROTOCOL OUT (never the key); null when off.
+                        encryption = m.Encryption is { } e
+                            ? new { encrypt = e.Encrypt, decrypt = e.Decrypt, scope = e.Scope, localSets = e.LocalSets }
+                            : null,
                     }
                     : null,
             };

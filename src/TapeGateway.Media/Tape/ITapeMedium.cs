@@ -40,6 +40,19 @@ public interface ITapeMedium : IAsyncDisposable
     TapeRecoveryInfo Recovery { get; }
 
     /// <summary>
+    /// Data encryption (SSC-4 §4.2.21) the drive applies to the verbs that follow; null = none. A drive setting, kept in
+    /// memory only: the keys never reach the image, only the encrypted blocks and their key-associated data do.
+    /// </summary>
+    TapeEncryption? Encryption { get; set; }
+
+    /// <summary>
+    /// What the object at the current position is, for SSC-4 Next Block Encryption Status: end of data, a filemark, or
+    /// a block (compressed? encrypted? its key-associated data; whether <see cref="Encryption"/>'s key opens it).
+    /// Moves nothing.
+    /// </summary>
+    ValueTask<TapeObjectInfo> DescribeNextObjectAsync(CancellationToken ct = default);
+
+    /// <summary>
     /// Writes one block at the current position, discarding every object at or after it (tape semantics), and
     /// advances. With <paramref name="compress"/> the block is stored zstd-compressed if that makes it smaller.
     /// Ok / EarlyWarning (written, inside the EW zone) / VolumeOverflow (nothing written) / WriteProtected / WormOverwrite.
@@ -176,3 +189,28 @@ public interface ITapeMedium : IAsyncDisposable
     /// </summary>
     ValueTask UnloadAsync(CancellationToken ct = default);
 }
+
+public enum TapeObjectKind
+{
+    EndOfData,
+    Filemark,
+    Block,
+
+    /// <summary>The record fails its integrity checks (a read would report a medium error).</summary>
+    Unreadable,
+}
+
+/// <summary>
+/// The next object on the tape (<see cref="ITapeMedium.DescribeNextObjectAsync"/>). For an encrypted block: the
+/// U-KAD and A-KAD recorded with it, and <see cref="KeyOpens"/> — null without a decryption key, else whether that key
+/// decrypts it.
+/// </summary>
+public sealed record TapeObjectInfo(
+    TapeObjectKind Kind,
+    long ObjectNumber,
+    bool Compressed = false,
+    bool Encrypted = false,
+    byte[]? UnauthenticatedKad = null,
+    byte[]? AuthenticatedKad = null,
+    bool? KeyOpens = null);
+

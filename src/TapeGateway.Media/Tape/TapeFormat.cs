@@ -10,7 +10,7 @@ namespace TapeGateway.Media.Tape;
 internal static class TapeFormat
 {
     public const ushort MajorVersion = 1;
-    public const ushort MinorVersion = 2;
+    public const ushort MinorVersion = 3;
 
     // Region map. Offsets are fixed so recovery never depends on a pointer that could itself be torn.
     public const int SuperblockSize = 4096;
@@ -147,11 +147,11 @@ internal static class TapeFormat
 
     // ---- Record header --------------------------------------------------------------------------------------------
 
-    public static void WriteRecordHeader(Span<byte> h, RecordType type, bool compressed, int storedLength, int logicalLength, long objectNumber, uint payloadCrc, int partition = 0)
+    public static void WriteRecordHeader(Span<byte> h, RecordType type, bool compressed, int storedLength, int logicalLength, long objectNumber, uint payloadCrc, int partition = 0, bool encrypted = false)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(h, RecordMagic);
         h[4] = (byte)type;
-        h[5] = compressed ? RecordFlagCompressed : (byte)0;
+        h[5] = (byte)((compressed ? RecordFlagCompressed : 0) | (encrypted ? RecordFlagEncrypted : 0));
         h[6] = (byte)partition; // format 1.2: the partition the record belongs to (0 on single-partition media)
         h[7] = 0; // reserved
         BinaryPrimitives.WriteInt32LittleEndian(h[8..], storedLength);
@@ -162,6 +162,12 @@ internal static class TapeFormat
     }
 
     public const byte RecordFlagCompressed = 1;
+
+    /// <summary>Format 1.3: the payload is an AES-256-GCM envelope (<see cref="TapeCipher"/>) of the stored block.</summary>
+    public const byte RecordFlagEncrypted = 2;
+
+    /// <summary>The smallest encrypted payload: envelope head, one byte of ciphertext, tag.</summary>
+    private const int MinEncryptedPayload = TapeCipher.HeadLength + 1 + TapeCipher.TagLength;
 
     /// <summary>
     /// Validates a header in isolation: magic, CRC, known type, sane lengths and the expected partition and logical
@@ -193,22 +199,31 @@ internal static class TapeFormat
         var logical = BinaryPrimitives.ReadInt32LittleEndian(h[12..]);
         var lon = BinaryPrimitives.ReadInt64LittleEndian(h[16..]);
         var compressed = (flags & RecordFlagCompressed) != 0;
+        var encrypted = (flags & RecordFlagEncrypted) != 0;
+
+        // An encrypted payload is an envelope: its size relates to the block only through the KAD lengths inside it,
+        // so the header can just bound it (the envelope itself is checked when it is opened).
         var valid = type switch
         {
-            RecordType.Data => stored > 0 && logical > 0 && logical <= MaxBlockLength && (compressed ? stored < logical : stored == logical),
-            RecordType.Filemark or RecordType.EndOfData or RecordType.PartitionEnd => stored == 0 && logical == 0 && !compressed,
+            RecordType.Data => stored > 0 && logical > 0 && logical <= MaxBlockLength
+                && (encrypted ? stored >= MinEncryptedPayload && stored <= MaxBlockLength + MaxEncryptedOverhead
+                    : compressed ? stored < logical : stored == logical),
+            RecordType.Filemark or RecordType.EndOfData or RecordType.PartitionEnd => stored == 0 && logical == 0 && flags == 0,
             _ => false,
         };
-        if (!valid || h[6] >= MaxPartitions || (flags & ~RecordFlagCompressed) != 0 || lon < 0)
+        if (!valid || h[6] >= MaxPartitions || (flags & ~(RecordFlagCompressed | RecordFlagEncrypted)) != 0 || lon < 0)
         {
             return false;
         }
 
-        header = new RecordHeader(type, compressed, stored, logical, BinaryPrimitives.ReadUInt32LittleEndian(h[24..]), h[6], lon);
+        header = new RecordHeader(type, compressed, stored, logical, BinaryPrimitives.ReadUInt32LittleEndian(h[24..]), h[6], lon, encrypted);
         return true;
     }
 
     private const int MaxPartitions = TapePartitionInfo.MaxPartitions;
+
+    /// <summary>The largest envelope overhead: head, both KADs at their maximum, tag.</summary>
+    public const int MaxEncryptedOverhead = TapeCipher.HeadLength + TapeCipher.MaxUnauthenticatedKadLength + TapeCipher.MaxAuthenticatedKadLength + TapeCipher.TagLength;
 }
 
 internal enum RecordType : byte
@@ -226,6 +241,6 @@ internal enum RecordType : byte
     PartitionEnd = 4,
 }
 
-internal readonly record struct RecordHeader(RecordType Type, bool Compressed, int StoredLength, int LogicalLength, uint PayloadCrc, int Partition = 0, long ObjectNumber = 0);
+internal readonly record struct RecordHeader(RecordType Type, bool Compressed, int StoredLength, int LogicalLength, uint PayloadCrc, int Partition = 0, long ObjectNumber = 0, bool Encrypted = false);
 
 internal readonly record struct SuperblockInfo(long CapacityBytes, long EarlyWarningBytes, bool Worm, Guid MediumId, long CreatedUnixMs);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using TapeGateway.Core.Buffers;
 using TapeGateway.Core.Threading;
 using ZstdSharp;
@@ -95,6 +96,9 @@ public sealed partial class TapeImage : ITapeMedium
     public long CapacityBytes => _capacityBytes;
 
     public long EarlyWarningBytes => _earlyWarningBytes;
+
+    /// <inheritdoc/>
+    public TapeEncryption? Encryption { get; set; }
 
     public long ProgrammableEarlyWarningBytes
     {
@@ -682,6 +686,22 @@ public sealed partial class TapeImage : ITapeMedium
                 }
             }
 
+            var encrypted = false;
+            if (Encryption?.Encrypt is { } cipher)
+            {
+                // SSC-4 §4.2.21: the drive compresses, then encrypts (encrypted data does not compress).
+                var envelope = ArrayPool<byte>.Shared.Rent(payload.Length + cipher.Overhead);
+                cipher.Seal(payload.Span, data.Length, compressed, envelope.AsSpan(0, payload.Length + cipher.Overhead));
+                payload = envelope.AsMemory(0, payload.Length + cipher.Overhead);
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
+
+                rented = envelope;
+                encrypted = true;
+            }
+
             var usedEnd = UsedBefore(_position) + TapeFormat.RecordHeaderSize + payload.Length;
             if (usedEnd > ActiveCapacity)
             {
@@ -692,7 +712,7 @@ public sealed partial class TapeImage : ITapeMedium
             await TruncateAtPositionAsync(ct).ConfigureAwait(false);
             var start = _end; // the append point once the position is the end of the partition
             var recordEnd = start + TapeFormat.RecordHeaderSize + payload.Length;
-            TapeFormat.WriteRecordHeader(_writeHeader, RecordType.Data, compressed, payload.Length, data.Length, _position, TapeFormat.Crc(payload.Span), _active);
+            TapeFormat.WriteRecordHeader(_writeHeader, RecordType.Data, compressed, payload.Length, data.Length, _position, TapeFormat.Crc(payload.Span), _active, encrypted);
 
             // Header and payload in one store operation: one system call (pwritev) and one thread-pool hop per record.
             _writeParts[0] = _writeHeader;
@@ -985,6 +1005,81 @@ public sealed partial class TapeImage : ITapeMedium
         }
     }
 
+    /// <inheritdoc/>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<TapeObjectInfo> DescribeNextObjectAsync(CancellationToken ct = default)
+    {
+        Enter(keepReadAhead: true);
+        byte[]? record = null;
+        byte[]? plain = null;
+        try
+        {
+            var lon = _position;
+            if (lon >= _index.Count)
+            {
+                return new TapeObjectInfo(TapeObjectKind.EndOfData, lon);
+            }
+
+            if (_index.IsFilemark(lon))
+            {
+                return new TapeObjectInfo(TapeObjectKind.Filemark, lon);
+            }
+
+            var stored = StoredSizeOf(lon);
+            if (stored <= 0 || stored > TapeFormat.MaxBlockLength + TapeFormat.MaxEncryptedOverhead)
+            {
+                return new TapeObjectInfo(TapeObjectKind.Unreadable, lon);
+            }
+
+            var length = TapeFormat.RecordHeaderSize + (int)stored;
+            record = ArrayPool<byte>.Shared.Rent(length);
+            var n = await _store.ReadAsync(_index.OffsetOf(lon), record.AsMemory(0, length), ct).ConfigureAwait(false);
+            if (n != length
+                || !TapeFormat.TryReadRecordHeader(record.AsSpan(0, TapeFormat.RecordHeaderSize), _active, lon, out var header)
+                || header.Type != RecordType.Data || header.StoredLength != stored
+                || TapeFormat.Crc(record.AsSpan(TapeFormat.RecordHeaderSize, (int)stored)) != header.PayloadCrc)
+            {
+                return new TapeObjectInfo(TapeObjectKind.Unreadable, lon);
+            }
+
+            if (!header.Encrypted)
+            {
+                return new TapeObjectInfo(TapeObjectKind.Block, lon, header.Compressed);
+            }
+
+            var payload = record.AsSpan(TapeFormat.RecordHeaderSize, (int)stored);
+            if (!TapeCipher.Envelope.TryParse(payload, out var envelope))
+            {
+                return new TapeObjectInfo(TapeObjectKind.Unreadable, lon);
+            }
+
+            bool? opens = null;
+            if (Encryption?.Decrypt is { } cipher)
+            {
+                plain = ArrayPool<byte>.Shared.Rent(envelope.CipherTextLength);
+                opens = cipher.TryOpen(payload, header.LogicalLength, header.Compressed, plain.AsSpan(0, envelope.CipherTextLength));
+                CryptographicOperations.ZeroMemory(plain.AsSpan(0, envelope.CipherTextLength));
+            }
+
+            return new TapeObjectInfo(TapeObjectKind.Block, lon, header.Compressed, true,
+                envelope.UnauthenticatedKad(payload).ToArray(), envelope.AuthenticatedKad(payload).ToArray(), opens);
+        }
+        finally
+        {
+            if (record is not null)
+            {
+                ArrayPool<byte>.Shared.Return(record);
+            }
+
+            if (plain is not null)
+            {
+                ArrayPool<byte>.Shared.Return(plain);
+            }
+
+            Exit();
+        }
+    }
+
     // ---- Read-ahead ---------------------------------------------------------------------------------------------
 
     /// <summary>
@@ -1115,7 +1210,7 @@ public sealed partial class TapeImage : ITapeMedium
 
     private TapeResult DeliverReadAhead(RecordHeader header, byte[] stored, Memory<byte> destination, IDataBufferAdopter? owner)
     {
-        if (owner is null || header.Compressed || header.LogicalLength != destination.Length)
+        if (owner is null || header.Compressed || header.Encrypted || header.LogicalLength != destination.Length || Encryption is { RequireEncrypted: true })
         {
             return Deliver(header, stored.AsSpan(0, header.StoredLength), destination);
         }
@@ -1137,6 +1232,53 @@ public sealed partial class TapeImage : ITapeMedium
     /// the caller's buffer when the record is longer (SSC-4 incorrect length: the rest of the record is skipped).
     /// </summary>
     private TapeResult Deliver(RecordHeader header, ReadOnlySpan<byte> source, Memory<byte> destination)
+    {
+        if (!header.Encrypted)
+        {
+            return Encryption is { RequireEncrypted: true }
+                ? TapeResult.Of(TapeCondition.UnencryptedBlock)
+                : DeliverStored(header, source, destination);
+        }
+
+        // SSC-4 §4.2.21: an encrypted block is returned only decrypted; without a key, or with one that does not open
+        // it, the drive reports it and moves on.
+        if (Encryption?.Decrypt is not { } cipher)
+        {
+            return TapeResult.Of(TapeCondition.EncryptedBlock);
+        }
+
+        if (!TapeCipher.Envelope.TryParse(source, out var envelope))
+        {
+            return TapeResult.Of(TapeCondition.MediumError);
+        }
+
+        var plain = ArrayPool<byte>.Shared.Rent(envelope.CipherTextLength);
+        try
+        {
+            var stored = plain.AsSpan(0, envelope.CipherTextLength);
+            if (!cipher.TryOpen(source, header.LogicalLength, header.Compressed, stored))
+            {
+                return TapeResult.Of(TapeCondition.DecryptionFailed);
+            }
+
+            if (!header.Compressed && stored.Length != header.LogicalLength)
+            {
+                return TapeResult.Of(TapeCondition.MediumError); // an envelope whose content disagrees with the header
+            }
+
+            return DeliverStored(header, stored, destination) is { Condition: TapeCondition.Ok or TapeCondition.IncorrectLength } r
+                ? r with { Encrypted = true }
+                : TapeResult.Of(TapeCondition.MediumError);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plain.AsSpan(0, envelope.CipherTextLength));
+            ArrayPool<byte>.Shared.Return(plain);
+        }
+    }
+
+    /// <summary>Hands over a block as stored: as is, or expanded (zstd), truncated to the caller's buffer.</summary>
+    private TapeResult DeliverStored(RecordHeader header, ReadOnlySpan<byte> source, Memory<byte> destination)
     {
         var logical = header.LogicalLength;
         var transfer = Math.Min(logical, destination.Length);
@@ -1233,7 +1375,7 @@ public sealed partial class TapeImage : ITapeMedium
         var logical = header.LogicalLength;
         var transfer = Math.Min(logical, destination.Length);
 
-        if (!header.Compressed && header.StoredLength <= destination.Length)
+        if (!header.Compressed && !header.Encrypted && header.StoredLength <= destination.Length)
         {
             // Common case: straight into the caller's buffer, verify there.
             var target = destination[..header.StoredLength];
@@ -1249,6 +1391,11 @@ public sealed partial class TapeImage : ITapeMedium
             if (TapeFormat.Crc(target.Span) != header.PayloadCrc)
             {
                 return TapeResult.Of(TapeCondition.MediumError);
+            }
+
+            if (Encryption is { RequireEncrypted: true })
+            {
+                return TapeResult.Of(TapeCondition.UnencryptedBlock);
             }
 
             Statistics.OnRead(logical);

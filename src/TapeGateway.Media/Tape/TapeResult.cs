@@ -58,6 +58,21 @@ public enum TapeCondition
 
     /// <summary>The attribute (MAM) area has no room for the requested attribute values; nothing was changed.</summary>
     AttributeSpaceExhausted,
+
+    /// <summary>
+    /// The block is encrypted and the drive has no key to decrypt it (SSC-4 §4.2.21: decryption disabled). No data;
+    /// positioned after the block.
+    /// </summary>
+    EncryptedBlock,
+
+    /// <summary>The block is encrypted and the drive's key does not decrypt it (another key). No data; positioned after it.</summary>
+    DecryptionFailed,
+
+    /// <summary>
+    /// The block is not encrypted but the drive only accepts encrypted blocks (decryption mode DECRYPT). No data;
+    /// positioned after it.
+    /// </summary>
+    UnencryptedBlock,
 }
 
 /// <summary>
@@ -65,7 +80,8 @@ public enum TapeCondition
 /// did not process: SSC-4 puts "requested minus actual" into the INFORMATION field, and the SSC layer applies the
 /// sign convention for reverse movements.
 /// </summary>
-public readonly record struct TapeResult(TapeCondition Condition, long Residue = 0, int BlockLength = 0, int BytesTransferred = 0)
+/// <param name="Encrypted">A block read was stored encrypted (and decrypted with the drive's key).</param>
+public readonly record struct TapeResult(TapeCondition Condition, long Residue = 0, int BlockLength = 0, int BytesTransferred = 0, bool Encrypted = false)
 {
     public static TapeResult Ok => default;
 

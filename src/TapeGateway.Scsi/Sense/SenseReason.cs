@@ -39,6 +39,7 @@ public enum SenseReason : ushort
     ImportOrExportElementAccessed,
     ParametersChanged,
     ModeParametersChanged,
+    DataEncryptionParametersChangedByAnotherItNexus,
     ReservationsPreempted,
     ReservationsReleased,
     RegistrationsPreempted,
@@ -64,6 +65,9 @@ public enum SenseReason : ushort
     HardwareWriteProtected,
     AccessDeniedInvalidLuIdentifier,
     WormMediumOverwriteAttempted,
+    UnableToDecryptData,
+    UnencryptedDataEncounteredWhileDecrypting,
+    IncorrectDataEncryptionKey,
 
     // ---- MEDIUM / HARDWARE ERROR -----------------------------------------------------------------------------
     UnrecoveredReadError,

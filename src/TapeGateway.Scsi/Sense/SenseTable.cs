@@ -45,6 +45,7 @@ public static class SenseTable
         Set(SenseReason.ImportOrExportElementAccessed, SenseKey.UnitAttention, 0x28, 0x01); /* IMPORT OR EXPORT ELEMENT ACCESSED */
         Set(SenseReason.ParametersChanged, SenseKey.UnitAttention, 0x2A, 0x00); /* PARAMETERS CHANGED */
         Set(SenseReason.ModeParametersChanged, SenseKey.UnitAttention, 0x2A, 0x01); /* MODE PARAMETERS CHANGED */
+        Set(SenseReason.DataEncryptionParametersChangedByAnotherItNexus, SenseKey.UnitAttention, 0x2A, 0x11); /* DATA ENCRYPTION PARAMETERS CHANGED BY ANOTHER I_T NEXUS */
         Set(SenseReason.ReservationsPreempted, SenseKey.UnitAttention, 0x2A, 0x03); /* RESERVATIONS PREEMPTED */
         Set(SenseReason.ReservationsReleased, SenseKey.UnitAttention, 0x2A, 0x04); /* RESERVATIONS RELEASED */
         Set(SenseReason.RegistrationsPreempted, SenseKey.UnitAttention, 0x2A, 0x05); /* REGISTRATIONS PREEMPTED */
@@ -68,6 +69,9 @@ public static class SenseTable
         Set(SenseReason.HardwareWriteProtected, SenseKey.DataProtect, 0x27, 0x01); /* HARDWARE WRITE PROTECTED */
         Set(SenseReason.AccessDeniedInvalidLuIdentifier, SenseKey.IllegalRequest, 0x20, 0x09); /* ACCESS DENIED - INVALID LU IDENTIFIER */
         Set(SenseReason.WormMediumOverwriteAttempted, SenseKey.DataProtect, 0x30, 0x0C); /* WORM MEDIUM - OVERWRITE ATTEMPTED */
+        Set(SenseReason.UnableToDecryptData, SenseKey.DataProtect, 0x74, 0x01); /* UNABLE TO DECRYPT DATA */
+        Set(SenseReason.UnencryptedDataEncounteredWhileDecrypting, SenseKey.DataProtect, 0x74, 0x02); /* UNENCRYPTED DATA ENCOUNTERED WHILE DECRYPTING */
+        Set(SenseReason.IncorrectDataEncryptionKey, SenseKey.DataProtect, 0x74, 0x03); /* INCORRECT DATA ENCRYPTION KEY */
 
         Set(SenseReason.UnrecoveredReadError, SenseKey.MediumError, 0x11, 0x00); /* UNRECOVERED READ ERROR */
         Set(SenseReason.WriteError, SenseKey.MediumError, 0x0C, 0x00); /* WRITE ERROR */

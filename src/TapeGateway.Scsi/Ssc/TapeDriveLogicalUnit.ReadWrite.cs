@@ -42,6 +42,7 @@ public sealed partial class TapeDriveLogicalUnit
             return failure;
         }
 
+        medium.Encryption = unit.EncryptionFor(task.Nexus);
         var blockLength = unit.BlockLength;
         if (fixedMode && sili)
         {
@@ -199,6 +200,14 @@ public sealed partial class TapeDriveLogicalUnit
                 return CommandOutcome.Fail(SenseReason.FilemarkDetected, SenseDetails.Info(residue));
             case TapeCondition.EndOfData:
                 return CommandOutcome.Fail(SenseReason.BlankCheckEndOfData, SenseDetails.Info(residue));
+
+            // SSC-4 §4.2.21 data encryption: the block is passed over, nothing of it is returned.
+            case TapeCondition.EncryptedBlock:
+                return CommandOutcome.Fail(SenseReason.UnableToDecryptData, SenseDetails.Info(residue));
+            case TapeCondition.DecryptionFailed:
+                return CommandOutcome.Fail(SenseReason.IncorrectDataEncryptionKey, SenseDetails.Info(residue));
+            case TapeCondition.UnencryptedBlock:
+                return CommandOutcome.Fail(SenseReason.UnencryptedDataEncounteredWhileDecrypting, SenseDetails.Info(residue));
             default:
                 lock (_lock)
                 {
@@ -263,6 +272,7 @@ public sealed partial class TapeDriveLogicalUnit
         }
 
         var compress = unit.CompressionEnabled;
+        medium.Encryption = unit.EncryptionFor(task.Nexus);
 
         // SSC-4 logical block protection, LBP_W: each block as transferred ends with its protection information; the
         // drive checks it and stores the block without it. A block that fails the check is not written.

@@ -63,6 +63,7 @@ public sealed partial class TapeDriveLogicalUnit
             return failure;
         }
 
+        medium.Encryption = unit.EncryptionFor(task.Nexus);
         var blockLength = (int)unit.BlockLength;
         if (fixedMode && !vte && !vbf && blockLength == 0)
         {

@@ -317,6 +317,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
                 _partitionLayoutPending = false;
             }
 
+            OnDemountForEncryption(medium);
             return medium;
         }
     }
@@ -567,6 +568,25 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         lock (_lock)
         {
             _preventers.Remove(nexus.Id);
+
+            // SSC-4 §4.2.21: LOCAL data encryption parameters belong to their I_T nexus.
+            if (_localEncryption.Remove(nexus.Id, out var local))
+            {
+                local.Key?.Dispose();
+            }
+        }
+    }
+
+    internal override void OnTaskManagement(TaskManagementEvent what, ItNexus requester)
+    {
+        base.OnTaskManagement(what, requester);
+        if (what == TaskManagementEvent.TargetColdReset)
+        {
+            // A hard reset clears the data encryption keys, as power-on does (they are never stored).
+            lock (_lock)
+            {
+                ClearEncryptionLocked(_ => true);
+            }
         }
     }
 

@@ -656,7 +656,7 @@ public sealed class TapePartitionTests
         }
 
         var image = store.ToArray();
-        Assert.Equal(2, BitConverter.ToUInt16(image, 10)); // minor version 1.2
+        Assert.Equal(3, BitConverter.ToUInt16(image, 10)); // minor version 1.3 (encrypted records)
         Assert.Equal(0, image[second + 6]); // partition byte
         Assert.True(CheckpointBytes(image) > 0);
         await using var again = await ReopenAsync(store);
