@@ -522,4 +522,125 @@ public sealed class DataEncryptionTests
         inc512[4] = 0x80;
         (await h.Run(inc512)).AssertInvalidCdbField(4, 7);
     }
+
+    /// <summary>
+    /// Randomized against a model of the tape: blocks (plain, or encrypted under key A or B; compressible or not) and
+    /// the position; the drive's parameters (encrypt with A, B or not; decryption off, DECRYPT or MIXED) changed at
+    /// random by either nexus in either scope; reads of random lengths, LOCATE, REWIND, writes that cut the tape.
+    /// Every read must give exactly the model's answer — data, ILI residue, or the 74/0x sense — and the position the
+    /// model predicts; Next Block Encryption Status must classify every object as the model does.
+    /// </summary>
+    [Theory]
+    [InlineData(11)]
+    [InlineData(12)]
+    [InlineData(13)]
+    public async Task Random_EncryptionReadsWritesPositions_MatchTheModel(int seed)
+    {
+        var rng = new Random(seed);
+        var h = new TapeHarness();
+        await h.LoadNewAsync(capacity: 64 * TapeHarness.MiB);
+        var tape = new List<(byte[] Data, int Key)>(); // Key 0 = plain, 1 = A, 2 = B
+        var position = 0;
+        int encryptKey = 0, decryptKey = 0;
+        byte decryptMode = 0;
+        byte[][] keys = [[], KeyA, KeyB];
+
+        for (var step = 0; step < 400; step++)
+        {
+            var op = rng.Next(100);
+            if (op < 12)
+            {
+                // New parameters, public (the only set), from A or B: both nexuses see them.
+                encryptKey = rng.Next(3);
+                decryptMode = (byte)(rng.Next(3) switch { 0 => 0, 1 => Decrypt, _ => Mixed });
+                decryptKey = decryptMode == 0 ? 0 : encryptKey == 0 ? 1 + rng.Next(2) : encryptKey;
+                var from = rng.Next(2) == 0 ? h.A : h.B;
+                if (encryptKey == 0 && decryptMode == 0)
+                {
+                    await ClearAsync(h, rng.Next(2) == 0 ? Public : AllItNexus, from);
+                }
+                else
+                {
+                    var key = keys[encryptKey == 0 ? decryptKey : encryptKey];
+                    await SetAsync(h, SetPage(rng.Next(2) == 0 ? Public : AllItNexus, encryptKey == 0 ? (byte)0 : Encrypt, decryptMode, key, "k" + step), from);
+                }
+
+                h.Consume(h.A);
+                h.Consume(h.B);
+            }
+            else if (op < 45)
+            {
+                var length = rng.Next(1, 6000);
+                var data = rng.Next(2) == 0
+                    ? TapeHarness.Block(length, step)
+                    : Enumerable.Range(0, length).Select(i => (byte)(i / 64)).ToArray();
+                await h.WriteRecordAsync(data);
+                tape.RemoveRange(position, tape.Count - position);
+                tape.Add((data, encryptKey));
+                position++;
+            }
+            else if (op < 80)
+            {
+                var requested = rng.Next(1, 7000);
+                var t = await h.Run(Cdb.Read(requested, sili: rng.Next(2) == 0));
+                if (position == tape.Count)
+                {
+                    t.AssertSense(SenseKey.BlankCheck, 0x00, 0x05);
+                    continue;
+                }
+
+                var (data, key) = tape[position];
+                position++;
+                if (key != 0 && decryptMode == 0)
+                {
+                    t.AssertSense(SenseKey.DataProtect, 0x74, 0x01);
+                    Assert.Empty(t.Data());
+                }
+                else if (key != 0 && key != decryptKey)
+                {
+                    t.AssertSense(SenseKey.DataProtect, 0x74, 0x03);
+                    Assert.Empty(t.Data());
+                }
+                else if (key == 0 && decryptMode == Decrypt)
+                {
+                    t.AssertSense(SenseKey.DataProtect, 0x74, 0x02);
+                    Assert.Empty(t.Data());
+                }
+                else
+                {
+                    var n = Math.Min(requested, data.Length);
+                    Assert.Equal(data.AsSpan(0, n).ToArray(), t.Data());
+
+                    // Variable-block mode: SILI suppresses ILI for shorter and longer blocks alike (READ(6)).
+                    if (requested == data.Length || (t.Cdb[1] & 0x02) != 0)
+                    {
+                        t.AssertGood();
+                    }
+                    else
+                    {
+                        t.AssertTape(SenseKey.NoSense, 0x00, 0x00, SenseFlags.IncorrectLength, requested - data.Length);
+                    }
+                }
+            }
+            else if (op < 90)
+            {
+                position = rng.Next(tape.Count + 1);
+                await h.Good(Cdb.Locate10((uint)position));
+            }
+            else if (op < 94)
+            {
+                position = 0;
+                await h.Good(Cdb.Rewind());
+            }
+            else
+            {
+                var page = await PageAsync(h, 0x20, 0x0021);
+                Assert.Equal(position, BinaryPrimitives.ReadInt64BigEndian(page.AsSpan(4)));
+                var expected = position == tape.Count ? 0x1 : tape[position].Key == 0 ? 0x3 : tape[position].Key == decryptKey && decryptMode != 0 ? 0x5 : 0x6;
+                Assert.Equal(expected, page[12] & 0x0F);
+            }
+
+            Assert.Equal(position, (await h.LongPositionAsync()).Object);
+        }
+    }
 }
