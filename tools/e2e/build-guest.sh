@@ -11,7 +11,7 @@
 #
 # The initramfs is assembled from files of the Debian packages in tools/e2e/apt-packages.txt (installed on this
 # machine): busybox for /init and the small utilities, the kernel's SCSI/virtio/iSCSI/ext4 modules, and the real
-# tools a Linux backup server uses (mke2fs, GNU tar and dd, mt-st, mtx, sg3-utils, lsscsi, iscsid/iscsiadm,
+# tools a Linux backup server uses (mke2fs, GNU tar and dd, mt-st, mtx, sg3-utils, lsscsi, stenc, iscsid/iscsiadm,
 # btape). The result is cached under $E2E_BUILD (default ${TMPDIR:-/tmp}/tapegw-e2e) in a folder named after a
 # hash of this script, tools/e2e/guest/init and the versions of the packages used, so it is rebuilt only when one
 # of those changes. Guest test scripts are NOT part of it: vm.sh adds them per run.
@@ -36,7 +36,7 @@ if [ -z "$KVER" ]; then
 fi
 [ -n "$KVER" ] || { echo "build-guest: no usable kernel (image in /boot, modules incl. st and ch): run tools/e2e/install-deps.sh" >&2; exit 1; }
 
-PKGS="busybox-static e2fsprogs tar coreutils diffutils mt-st mtx sg3-utils lsscsi open-iscsi bacula-sd bacula-common perl-base bash"
+PKGS="busybox-static e2fsprogs tar coreutils diffutils mt-st mtx sg3-utils lsscsi stenc open-iscsi bacula-sd bacula-common perl-base bash"
 BACULA_PKGS="bacula-director bacula-director-sqlite3 bacula-common-sqlite3 bacula-fd bacula-console sqlite3 libsqlite3-0"
 AMANDA_PKGS="amanda-common amanda-server amanda-client perl perl-modules-5.36 libperl5.36 libencode-locale-perl gzip procps"
 [ $FLAVOR = bacula ] && PKGS="$PKGS $BACULA_PKGS"
@@ -87,6 +87,7 @@ bin /bin/mt-st; ln -s mt-st "$R/usr/bin/mt"
 bin /usr/sbin/mtx /usr/sbin/tapeinfo /usr/sbin/loaderinfo
 bin /usr/bin/lsscsi
 for b in /usr/bin/sg_*; do bin "$b"; done
+bin /usr/bin/stenc                    # stenc 1.0.7: tape data encryption (SPIN/SPOUT 20h over SG_IO on /dev/nstN)
 bin /usr/sbin/iscsid /usr/sbin/iscsiadm
 mkdir -p "$R/etc/iscsi" "$R"/var/lib/iscsi/{nodes,send_targets,ifaces,isns,static,fw} "$R/run/lock/iscsi"
 put /etc/iscsi/iscsid.conf

@@ -384,6 +384,78 @@ check "logical block protection (sg_raw): a block with its Reed-Solomon CRC is t
   sg_raw $D0SG 11 00 ff ff ff 00 && sg_raw -r 1004 -o /tmp/lbp/rd $D0SG 08 00 00 03 ec 00 && cmp /tmp/lbp/rd /tmp/lbp/blk &&
   sg_raw -s 40 -i /tmp/lbp/off $D0SG 55 10 00 00 00 00 00 00 28 00 &&
   sg_raw $D0SG 11 00 ff ff ff 00 && sg_raw -r 1000 -o /tmp/lbp/rd0 $D0SG 08 00 00 03 e8 00 && cmp /tmp/lbp/rd0 /tmp/lbp/data'
+# ---- Hardware encryption through stenc ------------------------------------------------------------------------
+# SSC-4 application-managed tape data encryption the way a Linux administrator sets it: stenc 1.0.7 (Debian 12)
+# sends SECURITY PROTOCOL OUT 20h page 0010h (scope ALL I_T NEXUS, algorithm index 1, a 32-byte key, the key file's
+# second line as U-KAD) and reads SECURITY PROTOCOL IN 20h pages 0020h (the drive's status) and, with --detail, 0021h
+# (the next block's status), all by SG_IO on /dev/nstN. "-e on" is ENCRYPT + DECRYPT (only encrypted blocks are
+# read), "-e mixed" ENCRYPT + MIXED, "-e off" both DISABLE (clears the key). $T2 is written again from BOP: file 0
+# one plain 166466-byte record, file 1 tar of src3 (10 KiB records) and file 2 the three blob records, both encrypted
+# with key A. A READ the drive cannot serve is DATA PROTECT 74/01 (no key), 74/03 (another key) or 74/02 (a plain
+# block in DECRYPT mode), and the drive passes the block over.
+echo "=== hardware encryption through stenc 1.0.7 ($T2 in drive 0)"
+mkdir -p /tmp/enc /var/log   # /var/log/stenc: stenc's key change audit log
+enc_key() { head -c 32 /dev/urandom | od -An -tx1 -v | tr -d " \n"; echo; echo "$1"; }   # a key file: hex key, U-KAD
+enc_key e2e-tape-key-A > /tmp/enc/keyA; enc_key e2e-tape-key-B > /tmp/enc/keyB
+head -c 166466 /tmp/blob > /tmp/enc/plain
+enc_st() { stenc -f $D0 "$@" > /tmp/enc/st 2>&1; cat /tmp/enc/st; grep -q "^Drive Encryption:" /tmp/enc/st; }   # status -> /tmp/enc/st
+enc_has() { grep -Eq "$1" /tmp/enc/st || { echo "stenc printed no line matching: $1"; return 1; }; }
+enc_set() { stenc -f $D0 "$@" > /tmp/enc/set 2>&1; cat /tmp/enc/set; grep -q "^Success!" /tmp/enc/set; }   # stenc -e ...
+enc_tell() { mt -f $D0 tell | sed -nE "s/^At block ([0-9]+)\.$/\1/p"; }
+enc_eio() {   # enc_eio BS: one dd read through st fails with EIO
+  { dd if=$D0 of=/dev/null bs=$1 count=1; echo "dd exit $?"; } > /tmp/enc/dd 2>&1; cat /tmp/enc/dd
+  grep -q "Input/output error" /tmp/enc/dd && grep -q "^dd exit 1$" /tmp/enc/dd
+}
+enc_protect() {   # enc_protect LEN TEXT: READ(6) of a LEN-byte variable block through sg is DATA PROTECT, TEXT (sg3-utils' ASC/ASCQ text)
+  { sg_raw -r $1 $D0SG 08 00 $(printf "%02x %02x %02x" $(($1 >> 16)) $((($1 >> 8) & 255)) $(($1 & 255))) 00; echo "sg_raw exit $?"; } > /tmp/enc/raw 2>&1
+  cat /tmp/enc/raw; grep -q "Sense key: Data Protect" /tmp/enc/raw && grep -q "^Additional sense: $2$" /tmp/enc/raw
+}
+check "stenc --detail (SPIN 20h pages 0020h, 0021h): encryption off, not encrypting; the block at BOP of $T2 is not encrypted; the tape does not move" '
+  stenc --version | grep "^stenc v1.0.7 " && mt -f $D0 rewind && enc_st --detail && enc_has "^Product ID: +ULT3580-TD5" && enc_has "^Drive Encryption: +off$" &&
+  enc_has "^Drive Input: +Not encrypting$" && enc_has "^Volume Encryption: +Not encrypted$" && ! grep -q "Key Desc" /tmp/enc/st && [ "$(enc_tell)" = 0 ]'
+check "plain file 0 (dd); stenc -e on -k KEYFILE -a 1 (SPOUT 20h page 0010h, key A, U-KAD e2e-tape-key-A): status on (encrypting, decrypting), the key description shown" '
+  mt -f $D0 rewind && dd if=/tmp/enc/plain of=$D0 bs=166466 2>&1 | tee /dev/stderr | grep -q "^1+0 records out" &&
+  head -1 /tmp/enc/keyA | grep -Eq "^[0-9a-f]{64}$" && enc_set -e on -k /tmp/enc/keyA -a 1 &&
+  enc_st && enc_has "^Drive Encryption: +on$" && enc_has "^Drive Key Desc\.\(uKAD\): +e2e-tape-key-A$" &&
+  mt -f $D0 rewind && enc_st --detail && enc_has "^Drive Output: +Decrypting$" && enc_has "^ +Unencrypted data not outputted$" &&
+  enc_has "^Drive Input: +Encrypting$" && enc_has "^Encryption Algorithm: *1$" && enc_has "^Volume Encryption: +Not encrypted$" &&
+  sed -nE "s/^Key Instance Counter: *([0-9]+)$/\1/p" /tmp/enc/st > /tmp/enc/kA && [ -s /tmp/enc/kA ]'
+check "encrypted with key A after mt eod: tar src3 (file 1), three dd records (file 2); stenc --detail before file 1: Encrypted and able to decrypt, algorithm 1" '
+  mt -f $D0 eod && tar -cf $D0 -b 20 -C /tmp src3 && dd if=/tmp/blob of=$D0 bs=166466 2>&1 | tee /dev/stderr | grep -q "^3+0 records out" && at $D0 3 0 &&
+  mt -f $D0 rewind && mt -f $D0 fsf 1 && B=$(enc_tell) && enc_st --detail && enc_has "^Volume Encryption: +Encrypted and able to decrypt$" &&
+  enc_has "^Volume Algorithm: +1$" && [ "$(enc_tell)" = "$B" ]'
+check "mode on, key A: files 1 and 2 read back identical; the plain file 0 is refused: dd EIO, READ(6) through sg DATA PROTECT 74/02, the block passed over" '
+  mt -f $D0 rewind && mt -f $D0 fsf 1 && mkdir -p /tmp/enc/x1 && tar -xf $D0 -b 20 -C /tmp/enc/x1 && (cd /tmp/enc/x1 && sha256sum -c --quiet /tmp/src3.sha256) &&
+  mt -f $D0 rewind && mt -f $D0 fsf 2 && dd if=$D0 of=/tmp/enc/blob.1 bs=256k 2>/dev/null && cmp /tmp/blob /tmp/enc/blob.1 &&
+  mt -f $D0 rewind && enc_eio 256k && [ "$(enc_tell)" = 1 ] &&
+  mt -f $D0 rewind && enc_protect 166466 "Unencrypted data encountered while decrypting" && [ "$(enc_tell)" = 1 ]'
+check "stenc -e off: status off, no key; file 0 reads; before file 1 stenc --detail says encrypted, unable to decrypt, volume key e2e-tape-key-A; dd EIO, READ(6) DATA PROTECT 74/01, passed over" '
+  enc_set -e off && enc_st && enc_has "^Drive Encryption: +off$" && ! grep -q "Key Desc" /tmp/enc/st &&
+  mt -f $D0 rewind && dd if=$D0 of=/tmp/enc/plain.0 bs=256k count=1 2>/dev/null && cmp /tmp/enc/plain /tmp/enc/plain.0 &&
+  mt -f $D0 rewind && mt -f $D0 fsf 1 && B=$(enc_tell) && enc_st --detail &&
+  enc_has "^Volume Encryption: +Encrypted, but unable to decrypt due to invalid key" && enc_has "^Volume Key Desc\.\(uKAD\): +e2e-tape-key-A$" &&
+  [ "$(enc_tell)" = "$B" ] && enc_eio 10k && [ "$(enc_tell)" = $((B + 1)) ] &&
+  mt -f $D0 rewind && mt -f $D0 fsf 1 && enc_protect 10240 "Unable to decrypt data" && [ "$(enc_tell)" = $((B + 1)) ]'
+check "stenc -e on with key B: key instance counter up; drive key e2e-tape-key-B, volume key e2e-tape-key-A; dd EIO, READ(6) DATA PROTECT 74/03, passed over" '
+  head -1 /tmp/enc/keyB | grep -Eq "^[0-9a-f]{64}$" && ! cmp -s /tmp/enc/keyA /tmp/enc/keyB && enc_set -e on -k /tmp/enc/keyB -a 1 &&
+  mt -f $D0 rewind && mt -f $D0 fsf 1 && B=$(enc_tell) && enc_st --detail && enc_has "^Drive Encryption: +on$" &&
+  enc_has "^Drive Key Desc\.\(uKAD\): +e2e-tape-key-B$" && enc_has "^Volume Encryption: +Encrypted, but unable to decrypt due to invalid key" &&
+  enc_has "^Volume Key Desc\.\(uKAD\): +e2e-tape-key-A$" && k=$(sed -nE "s/^Key Instance Counter: *([0-9]+)$/\1/p" /tmp/enc/st) &&
+  echo "key instance counter: key A $(cat /tmp/enc/kA), key B $k" && [ "$k" -gt "$(cat /tmp/enc/kA)" ] &&
+  enc_eio 10k && mt -f $D0 rewind && mt -f $D0 fsf 1 && enc_protect 10240 "Incorrect data encryption key" && [ "$(enc_tell)" = $((B + 1)) ]'
+check "stenc -e mixed with key A: status mixed; before file 1 Encrypted and able to decrypt; the plain file 0 and the encrypted files 1 and 2 read back identical" '
+  enc_set -e mixed -k /tmp/enc/keyA -a 1 && mt -f $D0 rewind && mt -f $D0 fsf 1 && B=$(enc_tell) && enc_st --detail &&
+  enc_has "^Drive Encryption: +mixed$" && enc_has "^ +Unencrypted data outputted$" && enc_has "^Drive Key Desc\.\(uKAD\): +e2e-tape-key-A$" &&
+  enc_has "^Volume Encryption: +Encrypted and able to decrypt$" && [ "$(enc_tell)" = "$B" ] &&
+  mt -f $D0 rewind && dd if=$D0 of=/tmp/enc/plain.m bs=256k count=1 2>/dev/null && cmp /tmp/enc/plain /tmp/enc/plain.m &&
+  mt -f $D0 rewind && mt -f $D0 fsf 1 && mkdir -p /tmp/enc/x2 && tar -xf $D0 -b 20 -C /tmp/enc/x2 && (cd /tmp/enc/x2 && sha256sum -c --quiet /tmp/src3.sha256) &&
+  mt -f $D0 rewind && mt -f $D0 fsf 2 && dd if=$D0 of=/tmp/enc/blob.m bs=256k 2>/dev/null && cmp /tmp/blob /tmp/enc/blob.m'
+check "stenc -e on --ckod (clear key on demount): after mt offline, mtx unload and load of $T2 the drive says off, and file 1 is DATA PROTECT 74/01" '
+  enc_set -e on -k /tmp/enc/keyA -a 1 --ckod && enc_st && enc_has "^Drive Encryption: +on$" &&
+  mt -f $D0 offline && mtx -f $CH unload $S2 0 && mtx -f $CH load $S2 0 && online $D0 >/dev/null &&
+  enc_st && enc_has "^Drive Encryption: +off$" && ! grep -q "Key Desc" /tmp/enc/st && mt -f $D0 fsf 1 && enc_protect 10240 "Unable to decrypt data"'
+check "stenc -e off at the end: no encryption on drive 0, $T2 rewound" '
+  enc_set -e off && enc_st && enc_has "^Drive Encryption: +off$" && ! grep -q "Key Desc" /tmp/enc/st && mt -f $D0 rewind && [ "$(enc_tell)" = 0 ]'
 check "positioning: mt offline, mtx unload $S2 0: $T2 back in slot $S2" '
   mt -f $D0 offline && mtx -f $CH unload $S2 0 && [ "$(slot_of $T2)" = "$S2" ]'
 
