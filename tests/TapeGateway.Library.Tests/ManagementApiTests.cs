@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using TapeGateway.Cli;
+using TapeGateway.Core.Scsi;
 using TapeGateway.Scsi.Smc;
 using TapeGateway.Server;
 
@@ -176,6 +177,67 @@ public sealed class ManagementApiTests(GatewayHostFixture fixture) : IClassFixtu
         Assert.True(mode.GetProperty("compression").GetBoolean());
         Assert.Equal("none", mode.GetProperty("logicalBlockProtection").GetProperty("method").GetString());
         Assert.False(mode.GetProperty("logicalBlockProtection").GetProperty("write").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Drive_mode_shows_the_encryption_an_application_set_never_the_key()
+    {
+        var drive = (ScsiLibraryDrive)fixture.Library.LibraryDrives[1];
+        var nexus = new ItNexus("iqn.1994-05.com.example:crypto", 0x23D000000042, drive.TargetName, 1);
+        var key = Enumerable.Range(0x40, 32).Select(i => (byte)i).ToArray();
+
+        // SECURITY PROTOCOL OUT, tape data encryption, Set Data Encryption (as Bareos' scsicrypto sends it: ALL I_T
+        // NEXUS, ENCRYPT, MIXED, algorithm 1, a 32-byte key).
+        async Task<ScsiTask> SetAsync(byte encryption, byte decryption)
+        {
+            var page = new byte[52];
+            page[1] = 0x10;
+            page[3] = 48;
+            page[4] = 2 << 5;
+            page[6] = encryption;
+            page[7] = decryption;
+            page[8] = 1;
+            page[19] = 32;
+            key.CopyTo(page, 20);
+            var task = new ScsiTask();
+            var cdb = new byte[16];
+            cdb[0] = 0xB5;
+            cdb[1] = 0x20;
+            cdb[3] = 0x10;
+            cdb[9] = (byte)page.Length;
+            task.SetCdb(cdb);
+            task.Nexus = nexus;
+            task.Lun = drive.Lun;
+            task.Direction = DataDirection.Write;
+            task.ExpectedDataTransferLength = (uint)page.Length;
+            page.CopyTo(task.PrepareDataOut(page.Length));
+            task.CompleteDataOut(page.Length);
+            await drive.Unit.ExecuteAsync(task);
+            return task;
+        }
+
+        Assert.Equal(ScsiStatus.Good, (await SetAsync(2, 3)).Status);
+        try
+        {
+            var raw = await (await Http.GetAsync("/api/drives")).Content.ReadAsStringAsync();
+            var encryption = JsonDocument.Parse(raw).RootElement[1].GetProperty("mode").GetProperty("encryption");
+            Assert.True(encryption.GetProperty("encrypt").GetBoolean());
+            Assert.Equal("mixed", encryption.GetProperty("decrypt").GetString());
+            Assert.Equal("all-it-nexus", encryption.GetProperty("scope").GetString());
+            Assert.DoesNotContain(Convert.ToBase64String(key), raw, StringComparison.Ordinal);
+            Assert.DoesNotContain(Convert.ToHexString(key), raw, StringComparison.OrdinalIgnoreCase);
+
+            var (rc, output, _) = await RunCliAsync("drives");
+            Assert.Equal(0, rc);
+            Assert.Contains("encrypting, decrypt mixed", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Assert.Equal(ScsiStatus.Good, (await SetAsync(0, 0)).Status);
+        }
+
+        var cleared = await JsonAsync(await Http.GetAsync("/api/drives"));
+        Assert.False(cleared[1].GetProperty("mode").TryGetProperty("encryption", out var off) && off.ValueKind != JsonValueKind.Null);
     }
 
     [Fact]

@@ -100,11 +100,20 @@ public sealed partial class TapeDriveLogicalUnit
         }
     }
 
-    private void ClearEncryptionLocked(Func<EncryptionParameters, bool> which)
+    /// <summary>
+    /// Ends the parameters <paramref name="which"/> selects. <paramref name="wipe"/> disposes their keys at once; only
+    /// callers that hold the drive's command gate may (no command can be using them): the others (nexus loss, hard
+    /// reset) drop them for the garbage collector, so a command still in flight never meets a disposed key.
+    /// </summary>
+    private void ClearEncryptionLocked(Func<EncryptionParameters, bool> which, bool wipe)
     {
         if (_publicEncryption is { } p && which(p))
         {
-            p.Key?.Dispose();
+            if (wipe)
+            {
+                p.Key?.Dispose();
+            }
+
             _publicEncryption = null;
         }
 
@@ -112,7 +121,11 @@ public sealed partial class TapeDriveLogicalUnit
         {
             if (which(local))
             {
-                local.Key?.Dispose();
+                if (wipe)
+                {
+                    local.Key?.Dispose();
+                }
+
                 _localEncryption.Remove(id);
             }
         }
@@ -124,7 +137,7 @@ public sealed partial class TapeDriveLogicalUnit
         medium.Encryption = null;
         lock (_lock)
         {
-            ClearEncryptionLocked(p => p.ClearOnDemount);
+            ClearEncryptionLocked(p => p.ClearOnDemount, wipe: true); // EjectAsync holds the command gate
         }
     }
 
@@ -584,7 +597,7 @@ public sealed partial class TapeDriveLogicalUnit
                     _publicEncryption = parameters;
                     if (request.Scope == ScopeAllItNexus)
                     {
-                        ClearEncryptionLocked(p => p.Scope == ScopeLocal);
+                        ClearEncryptionLocked(p => p.Scope == ScopeLocal, wipe: true); // SPOUT is a serialized command
                     }
                 }
 

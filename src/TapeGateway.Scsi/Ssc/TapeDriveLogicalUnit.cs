@@ -569,11 +569,9 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
         {
             _preventers.Remove(nexus.Id);
 
-            // SSC-4 §4.2.21: LOCAL data encryption parameters belong to their I_T nexus.
-            if (_localEncryption.Remove(nexus.Id, out var local))
-            {
-                local.Key?.Dispose();
-            }
+            // SSC-4 §4.2.21: LOCAL data encryption parameters belong to their I_T nexus. Dropped, not disposed: a command
+            // of that nexus may still be finishing (see ClearEncryptionLocked).
+            _localEncryption.Remove(nexus.Id);
         }
     }
 
@@ -585,7 +583,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
             // A hard reset clears the data encryption keys, as power-on does (they are never stored).
             lock (_lock)
             {
-                ClearEncryptionLocked(_ => true);
+                ClearEncryptionLocked(_ => true, wipe: false);
             }
         }
     }
