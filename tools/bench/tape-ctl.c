@@ -10,6 +10,10 @@
  *   tape-ctl unload DRIVE_URL              REWIND, then LOAD UNLOAD with LOAD=0
  *   tape-ctl read  DRIVE_URL BYTES COUNT   REWIND, then COUNT variable-length READ(6) of BYTES, one at a time, no
  *                                          verification; prints MB/s (a read-only load for profiling the read path)
+ *   tape-ctl crypt DRIVE_URL on|off        SECURITY PROTOCOL OUT (SPC-4 B5h), tape data encryption (20h), Set Data
+ *                                          Encryption page: scope ALL I_T NEXUS, ENCRYPT + MIXED, algorithm 01h, a
+ *                                          fixed 32-byte benchmark key ("on"), or both modes DISABLE ("off"), as
+ *                                          Bareos' scsicrypto sends it. The drive keeps it across loads.
  *
  * Exit status 0 ok, 1 SCSI/iSCSI failure, 2 usage. Prints one line per command on stdout.
  */
@@ -171,6 +175,22 @@ static int do_dce(struct iscsi_context *c, int lun, int set)
 	return (!!(buf[off + 2] & 0x80)) == set ? 0 : 1;
 }
 
+static int do_crypt(struct iscsi_context *c, int lun, int on)
+{
+	unsigned char page[52] = { 0x00, 0x10, 0x00, 48, 2 << 5 };
+	unsigned char cdb[12] = { 0xB5, 0x20, 0x00, 0x10, 0, 0, 0, 0, 0, sizeof page, 0, 0 };
+	page[6] = on ? 0x02 : 0x00;      /* ENCRYPTION MODE: ENCRYPT */
+	page[7] = on ? 0x03 : 0x00;      /* DECRYPTION MODE: MIXED */
+	page[8] = 0x01;                  /* ALGORITHM INDEX */
+	page[19] = 32;                   /* KEY LENGTH */
+	for (int i = 0; i < 32; i++)
+		page[20 + i] = on ? (unsigned char)(0xA0 + i) : 0;
+	if (!good(command(c, lun, cdb, 12, SCSI_XFER_WRITE, sizeof page, page, sizeof page), "SECURITY PROTOCOL OUT"))
+		return 1;
+	printf("encryption %s\n", on ? "on (ENCRYPT, MIXED)" : "off");
+	return 0;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -226,6 +246,8 @@ int main(int argc, char **argv)
 		rc = do_ready(c, lun) || do_dce(c, lun, argc == 4 ? atoi(argv[3]) : -1);
 	} else if (!strcmp(argv[1], "read") && argc == 5) {
 		rc = do_read(c, lun, atoi(argv[3]), atol(argv[4]));
+	} else if (!strcmp(argv[1], "crypt") && argc == 4 && (!strcmp(argv[3], "on") || !strcmp(argv[3], "off"))) {
+		rc = do_crypt(c, lun, !strcmp(argv[3], "on"));
 	} else if (!strcmp(argv[1], "unload") && argc == 3) {
 		unsigned char rew[6] = { 0x01, 0, 0, 0, 0, 0 }, unload[6] = { 0x1B, 0, 0, 0, 0, 0 };
 		rc = good(command(c, lun, rew, 6, SCSI_XFER_NONE, 0, NULL, 0), "REWIND") &&
@@ -239,6 +261,6 @@ int main(int argc, char **argv)
 	disconnect(c);
 	return rc;
 usage:
-	fprintf(stderr, "usage: tape-ctl move CHANGER_URL SRC DST | ready DRIVE_URL | dce DRIVE_URL [0|1] | unload DRIVE_URL | read DRIVE_URL BYTES COUNT\n");
+	fprintf(stderr, "usage: tape-ctl move CHANGER_URL SRC DST | ready DRIVE_URL | dce DRIVE_URL [0|1] | unload DRIVE_URL | read DRIVE_URL BYTES COUNT | crypt DRIVE_URL on|off\n");
 	return 2;
 }

@@ -31,6 +31,9 @@
 #   TG_PORT [3273] TG_HTTP [8273] TG_LOGLEVEL [Warning] TG_EXTRA (extra server args)  TG_ENV (extra environment,
 #                       e.g. "DOTNET_gcServer=0")   TGB_DLL  TGB_ENV  TGB_EXTRA (target tgb; ports TG_PORT+1,
 #                       TG_HTTP+1; e.g. TGB_EXTRA=--TapeGateway:TapeCache:Enabled=false: local images, no object store)
+#   TGB_CRYPT [0]       1: tgb's drives encrypt (SECURITY PROTOCOL OUT, AES-256-GCM, ENCRYPT + MIXED, set once after
+#                       start with tape-ctl crypt; the drives keep it across loads): with TGB_DLL=$TG_DLL the
+#                       alternating run measures what hardware encryption costs against tg
 #   WARMUP_MIB [512]    untimed warm-up per drive per record size on every tape target: the .NET JIT keeps tiering up
 #                       the server for minutes (its compiler thread took 2.5 s of the first 12 256-MiB runs' 12.6 s)
 #   DRAIN [1]           after each TapeGateway run, wait until its tier has uploaded everything (upload buffer 0
@@ -80,6 +83,7 @@ TG_ENV=${TG_ENV:-}
 TGB_DLL=${TGB_DLL:-}
 TGB_ENV=${TGB_ENV:-}
 TGB_EXTRA=${TGB_EXTRA:-}
+TGB_CRYPT=${TGB_CRYPT:-0}
 WARMUP_MIB=${WARMUP_MIB:-512}
 TGT_PORT=${TGT_PORT:-3293}
 TGT_PARAMS=${TGT_PARAMS:-}
@@ -187,7 +191,7 @@ if has_tg; then
 	SRC_DESC="$SRC_DESC; dll built $(date -u -r "$TG_DLL" '+%Y-%m-%d %H:%M:%S UTC')$([[ "$BUILD" == 1 ]] || echo ' (BUILD=0: prebuilt)')${TG_ENV:+, environment $TG_ENV}"
 fi
 if has_target tgb; then
-	SRC_DESC="$SRC_DESC; tgb = $TGB_DLL (built $(date -u -r "$TGB_DLL" '+%Y-%m-%d %H:%M:%S UTC'))${TGB_ENV:+, environment $TGB_ENV}"
+	SRC_DESC="$SRC_DESC; tgb = $TGB_DLL (built $(date -u -r "$TGB_DLL" '+%Y-%m-%d %H:%M:%S UTC'))${TGB_ENV:+, environment $TGB_ENV}$([[ "$TGB_CRYPT" == 1 ]] && echo ', drives encrypting (AES-256-GCM, SECURITY PROTOCOL OUT)')"
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -266,6 +270,12 @@ fi
 if has_target tgb; then
 	start_tg tgb "$TGB_DLL" "$TGB_PORT" "$TGB_HTTP" "$TGB_DATA" "$TGB_ENV" "$TG_EXTRA $TGB_EXTRA"
 	TGB_PID=$REPLY
+	if [[ "$TGB_CRYPT" == 1 ]]; then
+		for ((i = 1; i <= NDRIVES; i++)); do
+			crypt=$("$TAPECTL" crypt "$TGB_BASE/$i" on) || die "SECURITY PROTOCOL OUT on $TGB_BASE/$i failed"
+			log "tgb drive $i: $crypt"
+		done
+	fi
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
