@@ -53,6 +53,11 @@ public sealed partial class TapeImage : ITapeMedium
     // and returned on the read loop, shared-pool arrays would pile up in thread slots and rents would allocate.
     private byte[]? _aheadBuffer;
 
+    // An encrypted (uncompressed) record the read-ahead has also decrypted: the plaintext, and the key it used (the
+    // READ takes it only if that is still the drive's decryption key). Null when there is none.
+    private byte[]? _aheadPlain;
+    private TapeCipher? _aheadPlainKey;
+
     private Compressor? _compressor;
     private Decompressor? _decompressor;
 
@@ -1169,7 +1174,45 @@ public sealed partial class TapeImage : ITapeMedium
             {
                 _aheadRecord = header;
                 _aheadLon = lon;
+                if (header.Encrypted && !header.Compressed && Encryption?.Decrypt is { } key)
+                {
+                    DecryptAheadLocked(header, buffer.AsSpan(0, (int)stored), key);
+                }
             }
+        }
+    }
+
+    /// <summary>
+    /// Decrypts the record the read-ahead holds, so that a streaming READ of encrypted data waits for the cipher as
+    /// little as one of plain data waits for the CRC. Any failure just leaves it to the READ, which reports it.
+    /// </summary>
+    private void DecryptAheadLocked(RecordHeader header, ReadOnlySpan<byte> payload, TapeCipher key)
+    {
+        if (!TapeCipher.Envelope.TryParse(payload, out var envelope) || envelope.CipherTextLength != header.LogicalLength)
+        {
+            return;
+        }
+
+        if (_aheadPlain is null || _aheadPlain.Length < header.LogicalLength)
+        {
+            if (_aheadPlain is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_aheadPlain);
+            }
+
+            _aheadPlain = ArrayPool<byte>.Shared.Rent(header.LogicalLength);
+        }
+
+        try
+        {
+            if (key.TryOpen(payload, header.LogicalLength, compressed: false, _aheadPlain.AsSpan(0, header.LogicalLength)))
+            {
+                _aheadPlainKey = key;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The drive replaced its key (SECURITY PROTOCOL OUT) meanwhile: the READ decrypts with the new one.
         }
     }
 
@@ -1194,7 +1237,11 @@ public sealed partial class TapeImage : ITapeMedium
         return false;
     }
 
-    private void DropReadAheadLocked() => _aheadLon = -1;
+    private void DropReadAheadLocked()
+    {
+        _aheadLon = -1;
+        _aheadPlainKey = null;
+    }
 
     /// <summary>The logical object whose verified payload the read-ahead holds, or -1 (for tests, which wait on it).</summary>
     internal long ReadAheadObject
@@ -1210,6 +1257,28 @@ public sealed partial class TapeImage : ITapeMedium
 
     private TapeResult DeliverReadAhead(RecordHeader header, byte[] stored, Memory<byte> destination, IDataBufferAdopter? owner)
     {
+        var plainKey = _aheadPlainKey;
+        _aheadPlainKey = null; // no read-ahead runs while this verb is in progress, so nothing else touches these
+        if (header.Encrypted && plainKey is not null && _aheadPlain is { } plain && ReferenceEquals(plainKey, Encryption?.Decrypt))
+        {
+            var logical = header.LogicalLength;
+            if (owner is not null && logical == destination.Length)
+            {
+                lock (_aheadLock)
+                {
+                    _aheadPlain = owner.Adopt(plain, logical);
+                }
+            }
+            else
+            {
+                var transfer = Math.Min(logical, destination.Length);
+                plain.AsSpan(0, transfer).CopyTo(destination.Span);
+            }
+
+            Statistics.OnRead(logical);
+            return Completed(logical, Math.Min(logical, destination.Length), destination.Length) with { Encrypted = true };
+        }
+
         if (owner is null || header.Compressed || header.Encrypted || header.LogicalLength != destination.Length || Encryption is { RequireEncrypted: true })
         {
             return Deliver(header, stored.AsSpan(0, header.StoredLength), destination);
@@ -1250,6 +1319,18 @@ public sealed partial class TapeImage : ITapeMedium
         if (!TapeCipher.Envelope.TryParse(source, out var envelope))
         {
             return TapeResult.Of(TapeCondition.MediumError);
+        }
+
+        if (!header.Compressed && envelope.CipherTextLength == header.LogicalLength && header.LogicalLength <= destination.Length)
+        {
+            // The common case: the block decrypts straight into the caller's buffer (cleared again if the key fails).
+            if (!cipher.TryOpen(source, header.LogicalLength, compressed: false, destination.Span[..header.LogicalLength]))
+            {
+                return TapeResult.Of(TapeCondition.DecryptionFailed);
+            }
+
+            Statistics.OnRead(header.LogicalLength);
+            return Completed(header.LogicalLength, header.LogicalLength, destination.Length) with { Encrypted = true };
         }
 
         var plain = ArrayPool<byte>.Shared.Rent(envelope.CipherTextLength);
@@ -1343,92 +1424,131 @@ public sealed partial class TapeImage : ITapeMedium
         var stored = StoredSizeOf(lon);
         int n;
         var payloadRead = 0;
-        if (stored > 0 && stored <= destination.Length)
-        {
-            _readParts[0] = _readHeader;
-            _readParts[1] = destination[..(int)stored];
-            try
-            {
-                n = await _store.ReadScatterAsync(offset, _readParts, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                _readParts[1] = default;
-            }
-
-            payloadRead = Math.Max(0, n - TapeFormat.RecordHeaderSize);
-        }
-        else
-        {
-            n = await _store.ReadAsync(offset, _readHeader, ct).ConfigureAwait(false);
-        }
-
-        if (n < TapeFormat.RecordHeaderSize || !TapeFormat.TryReadRecordHeader(_readHeader, _active, lon, out var header) || header.Type != RecordType.Data)
-        {
-            return TapeResult.Of(TapeCondition.MediumError);
-        }
-
-        // The payload is in the caller's buffer already unless the header disagrees with the index (then it is read
-        // again below, by the header's length, and the CRC decides).
-        var inDestination = payloadRead == header.StoredLength && stored == header.StoredLength;
-        var payloadOffset = offset + TapeFormat.RecordHeaderSize;
-        var logical = header.LogicalLength;
-        var transfer = Math.Min(logical, destination.Length);
-
-        if (!header.Compressed && !header.Encrypted && header.StoredLength <= destination.Length)
-        {
-            // Common case: straight into the caller's buffer, verify there.
-            var target = destination[..header.StoredLength];
-            if (!inDestination)
-            {
-                n = await _store.ReadAsync(payloadOffset, target, ct).ConfigureAwait(false);
-                if (n != header.StoredLength)
-                {
-                    return TapeResult.Of(TapeCondition.MediumError);
-                }
-            }
-
-            if (TapeFormat.Crc(target.Span) != header.PayloadCrc)
-            {
-                return TapeResult.Of(TapeCondition.MediumError);
-            }
-
-            if (Encryption is { RequireEncrypted: true })
-            {
-                return TapeResult.Of(TapeCondition.UnencryptedBlock);
-            }
-
-            Statistics.OnRead(logical);
-            return Completed(logical, transfer, destination.Length);
-        }
-
-        var storedBytes = ArrayPool<byte>.Shared.Rent(header.StoredLength);
+        byte[]? whole = null; // the payload when it does not fit the caller's buffer (an encrypted block, a short READ)
         try
         {
-            if (inDestination)
+            if (stored > 0 && stored <= destination.Length)
             {
-                // A compressed payload was read into the caller's buffer, where it would overlap its own expansion.
-                destination.Span[..header.StoredLength].CopyTo(storedBytes);
+                _readParts[0] = _readHeader;
+                _readParts[1] = destination[..(int)stored];
+                try
+                {
+                    n = await _store.ReadScatterAsync(offset, _readParts, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _readParts[1] = default;
+                }
+
+                payloadRead = Math.Max(0, n - TapeFormat.RecordHeaderSize);
+            }
+            else if (stored > 0 && stored <= TapeFormat.MaxBlockLength + TapeFormat.MaxEncryptedOverhead)
+            {
+                // Header and payload in one store operation here too, into a buffer of ours.
+                whole = ArrayPool<byte>.Shared.Rent((int)stored);
+                _readParts[0] = _readHeader;
+                _readParts[1] = whole.AsMemory(0, (int)stored);
+                try
+                {
+                    n = await _store.ReadScatterAsync(offset, _readParts, ct).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _readParts[1] = default;
+                }
+
+                payloadRead = Math.Max(0, n - TapeFormat.RecordHeaderSize);
             }
             else
             {
-                n = await _store.ReadAsync(payloadOffset, storedBytes.AsMemory(0, header.StoredLength), ct).ConfigureAwait(false);
-                if (n != header.StoredLength)
-                {
-                    return TapeResult.Of(TapeCondition.MediumError);
-                }
+                n = await _store.ReadAsync(offset, _readHeader, ct).ConfigureAwait(false);
             }
 
-            if (TapeFormat.Crc(storedBytes.AsSpan(0, header.StoredLength)) != header.PayloadCrc)
+            if (n < TapeFormat.RecordHeaderSize || !TapeFormat.TryReadRecordHeader(_readHeader, _active, lon, out var header) || header.Type != RecordType.Data)
             {
                 return TapeResult.Of(TapeCondition.MediumError);
             }
 
-            return Deliver(header, storedBytes.AsSpan(0, header.StoredLength), destination);
+            // The payload is in hand already (the caller's buffer or ours) unless the header disagrees with the index (then
+            // it is read again below, by the header's length, and the CRC decides).
+            var inHand = payloadRead == header.StoredLength && stored == header.StoredLength;
+            if (whole is not null && inHand)
+            {
+                if (TapeFormat.Crc(whole.AsSpan(0, header.StoredLength)) != header.PayloadCrc)
+                {
+                    return TapeResult.Of(TapeCondition.MediumError);
+                }
+
+                return Deliver(header, whole.AsSpan(0, header.StoredLength), destination);
+            }
+
+            var inDestination = inHand && whole is null;
+            var payloadOffset = offset + TapeFormat.RecordHeaderSize;
+            var logical = header.LogicalLength;
+            var transfer = Math.Min(logical, destination.Length);
+
+            if (!header.Compressed && !header.Encrypted && header.StoredLength <= destination.Length)
+            {
+                // Common case: straight into the caller's buffer, verify there.
+                var target = destination[..header.StoredLength];
+                if (!inDestination)
+                {
+                    n = await _store.ReadAsync(payloadOffset, target, ct).ConfigureAwait(false);
+                    if (n != header.StoredLength)
+                    {
+                        return TapeResult.Of(TapeCondition.MediumError);
+                    }
+                }
+
+                if (TapeFormat.Crc(target.Span) != header.PayloadCrc)
+                {
+                    return TapeResult.Of(TapeCondition.MediumError);
+                }
+
+                if (Encryption is { RequireEncrypted: true })
+                {
+                    return TapeResult.Of(TapeCondition.UnencryptedBlock);
+                }
+
+                Statistics.OnRead(logical);
+                return Completed(logical, transfer, destination.Length);
+            }
+
+            var storedBytes = ArrayPool<byte>.Shared.Rent(header.StoredLength);
+            try
+            {
+                if (inDestination)
+                {
+                    // A compressed payload was read into the caller's buffer, where it would overlap its own expansion.
+                    destination.Span[..header.StoredLength].CopyTo(storedBytes);
+                }
+                else
+                {
+                    n = await _store.ReadAsync(payloadOffset, storedBytes.AsMemory(0, header.StoredLength), ct).ConfigureAwait(false);
+                    if (n != header.StoredLength)
+                    {
+                        return TapeResult.Of(TapeCondition.MediumError);
+                    }
+                }
+
+                if (TapeFormat.Crc(storedBytes.AsSpan(0, header.StoredLength)) != header.PayloadCrc)
+                {
+                    return TapeResult.Of(TapeCondition.MediumError);
+                }
+
+                return Deliver(header, storedBytes.AsSpan(0, header.StoredLength), destination);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(storedBytes);
+            }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(storedBytes);
+            if (whole is not null)
+            {
+                ArrayPool<byte>.Shared.Return(whole);
+            }
         }
     }
 
@@ -1812,6 +1932,14 @@ public sealed partial class TapeImage : ITapeMedium
                 {
                     _aheadBuffer = null;
                     ArrayPool<byte>.Shared.Return(ahead);
+                }
+
+                if (_aheadPlain is { } plainAhead)
+                {
+                    _aheadPlain = null;
+                    _aheadPlainKey = null;
+                    CryptographicOperations.ZeroMemory(plainAhead);
+                    ArrayPool<byte>.Shared.Return(plainAhead);
                 }
             }
 

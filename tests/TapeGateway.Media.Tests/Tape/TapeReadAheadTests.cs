@@ -108,9 +108,59 @@ public sealed class TapeReadAheadTests
         Assert.Equal(0, owner.Adoptions); // record 2 was not ahead: read and copied in place
     }
 
-    private static async Task<TapeImage> WrittenTapeAsync(byte[][] blocks, bool compress)
+    [Fact]
+    public async Task Encrypted_blocks_are_decrypted_ahead_and_the_plaintext_buffer_is_adopted()
+    {
+        using var key = new TapeCipher(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray(), "k"u8);
+        var blocks = Enumerable.Range(0, 5).Select(i => RandomBlock(Block, 300 + i)).ToArray();
+        await using var tape = await WrittenTapeAsync(blocks, compress: false, new TapeEncryption(key, key, RequireEncrypted: true));
+
+        await ExpectBlockAsync(tape, blocks[0]);
+        var owner = new RecordingAdopter(ArrayPool<byte>.Shared.Rent(Block));
+        for (var i = 1; i < blocks.Length; i++)
+        {
+            await WaitForReadAheadAsync(tape, i);
+            var r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner);
+            Assert.Equal(TapeCondition.Ok, r.Condition);
+            Assert.True(r.Encrypted);
+            Assert.Equal(i, owner.Adoptions);
+            Assert.Equal(blocks[i], owner.Held.AsSpan(0, owner.Length).ToArray());
+        }
+    }
+
+    [Fact]
+    public async Task A_key_changed_after_the_read_ahead_decrypted_is_the_one_the_read_uses()
+    {
+        using var a = new TapeCipher(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
+        using var b = new TapeCipher(Enumerable.Range(50, 32).Select(i => (byte)i).ToArray());
+        var blocks = Enumerable.Range(0, 5).Select(i => RandomBlock(Block, 400 + i)).ToArray();
+        await using var tape = await WrittenTapeAsync(blocks, compress: false, new TapeEncryption(a, a, RequireEncrypted: false));
+        var owner = new RecordingAdopter(ArrayPool<byte>.Shared.Rent(Block));
+
+        await ExpectBlockAsync(tape, blocks[0]);
+        await WaitForReadAheadAsync(tape, 1); // decrypted ahead with key a
+        tape.Encryption = new TapeEncryption(null, b, RequireEncrypted: false);
+        Assert.Equal(TapeCondition.DecryptionFailed, (await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner)).Condition);
+
+        tape.Encryption = new TapeEncryption(null, a, RequireEncrypted: false);
+        var r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner); // record 2: not ahead (the last READ failed)
+        Assert.Equal(TapeCondition.Ok, r.Condition);
+        Assert.Equal(blocks[2], owner.Held.AsSpan(0, Block).ToArray());
+        await WaitForReadAheadAsync(tape, 3);
+        tape.Encryption = null;
+        Assert.Equal(TapeCondition.EncryptedBlock, (await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner)).Condition);
+        Assert.Equal(0, owner.Adoptions);
+
+        tape.Encryption = new TapeEncryption(null, a, RequireEncrypted: false);
+        r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner);
+        Assert.Equal(TapeCondition.Ok, r.Condition);
+        Assert.Equal(blocks[4], owner.Held.AsSpan(0, Block).ToArray());
+    }
+
+    private static async Task<TapeImage> WrittenTapeAsync(byte[][] blocks, bool compress, TapeEncryption? encryption = null)
     {
         var tape = await NewTapeAsync(new MemoryTapeStore());
+        tape.Encryption = encryption;
         foreach (var b in blocks)
         {
             Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(b, compress)).Condition);
