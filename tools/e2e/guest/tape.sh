@@ -335,6 +335,68 @@ PL=(B B B B B F F B B B F B B B B B B B); PEOD=${#PL[@]}
 check "positioning: mt seek $PEOD, mt erase 0 (short erase) leaves EOD after the last record; seed $POS_SEED2, $POS_N2 random operations match the model" '
   mt -f $D0 seek $PEOD && mt -f $D0 erase 0 && mt -f $D0 rewind && mt -f $D0 eod && mt -f $D0 tell | tee /dev/stderr | grep -q "^At block $PEOD\.$" &&
   pos_random $POS_SEED2 $POS_N2'
+# ---- mt positioning commands through st -------------------------------------------------------------------------
+# The mt-st commands the sequences above do not use, each on the known layout $T2 now holds (the second layout):
+# file 0 records 0-4, filemark 5, file 1 empty (filemark 6), file 2 records 7-9, filemark 10, file 3 records
+# 11-17, EOD 18 (15 records + 3 filemarks). mt-st 1.7 has no "eom": its MTEOM commands are eod and seod. What st
+# sends (drivers/scsi/st.c): seod SPACE 0x7FFFFF filemarks (BLANK CHECK counts as success); fsfm N SPACE N
+# filemarks then SPACE -1 filemark; bsfm N SPACE -N then SPACE 1 filemark; asf N REWIND then SPACE N filemarks;
+# retension LOAD UNLOAD with LOAD+RETEN (1B, byte 4 = 03h); load LOAD UNLOAD with LOAD (byte 4 = 01h); wset N WRITE
+# FILEMARKS with WSMK (10 02 ..); fss/bss N SPACE setmarks (11 04 ..). LTO drives have no setmarks: wset, fss and
+# bss are ILLEGAL REQUEST, INVALID FIELD IN CDB (st logs the sense, mt says EIO), nothing moves or is written. A
+# SPACE blocks stopped by a filemark fails (NO SENSE + FILEMARK: EIO) after the mark going forward, on its BOP side
+# going back (SSC-4). mt load on a loaded tape rewinds without telling st (no unit attention): st's counters stay
+# until mt tell reads READ POSITION's BOP bit, so the load check reads mt tell before mt status. mt-st 1.7 adds
+# "mt: The tape is write-protected." to a failed wset on a writable tape (its test is inverted; fixed in 1.8), so
+# the wset check also shows that mt status has no WR_PROT.
+echo "=== mt positioning commands ($T2 in drive 0)"
+mo_tell() { mt -f $D0 tell | tee /dev/stderr | grep -q "^At block $1\.$"; }   # mo_tell N: READ POSITION says N
+mo_at() { at $D0 $1 $2 || { echo "st: $(grep -E "File number" /tmp/mt.at), want file $1, block $2"; return 1; }; }
+mo_read() {   # mo_read OBJECT|fm: one 64 KiB dd read through st returns that record of the layout, or 0 bytes (a filemark)
+  rm -f /tmp/pos/rd; dd if=$D0 of=/tmp/pos/rd bs=64k count=1 2>/dev/null || { echo "read failed (want ${1/fm/a filemark})"; return 1; }
+  if [ $1 = fm ]; then [ ! -s /tmp/pos/rd ] || { echo "read $(stat -c %s /tmp/pos/rd) bytes, want 0 (a filemark)"; return 1; }
+  else cmp -s /tmp/pos/rd /tmp/pos/rec.$1 || { echo "read \"$(head -c 40 /tmp/pos/rd | tr -d '\0')\", want record $1"; return 1; }; fi
+  echo "read: ${1/fm/filemark (0 bytes)}"
+}
+mo_eio() {   # mo_eio ARGS: mt -f $D0 ARGS fails the way mt-st reports an ioctl's EIO: "<device>: Input/output error", exit 2
+  local rc; mt -f $D0 "$@" > /tmp/mo.err 2>&1; rc=$?; cat /tmp/mo.err; echo "mt $*: exit $rc"
+  [ $rc = 2 ] && grep -qxF "$D0: Input/output error" /tmp/mo.err
+}
+mo_mark() { dmesg | wc -l > /tmp/mo.dm; }   # then mo_illegal: the kernel log since has st's ILLEGAL REQUEST 24/00
+mo_illegal() {
+  dmesg | tail -n +$(($(cat /tmp/mo.dm) + 1)) | tee /tmp/mo.dmsg
+  grep -q "Sense Key : Illegal Request" /tmp/mo.dmsg && grep -q "Add. Sense: Invalid field in cdb" /tmp/mo.dmsg
+}
+check "mt seod (MTEOM) from BOT and from file 2 block 1: at EOD, mt tell 18 (15 records + 3 filemarks), st file 3, block -1 (unknown), EOD status bit" '
+  mt -f $D0 rewind && mt -f $D0 seod && mo_at 3 -1 && grep -q " EOD" /tmp/mt.at && mo_tell 18 &&
+  mt -f $D0 rewind && mt -f $D0 fsf 2 && mt -f $D0 fsr 1 && mo_at 2 1 && mt -f $D0 seod && mo_at 3 -1 && mo_tell 18'
+check "after mt eod: bsf 1 stops on the BOP side of filemark 10 (tell 10, st file 2), a read returns it (0 bytes), then record 11; eod, bsfm 2: start of file 2 (tell 7, st 2/0), record 7" '
+  mt -f $D0 eod && mt -f $D0 bsf 1 && mo_at 2 -1 && mo_tell 10 && mo_read fm && mo_tell 11 && mo_read 11 &&
+  mt -f $D0 eod && mo_tell 18 && mt -f $D0 bsfm 2 && mo_at 2 0 && mo_tell 7 && mo_read 7'
+check "mt fsfm 3 from BOT: on the BOP side of the 3rd filemark, the end of file 2 (tell 10, st file 2); the read returns the filemark (0 bytes), the next record 11; fsfm 1: tell 5, then filemarks 5 and 6, then record 7" '
+  mt -f $D0 rewind && mt -f $D0 fsfm 3 && mo_at 2 -1 && mo_tell 10 && mo_read fm && mo_at 3 0 && mo_read 11 && mo_tell 12 &&
+  mt -f $D0 rewind && mt -f $D0 fsfm 1 && mo_at 0 -1 && mo_tell 5 && mo_read fm && mo_read fm && mo_at 2 0 && mo_read 7'
+check "mt asf 2 from EOD: file 2 block 0 (tell 7), record 7; asf 3: tell 11, record 11; asf 0: BOT (tell 0), record 0" '
+  mt -f $D0 eod && mt -f $D0 asf 2 && mo_at 2 0 && mo_tell 7 && mo_read 7 && mt -f $D0 asf 3 && mo_at 3 0 && mo_tell 11 && mo_read 11 &&
+  mt -f $D0 asf 0 && mo_at 0 0 && mt -f $D0 status | grep -q " BOT" && mo_tell 0 && mo_read 0'
+check "mt fsr 4 from file 0 block 3 stops after filemark 5: mt fails (EIO), tell 6, st file 1 block 0; the next read is filemark 6 (0 bytes), then record 7" '
+  mt -f $D0 rewind && mt -f $D0 fsr 3 && mo_at 0 3 && mo_tell 3 && mo_eio fsr 4 && mo_tell 6 && mo_at 1 0 && mo_read fm && mo_read 7'
+check "mt bsr 4 from file 2 block 2 stops on the BOP side of filemark 6: mt fails (EIO), tell 6, st file 1; the next read is that filemark (0 bytes), then record 7" '
+  mt -f $D0 asf 2 && mt -f $D0 fsr 2 && mo_at 2 2 && mo_tell 9 && mo_eio bsr 4 && mo_tell 6 && mo_at 1 -1 && mo_read fm && mo_at 2 0 && mo_read 7'
+check "mt retension (LOAD UNLOAD, LOAD+RETEN) from file 3 block 2: BOT, st 0/0, tell 0; file 0 (five 4 KiB records) and file 2 read back, EOD still at 18" '
+  mt -f $D0 asf 3 && mt -f $D0 fsr 2 && mo_tell 13 && mt -f $D0 retension && mo_at 0 0 && grep -q " BOT" /tmp/mt.at && mo_tell 0 &&
+  dd if=$D0 of=/tmp/pos/f0 bs=64k 2>&1 | tee /dev/stderr | grep -x "0+5 records in" >/dev/null && cmp /tmp/pos/f0 /tmp/pos/file0 && mo_tell 6 &&
+  mt -f $D0 asf 2 && dd if=$D0 of=/tmp/pos/f2 bs=64k count=3 2>/dev/null && cmp /tmp/pos/f2 /tmp/pos/file2 && mt -f $D0 eod && mo_tell 18'
+check "mt load (LOAD UNLOAD, LOAD) on the loaded tape from file 2 block 1: tell 0, then st 0/0 at BOT; file 0 and file 3 read back, EOD still at 18" '
+  mt -f $D0 asf 2 && mt -f $D0 fsr 1 && mo_tell 8 && mt -f $D0 load && mo_tell 0 && mo_at 0 0 && grep -q " BOT" /tmp/mt.at &&
+  dd if=$D0 of=/tmp/pos/f0 bs=64k 2>/dev/null && cmp /tmp/pos/f0 /tmp/pos/file0 &&
+  mt -f $D0 asf 3 && dd if=$D0 of=/tmp/pos/f3 bs=64k count=7 2>/dev/null && cmp /tmp/pos/f3 /tmp/pos/file3 && mt -f $D0 eod && mo_tell 18'
+check "mt wset 1 (WRITE FILEMARKS, WSMK=1) at file 2 block 1: EIO, st logs ILLEGAL REQUEST 24/00 (LTO has no setmarks); tell 8, st 2/1 and no WR_PROT, record 8 still there, EOD still at 18" '
+  mt -f $D0 asf 2 && mt -f $D0 fsr 1 && mo_tell 8 && mo_mark && mo_eio wset 1 && mo_illegal && mo_tell 8 && mo_at 2 1 &&
+  ! grep -q WR_PROT /tmp/mt.at && mo_read 8 && mt -f $D0 eod && mo_tell 18 && mo_at 3 -1'
+check "mt fss 1 and mt bss 1 (SPACE setmarks) at file 2 block 1: each EIO with ILLEGAL REQUEST 24/00 logged; tell 8 and st 2/1 after both, record 8 next; rewind" '
+  mt -f $D0 asf 2 && mt -f $D0 fsr 1 && mo_tell 8 && mo_mark && mo_eio fss 1 && mo_illegal && mo_tell 8 && mo_at 2 1 &&
+  mo_mark && mo_eio bss 1 && mo_illegal && mo_tell 8 && mo_at 2 1 && mo_read 8 && mt -f $D0 rewind && mo_tell 0'
 # ---- Fixed-block mode through st ------------------------------------------------------------------------------
 # Backup software that runs the drive in fixed-block mode (mt setblk N: MODE SELECT block descriptor) reads and
 # spaces in blocks of N bytes; every block is still one logical object (SSC-4 4.2.5), so LOCATE/READ POSITION count
