@@ -54,6 +54,9 @@ public sealed partial class TapeDriveLogicalUnit
     private readonly Dictionary<long, EncryptionParameters> _localEncryption = [];
     private uint _keyInstanceCounter;
 
+    /// <summary>Some scope has parameters; written under the lock after every change of them.</summary>
+    private volatile bool _anyEncryption;
+
     /// <summary>The data encryption parameters in force for one scope (SSC-4 §4.2.21 saved data encryption parameters).</summary>
     private sealed record EncryptionParameters(
         byte Scope,
@@ -66,14 +69,13 @@ public sealed partial class TapeDriveLogicalUnit
         TapeCipher? Key,
         TapeEncryption? Medium);
 
-    /// <summary>What the medium applies for commands from <paramref name="nexus"/>: its LOCAL parameters, else the PUBLIC ones.</summary>
-    private TapeEncryption? EncryptionFor(ItNexus nexus)
-    {
-        lock (_lock)
-        {
-            return (_localEncryption.GetValueOrDefault(nexus.Id) ?? _publicEncryption)?.Medium;
-        }
-    }
+    /// <summary>
+    /// What the medium applies for commands from <paramref name="nexus"/>: its LOCAL parameters, else the PUBLIC ones.
+    /// Every READ and WRITE asks, so a drive that never had parameters answers without taking the lock.
+    /// </summary>
+    private TapeEncryption? EncryptionFor(ItNexus nexus) => _anyEncryption ? ParametersFor(nexus)?.Medium : null;
+
+    private void EncryptionChangedLocked() => _anyEncryption = _publicEncryption is not null || _localEncryption.Count > 0;
 
     private EncryptionParameters? ParametersFor(ItNexus nexus)
     {
@@ -129,6 +131,8 @@ public sealed partial class TapeDriveLogicalUnit
                 _localEncryption.Remove(id);
             }
         }
+
+        EncryptionChangedLocked();
     }
 
     /// <summary>The tape left the drive: parameters set with CKOD (clear key on demount) are gone.</summary>
@@ -601,6 +605,7 @@ public sealed partial class TapeDriveLogicalUnit
                     }
                 }
 
+                EncryptionChangedLocked();
                 parameters = null; // owned by the drive now
             }
         }

@@ -572,6 +572,7 @@ public sealed partial class TapeDriveLogicalUnit : LogicalUnit<TapeDriveLogicalU
             // SSC-4 §4.2.21: LOCAL data encryption parameters belong to their I_T nexus. Dropped, not disposed: a command
             // of that nexus may still be finishing (see ClearEncryptionLocked).
             _localEncryption.Remove(nexus.Id);
+            EncryptionChangedLocked();
         }
     }
 
