@@ -10,6 +10,11 @@
  *   tape-ctl unload DRIVE_URL              REWIND, then LOAD UNLOAD with LOAD=0
  *   tape-ctl read  DRIVE_URL BYTES COUNT   REWIND, then COUNT variable-length READ(6) of BYTES, one at a time, no
  *                                          verification; prints MB/s (a read-only load for profiling the read path)
+ *   tape-ctl stream DRIVE_URL BYTES COUNT  REWIND, COUNT variable-length WRITE(6) of BYTES of compressible text (words
+ *                                          and numbers from a PRNG, ~3:1 with zstd), WRITE FILEMARKS(1), REWIND, then
+ *                                          COUNT READ(6) of BYTES, each compared with the regenerated record; one
+ *                                          command at a time. Prints write_MBps= read_MBps= verified=yes|NO in
+ *                                          tapeperf's form (a restore of backup-like data, which the drive compresses)
  *   tape-ctl crypt DRIVE_URL on|off        SECURITY PROTOCOL OUT (SPC-4 B5h), tape data encryption (20h), Set Data
  *                                          Encryption page: scope ALL I_T NEXUS, ENCRYPT + MIXED, algorithm 01h, a
  *                                          fixed 32-byte benchmark key ("on"), or both modes DISABLE ("off"), as
@@ -223,6 +228,90 @@ static int do_read(struct iscsi_context *c, int lun, int bytes, long count)
 	return 0;
 }
 
+/*
+ * The text stream: 16 MiB of words and numbers chosen by xorshift64 (lines of ~10 words), made once; record i is the
+ * slice at a pseudo-random offset, so producing and checking a record costs a memcpy/memcmp, not the generator.
+ */
+#define TEXT_POOL (16 << 20)
+static unsigned char *text_pool;
+
+static int make_text_pool(void)
+{
+	static const char *words[32] = {
+		"the", "backup", "tape", "file", "data", "of", "and", "to", "in", "volume", "block", "job", "client",
+		"restore", "catalog", "drive", "slot", "library", "is", "for", "with", "full", "incremental", "error",
+		"status", "size", "bytes", "time", "user", "home", "var", "log"
+	};
+	unsigned long long x = 0x9E3779B97F4A7C15ULL;
+	int pos = 0;
+	text_pool = malloc(TEXT_POOL);
+	if (!text_pool)
+		return -1;
+	while (pos < TEXT_POOL) {
+		char w[32];
+		int n, i;
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		if ((x >> 40) % 5 == 0)
+			n = snprintf(w, sizeof w, "%llu", (x >> 8) % 100000);
+		else
+			n = snprintf(w, sizeof w, "%s", words[x & 31]);
+		w[n++] = (x >> 20) % 10 == 0 ? '\n' : ' ';
+		for (i = 0; i < n && pos < TEXT_POOL; i++)
+			text_pool[pos++] = (unsigned char)w[i];
+	}
+	return 0;
+}
+
+static const unsigned char *text_record(int len, long record)
+{
+	unsigned long long span = (unsigned long long)(TEXT_POOL - len) + 1;
+	return text_pool + ((unsigned long long)record * 2654435761ULL) % span;
+}
+
+static int do_stream(struct iscsi_context *c, int lun, int bytes, long count)
+{
+	unsigned char rew[6] = { 0x01, 0, 0, 0, 0, 0 }, wfm[6] = { 0x10, 0, 0, 0, 1, 0 };
+	double t0, tw, tr;
+	long i;
+	int verified = 1;
+	if (bytes > TEXT_POOL || make_text_pool() || do_ready(c, lun) || !good(command(c, lun, rew, 6, SCSI_XFER_NONE, 0, NULL, 0), "REWIND"))
+		return 1;
+	t0 = now();
+	for (i = 0; i < count; i++) {
+		unsigned char cdb[6] = { 0x0A, 0, (bytes >> 16) & 0xFF, (bytes >> 8) & 0xFF, bytes & 0xFF, 0 };
+		if (!good(command(c, lun, cdb, 6, SCSI_XFER_WRITE, bytes, (unsigned char *)text_record(bytes, i), bytes), "WRITE(6)"))
+			return 1;
+	}
+	if (!good(command(c, lun, wfm, 6, SCSI_XFER_NONE, 0, NULL, 0), "WRITE FILEMARKS"))
+		return 1;
+	tw = now() - t0;
+	if (!good(command(c, lun, rew, 6, SCSI_XFER_NONE, 0, NULL, 0), "REWIND"))
+		return 1;
+	t0 = now();
+	for (i = 0; i < count; i++) {
+		unsigned char cdb[6] = { 0x08, 0, (bytes >> 16) & 0xFF, (bytes >> 8) & 0xFF, bytes & 0xFF, 0 };
+		struct scsi_task *t = command(c, lun, cdb, 6, SCSI_XFER_READ, bytes, NULL, 0);
+		if (!t)
+			return 1;
+		if (t->status != SCSI_STATUS_GOOD || t->datain.size != bytes) {
+			fprintf(stderr, "READ(6) %ld: status 0x%x sense key 0x%x asc/ascq 0x%04x, %d bytes\n", i, t->status,
+				t->sense.key, t->sense.ascq, t->datain.size);
+			scsi_free_scsi_task(t);
+			return 1;
+		}
+		if (memcmp(text_record(bytes, i), t->datain.data, bytes) != 0) {
+			fprintf(stderr, "READ(6) %ld: data differs\n", i);
+			verified = 0;
+		}
+		scsi_free_scsi_task(t);
+	}
+	tr = now() - t0;
+	free(text_pool);
+	printf("write_MBps=%.1f read_MBps=%.1f verified=%s blocks=%ld block_bytes=%d\n", (double)bytes * count / 1e6 / tw,
+	       (double)bytes * count / 1e6 / tr, verified ? "yes" : "NO", count, bytes);
+	return verified ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct iscsi_context *c;
@@ -246,6 +335,8 @@ int main(int argc, char **argv)
 		rc = do_ready(c, lun) || do_dce(c, lun, argc == 4 ? atoi(argv[3]) : -1);
 	} else if (!strcmp(argv[1], "read") && argc == 5) {
 		rc = do_read(c, lun, atoi(argv[3]), atol(argv[4]));
+	} else if (!strcmp(argv[1], "stream") && argc == 5) {
+		rc = do_stream(c, lun, atoi(argv[3]), atol(argv[4]));
 	} else if (!strcmp(argv[1], "crypt") && argc == 4 && (!strcmp(argv[3], "on") || !strcmp(argv[3], "off"))) {
 		rc = do_crypt(c, lun, !strcmp(argv[3], "on"));
 	} else if (!strcmp(argv[1], "unload") && argc == 3) {
@@ -261,6 +352,6 @@ int main(int argc, char **argv)
 	disconnect(c);
 	return rc;
 usage:
-	fprintf(stderr, "usage: tape-ctl move CHANGER_URL SRC DST | ready DRIVE_URL | dce DRIVE_URL [0|1] | unload DRIVE_URL | read DRIVE_URL BYTES COUNT | crypt DRIVE_URL on|off\n");
+	fprintf(stderr, "usage: tape-ctl move CHANGER_URL SRC DST | ready DRIVE_URL | dce DRIVE_URL [0|1] | unload DRIVE_URL | read DRIVE_URL BYTES COUNT | stream DRIVE_URL BYTES COUNT | crypt DRIVE_URL on|off\n");
 	return 2;
 }

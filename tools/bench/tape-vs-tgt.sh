@@ -52,6 +52,10 @@
 #                       (libiscsi's synchronous API mallocs every Data-In segment and the whole read buffer per command;
 #                       with glibc's default thresholds the heap is trimmed after each record and the next one
 #                       page-faults it in again: docs/benchmarks.md "The client's allocator")
+#   DATA [random]       random: tapeperf as above. text: the load generator is `tape-ctl stream` instead (compressible
+#                       backup-like text, ~3:1 with zstd; writes and reads one command at a time, every record verified;
+#                       DEPTH ignored) and every TapeGateway target compresses (DCE=1): a restore of data the drive
+#                       compressed, which tgt (no compression) stores as is
 #   TAPEPERF_SRC        [/work/shared/tools/tapeperf/tapeperf.c]   TGT_VTL [/work/shared/harness/vm/tgt-vtl.sh]
 #
 # Both libraries: drives at LUN 1..D, changer at LUN D+1 of one target, tapes HRN001L4.. in the first slots;
@@ -72,6 +76,8 @@ DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}
 TARGETS=${TARGETS:-"tgt tg dd"}
 KEEP=${KEEP:-0}
 NOVERIFY=${NOVERIFY:-0}
+DATA=${DATA:-random}
+[[ $DATA == random || $DATA == text ]] || { echo "DATA must be random or text" >&2; exit 2; }
 BUILD=${BUILD:-1}
 ARTIFACTS=${ARTIFACTS:-/tmp/art-tbench}
 TG_DLL=${TG_DLL:-$ARTIFACTS/bin/TapeGateway.Server/release/TapeGateway.Server.dll}
@@ -191,7 +197,7 @@ if has_tg; then
 	SRC_DESC="$SRC_DESC; dll built $(date -u -r "$TG_DLL" '+%Y-%m-%d %H:%M:%S UTC')$([[ "$BUILD" == 1 ]] || echo ' (BUILD=0: prebuilt)')${TG_ENV:+, environment $TG_ENV}"
 fi
 if has_target tgb; then
-	SRC_DESC="$SRC_DESC; tgb = $TGB_DLL (built $(date -u -r "$TGB_DLL" '+%Y-%m-%d %H:%M:%S UTC'))${TGB_ENV:+, environment $TGB_ENV}$([[ "$TGB_CRYPT" == 1 ]] && echo ', drives encrypting (AES-256-GCM, SECURITY PROTOCOL OUT)')"
+	SRC_DESC="$SRC_DESC; tgb = $TGB_DLL (built $(date -u -r "$TGB_DLL" '+%Y-%m-%d %H:%M:%S UTC'))${TGB_ENV:+, environment $TGB_ENV}$([[ "$TGB_CRYPT" == 1 ]] && echo ', drives encrypting (AES-256-GCM, SECURITY PROTOCOL OUT)' || true)"
 fi
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -259,7 +265,9 @@ set_dce() { # base value drives
 
 # DCE for a TapeGateway target before a run: tgz as shipped (1), the others uncompressed (0)
 set_target_dce() { # target drives
-	case $1 in tg) set_dce "$TG_BASE" 0 "$2" ;; tgz) set_dce "$TG_BASE" 1 "$2" ;; tgb) set_dce "$TGB_BASE" 0 "$2" ;; esac
+	local off=0
+	[[ $DATA == text ]] && off=1 # compressible data: the drives compress, as shipped
+	case $1 in tg) set_dce "$TG_BASE" $off "$2" ;; tgz) set_dce "$TG_BASE" 1 "$2" ;; tgb) set_dce "$TGB_BASE" $off "$2" ;; esac
 }
 
 has_target tgt && start_tgt
@@ -311,7 +319,11 @@ tapeperf_parallel() { # target block drives mib tag
 	base=$(base_url "$t")
 	(
 		for i in $(seq "$n"); do
-			env $CLIENT_ENV "$TAPEPERF" -b "$bs" -m "$mib" -q "$DEPTH" "$base/$i" >"$RESULTS_DIR/runs/$tag.d$i.out" 2>&1 &
+			if [[ $DATA == text ]]; then
+				env $CLIENT_ENV "$TAPECTL" stream "$base/$i" "$bs" $((mib * 1048576 / bs)) >"$RESULTS_DIR/runs/$tag.d$i.out" 2>&1 &
+			else
+				env $CLIENT_ENV "$TAPEPERF" -b "$bs" -m "$mib" -q "$DEPTH" "$base/$i" >"$RESULTS_DIR/runs/$tag.d$i.out" 2>&1 &
+			fi
 		done
 		fail=0
 		for job in $(jobs -p); do wait "$job" || fail=1; done
@@ -437,7 +449,7 @@ has_target tg || TGN=tgz
 has_target tgt && A=tgt || A=$([[ $TGN == tg ]] && has_target tgz && echo tgz || echo "")
 {
 	echo "Measured $T_START–$(date -u '+%H:%M UTC') on $(nproc) vCPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r), dotnet $(dotnet --version 2>/dev/null || echo n/a), tgt $(dpkg-query -W -f '${Version}' tgt 2>/dev/null || echo '?'), $(findmnt -n -o FSTYPE,SOURCE -T "$WORKDIR" 2>/dev/null | tr -s ' ' | sed 's/ / on /')."
-	echo "TapeGateway $SRC_DESC. tapeperf $MIB MiB per drive per run, depth $DEPTH; $REPS runs per target, alternating ($TARGETS); load average $LOAD_START at start, $LOAD_END at end; tgt session keys: ${TGT_PARAMS:-shipped defaults}; load generators' environment: ${CLIENT_ENV:-default}."
+	echo "TapeGateway $SRC_DESC. $([[ $DATA == text ]] && echo "tape-ctl stream (compressible text, DCE=1 on every TapeGateway target, one command at a time)" || echo "tapeperf") $MIB MiB per drive per run$([[ $DATA == text ]] || echo ", depth $DEPTH"); $REPS runs per target, alternating ($TARGETS); load average $LOAD_START at start, $LOAD_END at end; tgt session keys: ${TGT_PARAMS:-shipped defaults}; load generators' environment: ${CLIENT_ENV:-default}."
 	echo
 	echo "| Metric (MB/s, sum over drives) | ${A:-–} (median) | ${TGN} (median) | **${TGN}/${A:-–}** | dd fdatasync (median) | **${TGN}/dd** | ${A:-–} runs | ${TGN} runs | dd runs | server CPU s/GB moved ${A:-–} / ${TGN} (${TGN} with its uploads) | ${TGN} uploads drained after (s, median) | other CPU % ${A:-–} / ${TGN} |"
 	echo "|---|---:|---:|---:|---:|---:|---|---|---|---|---|---|"

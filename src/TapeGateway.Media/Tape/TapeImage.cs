@@ -53,12 +53,13 @@ public sealed partial class TapeImage : ITapeMedium
     // and returned on the read loop, shared-pool arrays would pile up in thread slots and rents would allocate.
     private byte[]? _aheadBuffer;
 
-    // An encrypted (uncompressed) record the read-ahead has also decrypted: the plaintext, and the key it used (the
-    // READ takes it only if that is still the drive's decryption key). Null when there is none.
+    // A compressed or encrypted record the read-ahead has also decoded (decrypted, expanded): the logical block, and
+    // for an encrypted one the key it used (the READ takes it only if that is still the drive's decryption key).
     private byte[]? _aheadPlain;
+    private bool _aheadDecoded;
     private TapeCipher? _aheadPlainKey;
 
-    private Compressor? _compressor;
+    private ChunkedCompressor? _compressor;
     private Decompressor? _decompressor;
 
     private long _end; // store offset where the next record goes (= offset of EOD)
@@ -680,11 +681,10 @@ public sealed partial class TapeImage : ITapeMedium
             var compressed = false;
             if (compress && data.Length > 64)
             {
-                // Keep the compressed form only if it is strictly smaller; the destination is one byte short of the
-                // input so zstd gives up early on incompressible data.
-                rented = ArrayPool<byte>.Shared.Rent(data.Length);
-                _compressor ??= new Compressor(_mount.CompressionLevel);
-                if (_compressor.TryWrap(data.Span, rented.AsSpan(0, data.Length - 1), out var written) && written < data.Length)
+                // Keep the compressed form only if it is strictly smaller than the block.
+                _compressor ??= new ChunkedCompressor(_mount.CompressionLevel, _mount.CompressionParallelism);
+                rented = ArrayPool<byte>.Shared.Rent(_compressor.DestinationLengthFor(data.Length));
+                if (_compressor.TryCompress(data, rented, data.Length - 1, out var written) && written < data.Length)
                 {
                     payload = rented.AsMemory(0, written);
                     compressed = true;
@@ -1174,45 +1174,83 @@ public sealed partial class TapeImage : ITapeMedium
             {
                 _aheadRecord = header;
                 _aheadLon = lon;
-                if (header.Encrypted && !header.Compressed && Encryption?.Decrypt is { } key)
+                if (header.Encrypted || header.Compressed)
                 {
-                    DecryptAheadLocked(header, buffer.AsSpan(0, (int)stored), key);
+                    DecodeAheadLocked(header, buffer.AsSpan(0, (int)stored));
                 }
             }
         }
     }
 
     /// <summary>
-    /// Decrypts the record the read-ahead holds, so that a streaming READ of encrypted data waits for the cipher as
-    /// little as one of plain data waits for the CRC. Any failure just leaves it to the READ, which reports it.
+    /// Decodes the record the read-ahead holds (decrypts and/or expands it), so that a streaming READ of compressed or
+    /// encrypted data waits for zstd and the cipher as little as one of plain data waits for the CRC: at one command
+    /// at a time the host is busy with the previous block meanwhile. Any failure, and any block the READ must refuse
+    /// (encrypted without a key, plain in DECRYPT mode), just leaves it to the READ, which reports it.
     /// </summary>
-    private void DecryptAheadLocked(RecordHeader header, ReadOnlySpan<byte> payload, TapeCipher key)
+    private void DecodeAheadLocked(RecordHeader header, ReadOnlySpan<byte> payload)
     {
-        if (!TapeCipher.Envelope.TryParse(payload, out var envelope) || envelope.CipherTextLength != header.LogicalLength)
+        var key = Encryption?.Decrypt;
+        if (header.Encrypted ? key is null : Encryption is { RequireEncrypted: true })
         {
             return;
         }
 
-        if (_aheadPlain is null || _aheadPlain.Length < header.LogicalLength)
+        var logical = header.LogicalLength;
+        if (_aheadPlain is null || _aheadPlain.Length < logical)
         {
             if (_aheadPlain is not null)
             {
+                CryptographicOperations.ZeroMemory(_aheadPlain);
                 ArrayPool<byte>.Shared.Return(_aheadPlain);
             }
 
-            _aheadPlain = ArrayPool<byte>.Shared.Rent(header.LogicalLength);
+            _aheadPlain = ArrayPool<byte>.Shared.Rent(logical);
+        }
+
+        var plain = _aheadPlain.AsSpan(0, logical);
+        if (!header.Encrypted)
+        {
+            // Mutually exclusive with the READ path's use of the same decompressor: a verb entering waits for this.
+            _decompressor ??= new Decompressor();
+            _aheadDecoded = TryDecompress(_decompressor, payload, plain, logical);
+            return;
+        }
+
+        if (!TapeCipher.Envelope.TryParse(payload, out var envelope) || (!header.Compressed && envelope.CipherTextLength != logical))
+        {
+            return;
         }
 
         try
         {
-            if (key.TryOpen(payload, header.LogicalLength, compressed: false, _aheadPlain.AsSpan(0, header.LogicalLength)))
+            if (!header.Compressed)
             {
-                _aheadPlainKey = key;
+                _aheadDecoded = key!.TryOpen(payload, logical, compressed: false, plain);
             }
+            else
+            {
+                // SSC-4 §4.2.21: compressed, then encrypted; so decrypt the stored block, then expand it.
+                var stored = ArrayPool<byte>.Shared.Rent(envelope.CipherTextLength);
+                try
+                {
+                    _decompressor ??= new Decompressor();
+                    _aheadDecoded = key!.TryOpen(payload, logical, compressed: true, stored.AsSpan(0, envelope.CipherTextLength))
+                        && TryDecompress(_decompressor, stored.AsSpan(0, envelope.CipherTextLength), plain, logical);
+                }
+                finally
+                {
+                    CryptographicOperations.ZeroMemory(stored.AsSpan(0, envelope.CipherTextLength));
+                    ArrayPool<byte>.Shared.Return(stored);
+                }
+            }
+
+            _aheadPlainKey = _aheadDecoded ? key : null;
         }
         catch (ObjectDisposedException)
         {
             // The drive replaced its key (SECURITY PROTOCOL OUT) meanwhile: the READ decrypts with the new one.
+            _aheadDecoded = false;
         }
     }
 
@@ -1240,6 +1278,7 @@ public sealed partial class TapeImage : ITapeMedium
     private void DropReadAheadLocked()
     {
         _aheadLon = -1;
+        _aheadDecoded = false;
         _aheadPlainKey = null;
     }
 
@@ -1257,9 +1296,14 @@ public sealed partial class TapeImage : ITapeMedium
 
     private TapeResult DeliverReadAhead(RecordHeader header, byte[] stored, Memory<byte> destination, IDataBufferAdopter? owner)
     {
+        var decoded = _aheadDecoded;
         var plainKey = _aheadPlainKey;
-        _aheadPlainKey = null; // no read-ahead runs while this verb is in progress, so nothing else touches these
-        if (header.Encrypted && plainKey is not null && _aheadPlain is { } plain && ReferenceEquals(plainKey, Encryption?.Decrypt))
+        _aheadDecoded = false; // no read-ahead runs while this verb is in progress, so nothing else touches these
+        _aheadPlainKey = null;
+        var usable = header.Encrypted
+            ? plainKey is not null && ReferenceEquals(plainKey, Encryption?.Decrypt)
+            : Encryption is not { RequireEncrypted: true };
+        if (decoded && usable && _aheadPlain is { } plain)
         {
             var logical = header.LogicalLength;
             if (owner is not null && logical == destination.Length)
@@ -1276,7 +1320,7 @@ public sealed partial class TapeImage : ITapeMedium
             }
 
             Statistics.OnRead(logical);
-            return Completed(logical, Math.Min(logical, destination.Length), destination.Length) with { Encrypted = true };
+            return Completed(logical, Math.Min(logical, destination.Length), destination.Length) with { Encrypted = header.Encrypted };
         }
 
         if (owner is null || header.Compressed || header.Encrypted || header.LogicalLength != destination.Length || Encryption is { RequireEncrypted: true })
@@ -1937,6 +1981,7 @@ public sealed partial class TapeImage : ITapeMedium
                 if (_aheadPlain is { } plainAhead)
                 {
                     _aheadPlain = null;
+                    _aheadDecoded = false;
                     _aheadPlainKey = null;
                     CryptographicOperations.ZeroMemory(plainAhead);
                     ArrayPool<byte>.Shared.Return(plainAhead);

@@ -41,6 +41,12 @@ public sealed record TapeMountOptions
     /// <summary>zstd level used when a block is written with compression (drive DCE on). 1 favours throughput.</summary>
     public int CompressionLevel { get; init; } = 1;
 
+    /// <summary>
+    /// Cores one compressed block may use at once: a block of at least twice <see cref="ChunkedCompressor.MinChunkLength"/>
+    /// is cut into up to that many zstd frames compressed in parallel (1: one frame per block).
+    /// </summary>
+    public int CompressionParallelism { get; init; } = Math.Min(Environment.ProcessorCount, 4);
+
     /// <summary>Open without ever modifying the image (no torn-tail cut, no seal on unload, every write refused).</summary>
     public bool ReadOnly { get; init; }
 }

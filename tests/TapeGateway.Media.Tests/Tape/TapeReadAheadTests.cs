@@ -76,19 +76,91 @@ public sealed class TapeReadAheadTests
     }
 
     [Fact]
-    public async Task A_compressed_record_read_ahead_is_expanded_into_the_callers_buffer()
+    public async Task Compressed_blocks_are_expanded_ahead_and_the_expanded_buffer_is_adopted()
     {
-        var blocks = Enumerable.Range(0, 3).Select(i => CompressibleBlock(Block, i)).ToArray();
+        var blocks = Enumerable.Range(0, 5).Select(i => CompressibleBlock(Block, i)).ToArray();
         await using var tape = await WrittenTapeAsync(blocks, compress: true);
-        var owner = new RecordingAdopter(new byte[Block]);
+        Assert.True(tape.Statistics.CompressedBlocksWritten >= blocks.Length, "the blocks must be stored compressed for this test");
+
+        await ExpectBlockAsync(tape, blocks[0]);
+        var owner = new RecordingAdopter(ArrayPool<byte>.Shared.Rent(Block));
+        for (var i = 1; i < blocks.Length; i++)
+        {
+            await WaitForReadAheadAsync(tape, i);
+            var r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner);
+            Assert.Equal(TapeCondition.Ok, r.Condition);
+            Assert.False(r.Encrypted);
+            Assert.Equal(i, owner.Adoptions); // adopted, so it was expanded before the READ came
+            Assert.Equal(blocks[i], owner.Held.AsSpan(0, owner.Length).ToArray());
+        }
+    }
+
+    [Fact]
+    public async Task A_compressed_block_expanded_ahead_that_does_not_fit_exactly_is_copied_with_incorrect_length()
+    {
+        var blocks = Enumerable.Range(0, 3).Select(i => CompressibleBlock(Block, 10 + i)).ToArray();
+        await using var tape = await WrittenTapeAsync(blocks, compress: true);
+        var owner = new RecordingAdopter(new byte[2 * Block]);
 
         await ExpectBlockAsync(tape, blocks[0]);
         await WaitForReadAheadAsync(tape, 1);
-        var r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner);
+        var r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, 2 * Block), owner);
+        Assert.Equal(TapeCondition.IncorrectLength, r.Condition);
+        Assert.Equal(Block, r.BlockLength);
+        Assert.Equal(blocks[1], owner.Held.AsSpan(0, Block).ToArray());
 
-        Assert.Equal(TapeCondition.Ok, r.Condition);
-        Assert.Equal(blocks[1], owner.Held);
+        await WaitForReadAheadAsync(tape, 2);
+        r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, 100), owner);
+        Assert.Equal(TapeCondition.IncorrectLength, r.Condition);
+        Assert.Equal(blocks[2].AsSpan(0, 100).ToArray(), owner.Held.AsSpan(0, 100).ToArray());
         Assert.Equal(0, owner.Adoptions);
+        Assert.Equal(3, tape.ReadPosition().LogicalObjectNumber);
+    }
+
+    [Fact]
+    public async Task A_plain_compressed_block_expanded_ahead_is_still_refused_once_the_drive_decrypts_only()
+    {
+        using var key = new TapeCipher(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
+        var blocks = Enumerable.Range(0, 3).Select(i => CompressibleBlock(Block, 20 + i)).ToArray();
+        await using var tape = await WrittenTapeAsync(blocks, compress: true);
+        var owner = new RecordingAdopter(ArrayPool<byte>.Shared.Rent(Block));
+
+        await ExpectBlockAsync(tape, blocks[0]);
+        await WaitForReadAheadAsync(tape, 1); // expanded ahead while no encryption mode was set
+        tape.Encryption = new TapeEncryption(null, key, RequireEncrypted: true);
+        Assert.Equal(TapeCondition.UnencryptedBlock, (await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner)).Condition);
+        Assert.Equal(0, owner.Adoptions);
+        Assert.Equal(2, tape.ReadPosition().LogicalObjectNumber); // passed over, as a drive does
+    }
+
+    [Fact]
+    public async Task Compressed_and_encrypted_blocks_are_decoded_ahead_and_a_key_changed_since_is_the_one_the_read_uses()
+    {
+        using var a = new TapeCipher(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray(), "a"u8);
+        using var b = new TapeCipher(Enumerable.Range(60, 32).Select(i => (byte)i).ToArray(), "b"u8);
+        var blocks = Enumerable.Range(0, 5).Select(i => CompressibleBlock(Block, 30 + i)).ToArray();
+        await using var tape = await WrittenTapeAsync(blocks, compress: true, new TapeEncryption(a, a, RequireEncrypted: true));
+        Assert.True(tape.Statistics.CompressedBlocksWritten >= blocks.Length, "the blocks must be stored compressed for this test");
+        var owner = new RecordingAdopter(ArrayPool<byte>.Shared.Rent(Block));
+
+        await ExpectBlockAsync(tape, blocks[0]);
+        for (var i = 1; i < 3; i++)
+        {
+            await WaitForReadAheadAsync(tape, i);
+            var r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner);
+            Assert.Equal(TapeCondition.Ok, r.Condition);
+            Assert.True(r.Encrypted);
+            Assert.Equal(i, owner.Adoptions);
+            Assert.Equal(blocks[i], owner.Held.AsSpan(0, owner.Length).ToArray());
+        }
+
+        await WaitForReadAheadAsync(tape, 3); // decoded with key a
+        tape.Encryption = new TapeEncryption(null, b, RequireEncrypted: false);
+        Assert.Equal(TapeCondition.DecryptionFailed, (await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner)).Condition);
+        tape.Encryption = null;
+        Assert.Equal(TapeCondition.EncryptedBlock, (await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner)).Condition);
+        Assert.Equal(2, owner.Adoptions);
+        Assert.Equal(5, tape.ReadPosition().LogicalObjectNumber);
     }
 
     [Fact]

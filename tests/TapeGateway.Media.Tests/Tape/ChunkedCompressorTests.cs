@@ -1,0 +1,161 @@
+using System.Text;
+using TapeGateway.Media.Tape;
+using ZstdSharp;
+using static TapeGateway.Media.Tests.Tape.TapeTestKit;
+
+namespace TapeGateway.Media.Tests.Tape;
+
+/// <summary>
+/// A large block is compressed as several zstd frames on several cores; a zstd decoder expands the frames back to
+/// back as one block, so the image's single read path (and older readers) take either form.
+/// </summary>
+public sealed class ChunkedCompressorTests
+{
+    [Fact]
+    public void A_large_block_becomes_one_frame_per_chunk_and_expands_as_one_block()
+    {
+        using var compressor = new ChunkedCompressor(level: 1, parallelism: 4, processors: 64);
+        var block = TextBlock(256 * 1024, seed: 1);
+        Assert.Equal(4, compressor.ChunksFor(block.Length));
+
+        var destination = new byte[compressor.DestinationLengthFor(block.Length)];
+        Assert.True(compressor.TryCompress(block, destination, block.Length - 1, out var written));
+        Assert.True(written < block.Length / 2, $"text must compress well, got {written} bytes");
+
+        // Four frames, each starting with zstd's magic number (RFC 8878 §3.1.1); the first at the start.
+        Assert.Equal(4, FrameMagics(destination.AsSpan(0, written)));
+        Assert.True(destination.AsSpan(0, 4).SequenceEqual(ZstdMagic));
+        Assert.Equal(block, Expand(destination.AsSpan(0, written), block.Length));
+    }
+
+    [Fact]
+    public void One_chunk_allowed_one_core_or_a_small_block_gives_a_single_frame()
+    {
+        using var single = new ChunkedCompressor(level: 1, parallelism: 1, processors: 64);
+        using var parallel = new ChunkedCompressor(level: 1, parallelism: 4, processors: 64);
+        using var oneCore = new ChunkedCompressor(level: 1, parallelism: 4, processors: 1);
+        var large = TextBlock(256 * 1024, seed: 2);
+        var small = TextBlock(ChunkedCompressor.MinChunkLength * 2 - 1, seed: 3);
+        Assert.Equal(1, parallel.ChunksFor(small.Length));
+
+        foreach (var (compressor, block) in new[] { (single, large), (parallel, small), (oneCore, large) })
+        {
+            var destination = new byte[compressor.DestinationLengthFor(block.Length)];
+            Assert.True(compressor.TryCompress(block, destination, block.Length - 1, out var written));
+            Assert.Equal(1, FrameMagics(destination.AsSpan(0, written)));
+            Assert.Equal(block, Expand(destination.AsSpan(0, written), block.Length));
+        }
+    }
+
+    [Fact]
+    public void Incompressible_data_is_refused_and_a_half_compressible_block_still_shrinks()
+    {
+        using var compressor = new ChunkedCompressor(level: 1, parallelism: 2, processors: 64);
+        var random = RandomBlock(256 * 1024, seed: 4);
+        var destination = new byte[compressor.DestinationLengthFor(random.Length)];
+        Assert.False(compressor.TryCompress(random, destination, random.Length - 1, out _));
+
+        // Text, then noise: the noise chunk alone does not compress, the block as a whole does.
+        var mixed = TextBlock(256 * 1024, seed: 5);
+        RandomBlock(128 * 1024, seed: 6).CopyTo(mixed, 128 * 1024);
+        Assert.True(compressor.TryCompress(mixed, destination, mixed.Length - 1, out var written));
+        Assert.InRange(written, 128 * 1024, mixed.Length - 1);
+        Assert.Equal(mixed, Expand(destination.AsSpan(0, written), mixed.Length));
+    }
+
+    [Fact]
+    public async Task Blocks_of_every_size_and_kind_round_trip_while_other_threads_compress_too()
+    {
+        // Four writers at once, as four drives streaming: chunks queued to a busy pool are taken back by the writer.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(w => Task.Run(() =>
+        {
+            using var compressor = new ChunkedCompressor(level: 1, parallelism: 3, processors: 64);
+            var rng = new Random(100 + w);
+            for (var i = 0; i < 60; i++)
+            {
+                var length = rng.Next(1, 1024 * 1024);
+                var block = (i % 3) switch
+                {
+                    0 => TextBlock(length, rng.Next()),
+                    1 => RandomBlock(length, rng.Next()),
+                    _ => CompressibleBlock(length, rng.Next(0, 200)),
+                };
+                var destination = new byte[compressor.DestinationLengthFor(length)];
+                if (compressor.TryCompress(block, destination, length - 1, out var written))
+                {
+                    Assert.True(written < length);
+                    Assert.Equal(block, Expand(destination.AsSpan(0, written), length));
+                }
+                else
+                {
+                    Assert.Equal(1, i % 3); // only the noise may fail to compress
+                }
+            }
+        })));
+    }
+
+    [Fact]
+    public async Task A_tape_written_with_parallel_compression_reads_back_with_and_without_the_read_ahead()
+    {
+        var store = new MemoryTapeStore();
+        var blocks = Enumerable.Range(0, 6).Select(i => TextBlock(192 * 1024 + i, seed: 20 + i)).ToArray();
+        await using (var tape = await TapeImage.CreateAsync(store, new TapeImageOptions { CapacityBytes = 16 * MiB },
+            new TapeMountOptions { CompressionParallelism = 3 }))
+        {
+            foreach (var b in blocks)
+            {
+                Assert.Equal(TapeCondition.Ok, (await tape.WriteBlockAsync(b, compress: true)).Condition);
+            }
+
+            Assert.Equal(blocks.Length, tape.Statistics.CompressedBlocksWritten);
+            Assert.True(tape.Statistics.MediumBytesWritten < blocks.Sum(b => (long)b.Length) / 2);
+        }
+
+        // Reopened by a mount that compresses in one frame: it reads the chunked blocks all the same.
+        await using var reopened = await ReopenAsync(store, new TapeMountOptions { CompressionParallelism = 1 });
+        foreach (var b in blocks)
+        {
+            await ExpectBlockAsync(reopened, b);
+        }
+
+        Assert.Equal(TapeCondition.Ok, (await reopened.LocateAsync(2)).Condition);
+        await ExpectBlockAsync(reopened, blocks[2]);
+    }
+
+    private static readonly byte[] ZstdMagic = [0x28, 0xB5, 0x2F, 0xFD];
+
+    private static int FrameMagics(ReadOnlySpan<byte> frames)
+    {
+        var count = 0;
+        for (var i = frames.IndexOf(ZstdMagic); i >= 0; i = frames[(i + 1)..].IndexOf(ZstdMagic) is var next and >= 0 ? i + 1 + next : -1)
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    private static byte[] Expand(ReadOnlySpan<byte> frames, int length)
+    {
+        using var decompressor = new Decompressor();
+        var output = new byte[length];
+        Assert.True(decompressor.TryUnwrap(frames, output, out var written));
+        Assert.Equal(length, written);
+        return output;
+    }
+
+    /// <summary>Backup-like text: words and numbers picked by a seeded generator (compresses about 3:1).</summary>
+    private static byte[] TextBlock(int length, int seed)
+    {
+        string[] words = ["the", "backup", "tape", "file", "data", "volume", "block", "job", "client", "restore", "catalog", "drive"];
+        var rng = new Random(seed);
+        var text = new StringBuilder(length + 16);
+        while (text.Length < length)
+        {
+            text.Append(rng.Next(5) == 0 ? rng.Next(100000).ToString(System.Globalization.CultureInfo.InvariantCulture) : words[rng.Next(words.Length)]);
+            text.Append(rng.Next(10) == 0 ? '\n' : ' ');
+        }
+
+        return Encoding.ASCII.GetBytes(text.ToString(0, length));
+    }
+}
