@@ -31,6 +31,8 @@
 #   TG_PORT [3273] TG_HTTP [8273] TG_LOGLEVEL [Warning] TG_EXTRA (extra server args)  TG_ENV (extra environment,
 #                       e.g. "DOTNET_gcServer=0")   TGB_DLL  TGB_ENV  TGB_EXTRA (target tgb; ports TG_PORT+1,
 #                       TG_HTTP+1; e.g. TGB_EXTRA=--TapeGateway:TapeCache:Enabled=false: local images, no object store)
+#   TGB_DCE             DCE for tgb's drives (default: as tg: 0, or 1 with DATA=text); TGB_DCE=1 with TARGETS="tgz tgb"
+#                       compares two builds as shipped (compressing) on tapeperf's incompressible data
 #   TGB_CRYPT [0]       1: tgb's drives encrypt (SECURITY PROTOCOL OUT, AES-256-GCM, ENCRYPT + MIXED, set once after
 #                       start with tape-ctl crypt; the drives keep it across loads): with TGB_DLL=$TG_DLL the
 #                       alternating run measures what hardware encryption costs against tg
@@ -267,7 +269,7 @@ set_dce() { # base value drives
 set_target_dce() { # target drives
 	local off=0
 	[[ $DATA == text ]] && off=1 # compressible data: the drives compress, as shipped
-	case $1 in tg) set_dce "$TG_BASE" $off "$2" ;; tgz) set_dce "$TG_BASE" 1 "$2" ;; tgb) set_dce "$TGB_BASE" $off "$2" ;; esac
+	case $1 in tg) set_dce "$TG_BASE" $off "$2" ;; tgz) set_dce "$TG_BASE" 1 "$2" ;; tgb) set_dce "$TGB_BASE" "${TGB_DCE:-$off}" "$2" ;; esac
 }
 
 has_target tgt && start_tgt

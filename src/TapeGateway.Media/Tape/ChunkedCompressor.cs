@@ -25,7 +25,17 @@ internal sealed class ChunkedCompressor : IDisposable
     // other compressing drives leave.
     private static int s_compressing;
 
+    /// <summary>Bytes compressed as a probe while the stream has been incompressible.</summary>
+    internal const int ProbeLength = 16 * 1024;
+
+    // After this many blocks in a row that did not compress (encrypted or already compressed data, a benchmark's
+    // noise), a block is first probed: its first ProbeLength bytes must shrink by at least 1/32, or the block is
+    // stored as is without compressing the rest. One compressible block ends the streak.
+    private const int StreakBeforeProbing = 2;
+
     private readonly Chunk[] _chunks;
+    private readonly byte[] _probe = new byte[ProbeLength];
+    private int _incompressibleStreak;
 
     private readonly int _processors;
 
@@ -65,8 +75,30 @@ internal sealed class ChunkedCompressor : IDisposable
     /// bytes. One frame is given only <paramref name="limit"/> bytes, so zstd gives up early on incompressible data;
     /// chunks get zstd's bound each, so a block whose second half does not compress still stores its first half
     /// compressed (a chunk that does not compress becomes a frame of raw blocks, a few bytes longer than the chunk).
+    /// After two blocks in a row that did not compress, a block is probed first (its first 16 KiB must shrink by 1/32):
+    /// a stream of incompressible data — a backup application's own compression or encryption, a benchmark's noise —
+    /// then costs a 16 KiB attempt per block instead of a whole one. A block whose head does not compress but whose
+    /// rest would is then stored as is: space, never data, is what that costs.
     /// </summary>
     public bool TryCompress(ReadOnlyMemory<byte> source, byte[] destination, int limit, out int written)
+    {
+        if (_incompressibleStreak >= StreakBeforeProbing && source.Length > 2 * ProbeLength
+            && !_chunks[0].Compress(source.Span[..ProbeLength], _probe.AsSpan(0, ProbeLength - (ProbeLength / 32)), out _))
+        {
+            ProbeRefusals++;
+            written = 0;
+            return false;
+        }
+
+        var compressed = TryCompressBlock(source, destination, limit, out written);
+        _incompressibleStreak = compressed ? 0 : Math.Min(_incompressibleStreak + 1, StreakBeforeProbing);
+        return compressed;
+    }
+
+    /// <summary>Blocks stored as is because their probe did not compress (for tests).</summary>
+    internal long ProbeRefusals { get; private set; }
+
+    private bool TryCompressBlock(ReadOnlyMemory<byte> source, byte[] destination, int limit, out int written)
     {
         var others = Interlocked.Increment(ref s_compressing) - 1;
         try

@@ -64,6 +64,34 @@ public sealed class ChunkedCompressorTests
     }
 
     [Fact]
+    public void An_incompressible_stream_is_probed_and_one_compressible_block_ends_the_probing()
+    {
+        using var compressor = new ChunkedCompressor(level: 1, parallelism: 2, processors: 64);
+        var destination = new byte[compressor.DestinationLengthFor(256 * 1024)];
+        for (var i = 0; i < 6; i++)
+        {
+            var noise = RandomBlock(256 * 1024, seed: 40 + i);
+            Assert.False(compressor.TryCompress(noise, destination, noise.Length - 1, out _));
+        }
+
+        Assert.Equal(4, compressor.ProbeRefusals); // the first two were tried whole
+
+        // Noise at the head, text after it: while probing, stored as is (space, never data, is the cost).
+        var mixed = TextBlock(256 * 1024, seed: 50);
+        RandomBlock(32 * 1024, seed: 51).CopyTo(mixed, 0);
+        Assert.False(compressor.TryCompress(mixed, destination, mixed.Length - 1, out _));
+        Assert.Equal(5, compressor.ProbeRefusals);
+
+        // A compressible block passes its probe, compresses, and ends the streak: the mixed block is tried whole again.
+        var text = TextBlock(256 * 1024, seed: 52);
+        Assert.True(compressor.TryCompress(text, destination, text.Length - 1, out var written));
+        Assert.Equal(text, Expand(destination.AsSpan(0, written), text.Length));
+        Assert.True(compressor.TryCompress(mixed, destination, mixed.Length - 1, out written));
+        Assert.Equal(mixed, Expand(destination.AsSpan(0, written), mixed.Length));
+        Assert.Equal(5, compressor.ProbeRefusals);
+    }
+
+    [Fact]
     public async Task Blocks_of_every_size_and_kind_round_trip_while_other_threads_compress_too()
     {
         // Four writers at once, as four drives streaming: chunks queued to a busy pool are taken back by the writer.
