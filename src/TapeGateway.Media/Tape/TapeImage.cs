@@ -1319,7 +1319,7 @@ public sealed partial class TapeImage : ITapeMedium
                 plain.AsSpan(0, transfer).CopyTo(destination.Span);
             }
 
-            Statistics.OnRead(logical);
+            Statistics.OnRead(logical, header.StoredLength);
             return Completed(logical, Math.Min(logical, destination.Length), destination.Length) with { Encrypted = header.Encrypted };
         }
 
@@ -1336,7 +1336,7 @@ public sealed partial class TapeImage : ITapeMedium
             _aheadBuffer = owner.Adopt(stored, header.LogicalLength);
         }
 
-        Statistics.OnRead(header.LogicalLength);
+        Statistics.OnRead(header.LogicalLength, header.StoredLength);
         return Completed(header.LogicalLength, header.LogicalLength, destination.Length);
     }
 
@@ -1373,7 +1373,7 @@ public sealed partial class TapeImage : ITapeMedium
                 return TapeResult.Of(TapeCondition.DecryptionFailed);
             }
 
-            Statistics.OnRead(header.LogicalLength);
+            Statistics.OnRead(header.LogicalLength, header.StoredLength);
             return Completed(header.LogicalLength, header.LogicalLength, destination.Length) with { Encrypted = true };
         }
 
@@ -1431,7 +1431,7 @@ public sealed partial class TapeImage : ITapeMedium
 
                 if (expanded is null)
                 {
-                    Statistics.OnRead(logical);
+                    Statistics.OnRead(logical, header.StoredLength);
                     return Completed(logical, transfer, destination.Length);
                 }
 
@@ -1439,7 +1439,7 @@ public sealed partial class TapeImage : ITapeMedium
             }
 
             source[..transfer].CopyTo(destination.Span);
-            Statistics.OnRead(logical);
+            Statistics.OnRead(logical, header.StoredLength);
             return Completed(logical, transfer, destination.Length);
         }
         finally
@@ -1554,7 +1554,7 @@ public sealed partial class TapeImage : ITapeMedium
                     return TapeResult.Of(TapeCondition.UnencryptedBlock);
                 }
 
-                Statistics.OnRead(logical);
+                Statistics.OnRead(logical, header.StoredLength);
                 return Completed(logical, transfer, destination.Length);
             }
 

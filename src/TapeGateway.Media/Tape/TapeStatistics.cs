@@ -18,6 +18,7 @@ public sealed class TapeStatistics
     private long _blocksWritten;
     private long _compressedBlocksWritten;
     private long _hostBytesRead;
+    private long _mediumBytesRead;
     private long _blocksRead;
 
     /// <summary>Uncompressed bytes received from the host.</summary>
@@ -31,6 +32,9 @@ public sealed class TapeStatistics
     public long CompressedBlocksWritten => Volatile.Read(ref _compressedBlocksWritten);
 
     public long HostBytesRead => Volatile.Read(ref _hostBytesRead);
+
+    /// <summary>Payload bytes read from the medium for them (compressed, encrypted: as stored).</summary>
+    public long MediumBytesRead => Volatile.Read(ref _mediumBytesRead);
 
     public long BlocksRead => Volatile.Read(ref _blocksRead);
 
@@ -93,9 +97,10 @@ public sealed class TapeStatistics
         }
     }
 
-    internal void OnRead(int hostBytes)
+    internal void OnRead(int hostBytes, int mediumBytes)
     {
         Volatile.Write(ref _hostBytesRead, _hostBytesRead + hostBytes);
+        Volatile.Write(ref _mediumBytesRead, _mediumBytesRead + mediumBytes);
         Volatile.Write(ref _blocksRead, _blocksRead + 1);
     }
 }

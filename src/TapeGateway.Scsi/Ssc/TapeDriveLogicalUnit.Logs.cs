@@ -23,15 +23,23 @@ public sealed partial class TapeDriveLogicalUnit
     private const byte ReadErrorCountersPage = 0x03;
     private const byte SequentialAccessDevicePage = 0x0C;
     private const byte VolumeStatisticsPage = 0x17;
+    private const byte DataCompressionLogPage = 0x1B;
     private const byte TapeAlertPage = 0x2E;
     private const byte TapeCapacityPage = 0x31;
+    private const byte IbmDataCompressionLogPage = 0x32;
     private const long MiB = 1024 * 1024;
+
+    private static readonly byte[] StandardLogPages =
+        [WriteErrorCountersPage, ReadErrorCountersPage, SequentialAccessDevicePage, VolumeStatisticsPage, DataCompressionLogPage, TapeAlertPage, TapeCapacityPage];
+
+    // IBM LTO-5 drives report data compression on their vendor page 32h, which SSC-4 later standardised as 1Bh with
+    // the same parameters; IBM personalities answer both, in ascending order as the supported-pages list requires.
+    private static readonly byte[] IbmLogPages = [.. StandardLogPages, IbmDataCompressionLogPage];
 
     private readonly ErrorCounters _counters = new();
     private ulong _tapeAlerts;
 
-    public override IReadOnlyList<byte> ExtraLogPages { get; } =
-        [WriteErrorCountersPage, ReadErrorCountersPage, SequentialAccessDevicePage, VolumeStatisticsPage, TapeAlertPage, TapeCapacityPage];
+    public override IReadOnlyList<byte> ExtraLogPages => Personality.IbmVpd is null ? StandardLogPages : IbmLogPages;
 
     /// <summary>TapeAlert flags currently set (bit n-1 = flag n), for tests and the library's health view.</summary>
     public ulong TapeAlertFlags
@@ -86,6 +94,10 @@ public sealed partial class TapeDriveLogicalUnit
             case TapeCapacityPage:
                 WriteTapeCapacityPage(ref w);
                 break;
+            case DataCompressionLogPage:
+            case IbmDataCompressionLogPage when Personality.IbmVpd is not null:
+                WriteDataCompressionPage(ref w);
+                break;
             default:
                 return -1;
         }
@@ -112,6 +124,32 @@ public sealed partial class TapeDriveLogicalUnit
     }
 
     /// <summary>
+    /// SSC-4 Data Compression log page (1Bh; IBM LTO-5's 32h), this mount's: 0000h/0001h read/write compression ratio
+    /// × 100 (host bytes over medium bytes; 0 before any data), then pairs of megabytes (MiB) and the bytes beyond
+    /// them: 0002h/0003h transferred to the host, 0004h/0005h read from the medium, 0006h/0007h transferred from the
+    /// host, 0008h/0009h written to the medium; 0100h DCE now. Medium bytes are what the image stores (compressed,
+    /// and for encrypted blocks the envelope).
+    /// </summary>
+    private void WriteDataCompressionPage(ref LogWriter w)
+    {
+        var stats = (CurrentMedium as TapeImage)?.Statistics;
+        long toHost = stats?.HostBytesRead ?? 0, fromMedium = stats?.MediumBytesRead ?? 0;
+        long fromHost = stats?.HostBytesWritten ?? 0, toMedium = stats?.MediumBytesWritten ?? 0;
+        w.Counter(0x0000, Ratio(toHost, fromMedium), 2);
+        w.Counter(0x0001, Ratio(fromHost, toMedium), 2);
+        ushort code = 0x0002;
+        foreach (var bytes in (ReadOnlySpan<long>)[toHost, fromMedium, fromHost, toMedium])
+        {
+            w.Counter(code++, (ulong)Math.Min(bytes / MiB, uint.MaxValue), 4);
+            w.Counter(code++, (ulong)(bytes % MiB), 4);
+        }
+
+        w.Counter(0x0100, CompressionEnabled ? 1UL : 0UL, 1);
+
+        static ulong Ratio(long host, long medium) => medium <= 0 ? 0 : (ulong)Math.Min(host * 100 / medium, ushort.MaxValue);
+    }
+
+    /// <summary>
     /// SSC-4 Sequential-Access Device page (0Ch): 0000h bytes received from initiators (uncompressed),
     /// 0001h bytes written to the medium (after compression), 0002h bytes read from the medium, 0003h bytes sent to
     /// initiators, 0004h-0007h native capacity figures in MiB (BOP to EOD, BOP to EW, EW to EOP, BOP to current
@@ -124,7 +162,7 @@ public sealed partial class TapeDriveLogicalUnit
         var p = SafePosition(medium);
         w.Counter(0x0000, (ulong)(stats?.HostBytesWritten ?? 0));
         w.Counter(0x0001, (ulong)(stats?.MediumBytesWritten ?? 0));
-        w.Counter(0x0002, (ulong)(stats?.HostBytesRead ?? 0));
+        w.Counter(0x0002, (ulong)(stats?.MediumBytesRead ?? 0));
         w.Counter(0x0003, (ulong)(stats?.HostBytesRead ?? 0));
         if (p is { } pos)
         {

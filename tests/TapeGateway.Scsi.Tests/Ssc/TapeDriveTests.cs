@@ -394,7 +394,7 @@ public sealed class TapeDriveTests
 
         var supported = await h.Run(SpcCdb.LogSense(0x00));
         supported.AssertGood();
-        Assert.Equal(new byte[] { 0x00, 0x02, 0x03, 0x0C, 0x17, 0x2E, 0x31 }, supported.Data()[4..]);
+        Assert.Equal(new byte[] { 0x00, 0x02, 0x03, 0x0C, 0x17, 0x1B, 0x2E, 0x31, 0x32 }, supported.Data()[4..]);
 
         var cap = await h.Run(SpcCdb.LogSense(0x31));
         cap.AssertGood();
@@ -430,6 +430,77 @@ public sealed class TapeDriveTests
 
         var unknown = await h.Run(SpcCdb.LogSense(0x18));
         unknown.AssertInvalidCdbField(2, 5);
+    }
+
+    [Fact]
+    public async Task DataCompressionPage_ReportsThisMountsRatiosAndCounters()
+    {
+        var h = new TapeHarness();
+        await h.LoadNewAsync(capacity: 64 * TapeHarness.MiB);
+        var text = new byte[1024 * 1024 + 1000];
+        for (var i = 0; i < text.Length; i++)
+        {
+            text[i] = (byte)("backup tape data "[i % 17]);
+        }
+
+        var noise = TapeHarness.Block(256 * 1024, 5);
+        await h.WriteRecordAsync(text); // DCE is on after a load: stored compressed
+        await h.WriteRecordAsync(noise); // incompressible: stored as is
+        await h.Good(Cdb.Rewind());
+        Assert.Equal(text, (await h.Run(Cdb.Read(text.Length))).Data());
+        Assert.Equal(noise, (await h.Run(Cdb.Read(noise.Length))).Data());
+
+        var stats = h.Image!.Statistics;
+        var host = text.Length + noise.Length;
+        Assert.InRange(stats.MediumBytesWritten, noise.Length, noise.Length + 100_000);
+        Assert.Equal(stats.MediumBytesWritten, stats.MediumBytesRead);
+
+        foreach (var code in new byte[] { 0x1B, 0x32 })
+        {
+            var page = await h.Run(SpcCdb.LogSense(code));
+            page.AssertGood();
+            var p = Parameters(page.Data());
+            Assert.Equal(code, page.Data()[0]);
+            Assert.Equal(new ushort[] { 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x100 }, p.Keys.ToArray());
+            Assert.Equal((ulong)(host * 100L / stats.MediumBytesRead), p[0x0000]); // read ratio x 100
+            Assert.Equal((ulong)(host * 100L / stats.MediumBytesWritten), p[0x0001]); // write ratio x 100
+            Assert.InRange(p[0x0001], 400UL, 600UL);
+            foreach (var (mb, bytes, total) in new[] { (2, 3, (long)host), (4, 5, stats.MediumBytesRead), (6, 7, (long)host), (8, 9, stats.MediumBytesWritten) })
+            {
+                Assert.Equal((ulong)(total / TapeHarness.MiB), p[(ushort)mb]);
+                Assert.Equal((ulong)(total % TapeHarness.MiB), p[(ushort)bytes]);
+            }
+
+            Assert.Equal(1UL, p[0x0100]); // DCE
+        }
+
+        // HP drives have no vendor page 32h; the standard 1Bh is there.
+        var hp = new TapeHarness(TapeDrivePersonality.HpUltrium5);
+        await hp.LoadNewAsync(capacity: 64 * TapeHarness.MiB);
+        Assert.DoesNotContain((byte)0x32, (await hp.Run(SpcCdb.LogSense(0x00))).Data()[4..]);
+        (await hp.Run(SpcCdb.LogSense(0x32))).AssertInvalidCdbField(2, 5);
+        var empty = Parameters((await hp.Run(SpcCdb.LogSense(0x1B))).Data());
+        Assert.Equal(0UL, empty[0x0000]); // nothing read: no ratio
+        Assert.Equal(0UL, empty[0x0008]);
+
+        static Dictionary<ushort, ulong> Parameters(byte[] page)
+        {
+            var result = new Dictionary<ushort, ulong>();
+            for (var at = 4; at < 4 + BinaryPrimitives.ReadUInt16BigEndian(page.AsSpan(2));)
+            {
+                var length = page[at + 3];
+                ulong value = 0;
+                foreach (var b in page.AsSpan(at + 4, length))
+                {
+                    value = (value << 8) | b;
+                }
+
+                result.Add(BinaryPrimitives.ReadUInt16BigEndian(page.AsSpan(at)), value);
+                at += 4 + length;
+            }
+
+            return result;
+        }
     }
 
     [Fact]

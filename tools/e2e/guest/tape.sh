@@ -114,6 +114,9 @@ echo "=== log pages and medium attributes"
 check "sg_logs: the drive lists pages 0x2e (TapeAlert) and 0x31 (tape capacity)" 'sg_logs $D0SG | tee /dev/stderr | grep -Eq "0x2e" && sg_logs $D0SG | grep -Eq "0x31"'
 check "sg_logs -p 0x2e: TapeAlert page, no flag set" 'sg_logs -p 0x2e $D0SG | tee /dev/stderr | grep -qi "tape alert\|tapealert" && ! sg_logs -p 0x2e $D0SG | grep -E ": *1$"'
 check "sg_logs -p 0x31: tape capacity page with main partition remaining/maximum" 'sg_logs -p 0x31 $D0SG | tee /dev/stderr | grep -qi "capacity"'
+check "sg_logs -p 0x1b: data compression page, this mount: more than 5 MB from the host, ratio x100 at least 100" '
+  sg_logs -p 0x1b $D0SG | tee /tmp/dc && r=$(sed -nE "s/^ *Write compression ratio x100: ([0-9]+)$/\1/p" /tmp/dc) &&
+  m=$(sed -nE "s/^ *Megabytes transferred from server: ([0-9]+)$/\1/p" /tmp/dc) && [ "${r:-0}" -ge 100 ] && [ "${m:-0}" -ge 5 ]'
 check "sg_read_attr: MAM attributes of the loaded tape (medium serial number, load count)" '
   sg_read_attr $D0SG | tee /dev/stderr | grep -qi "medium serial number" && sg_read_attr $D0SG | grep -qi "load count"'
 
