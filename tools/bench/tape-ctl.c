@@ -203,6 +203,20 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* One variable-length READ(6) of BYTES that must return GOOD and exactly BYTES; the task (caller frees) or NULL. */
+static struct scsi_task *read_record(struct iscsi_context *c, int lun, int bytes, long i)
+{
+	unsigned char cdb[6] = { 0x08, 0, (bytes >> 16) & 0xFF, (bytes >> 8) & 0xFF, bytes & 0xFF, 0 };
+	struct scsi_task *t = command(c, lun, cdb, 6, SCSI_XFER_READ, bytes, NULL, 0);
+	if (t && (t->status != SCSI_STATUS_GOOD || t->datain.size != bytes)) {
+		fprintf(stderr, "READ(6) %ld: status 0x%x sense key 0x%x asc/ascq 0x%04x, %d bytes\n", i, t->status,
+			t->sense.key, t->sense.ascq, t->datain.size);
+		scsi_free_scsi_task(t);
+		return NULL;
+	}
+	return t;
+}
+
 static int do_read(struct iscsi_context *c, int lun, int bytes, long count)
 {
 	unsigned char rew[6] = { 0x01, 0, 0, 0, 0, 0 };
@@ -212,16 +226,9 @@ static int do_read(struct iscsi_context *c, int lun, int bytes, long count)
 		return 1;
 	t0 = now();
 	for (i = 0; i < count; i++) {
-		unsigned char cdb[6] = { 0x08, 0, (bytes >> 16) & 0xFF, (bytes >> 8) & 0xFF, bytes & 0xFF, 0 };
-		struct scsi_task *t = command(c, lun, cdb, 6, SCSI_XFER_READ, bytes, NULL, 0);
+		struct scsi_task *t = read_record(c, lun, bytes, i);
 		if (!t)
 			return 1;
-		if (t->status != SCSI_STATUS_GOOD || t->datain.size != bytes) {
-			fprintf(stderr, "READ(6) %ld: status 0x%x sense key 0x%x asc/ascq 0x%04x, %d bytes\n", i, t->status,
-				t->sense.key, t->sense.ascq, t->datain.size);
-			scsi_free_scsi_task(t);
-			return 1;
-		}
 		scsi_free_scsi_task(t);
 	}
 	printf("read_MBps=%.1f blocks=%ld block_bytes=%d\n", (double)bytes * count / 1e6 / (now() - t0), count, bytes);
@@ -289,16 +296,9 @@ static int do_stream(struct iscsi_context *c, int lun, int bytes, long count)
 		return 1;
 	t0 = now();
 	for (i = 0; i < count; i++) {
-		unsigned char cdb[6] = { 0x08, 0, (bytes >> 16) & 0xFF, (bytes >> 8) & 0xFF, bytes & 0xFF, 0 };
-		struct scsi_task *t = command(c, lun, cdb, 6, SCSI_XFER_READ, bytes, NULL, 0);
+		struct scsi_task *t = read_record(c, lun, bytes, i);
 		if (!t)
 			return 1;
-		if (t->status != SCSI_STATUS_GOOD || t->datain.size != bytes) {
-			fprintf(stderr, "READ(6) %ld: status 0x%x sense key 0x%x asc/ascq 0x%04x, %d bytes\n", i, t->status,
-				t->sense.key, t->sense.ascq, t->datain.size);
-			scsi_free_scsi_task(t);
-			return 1;
-		}
 		if (memcmp(text_record(bytes, i), t->datain.data, bytes) != 0) {
 			fprintf(stderr, "READ(6) %ld: data differs\n", i);
 			verified = 0;

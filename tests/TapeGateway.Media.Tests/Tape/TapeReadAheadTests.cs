@@ -82,17 +82,7 @@ public sealed class TapeReadAheadTests
         await using var tape = await WrittenTapeAsync(blocks, compress: true);
         Assert.True(tape.Statistics.CompressedBlocksWritten >= blocks.Length, "the blocks must be stored compressed for this test");
 
-        await ExpectBlockAsync(tape, blocks[0]);
-        var owner = new RecordingAdopter(ArrayPool<byte>.Shared.Rent(Block));
-        for (var i = 1; i < blocks.Length; i++)
-        {
-            await WaitForReadAheadAsync(tape, i);
-            var r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner);
-            Assert.Equal(TapeCondition.Ok, r.Condition);
-            Assert.False(r.Encrypted);
-            Assert.Equal(i, owner.Adoptions); // adopted, so it was expanded before the READ came
-            Assert.Equal(blocks[i], owner.Held.AsSpan(0, owner.Length).ToArray());
-        }
+        await StreamAdoptedAsync(tape, blocks, encrypted: false, upTo: blocks.Length); // adopted: expanded before the READ came
     }
 
     [Fact]
@@ -141,18 +131,7 @@ public sealed class TapeReadAheadTests
         var blocks = Enumerable.Range(0, 5).Select(i => CompressibleBlock(Block, 30 + i)).ToArray();
         await using var tape = await WrittenTapeAsync(blocks, compress: true, new TapeEncryption(a, a, RequireEncrypted: true));
         Assert.True(tape.Statistics.CompressedBlocksWritten >= blocks.Length, "the blocks must be stored compressed for this test");
-        var owner = new RecordingAdopter(ArrayPool<byte>.Shared.Rent(Block));
-
-        await ExpectBlockAsync(tape, blocks[0]);
-        for (var i = 1; i < 3; i++)
-        {
-            await WaitForReadAheadAsync(tape, i);
-            var r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner);
-            Assert.Equal(TapeCondition.Ok, r.Condition);
-            Assert.True(r.Encrypted);
-            Assert.Equal(i, owner.Adoptions);
-            Assert.Equal(blocks[i], owner.Held.AsSpan(0, owner.Length).ToArray());
-        }
+        var owner = await StreamAdoptedAsync(tape, blocks, encrypted: true, upTo: 3);
 
         await WaitForReadAheadAsync(tape, 3); // decoded with key a
         tape.Encryption = new TapeEncryption(null, b, RequireEncrypted: false);
@@ -187,17 +166,7 @@ public sealed class TapeReadAheadTests
         var blocks = Enumerable.Range(0, 5).Select(i => RandomBlock(Block, 300 + i)).ToArray();
         await using var tape = await WrittenTapeAsync(blocks, compress: false, new TapeEncryption(key, key, RequireEncrypted: true));
 
-        await ExpectBlockAsync(tape, blocks[0]);
-        var owner = new RecordingAdopter(ArrayPool<byte>.Shared.Rent(Block));
-        for (var i = 1; i < blocks.Length; i++)
-        {
-            await WaitForReadAheadAsync(tape, i);
-            var r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner);
-            Assert.Equal(TapeCondition.Ok, r.Condition);
-            Assert.True(r.Encrypted);
-            Assert.Equal(i, owner.Adoptions);
-            Assert.Equal(blocks[i], owner.Held.AsSpan(0, owner.Length).ToArray());
-        }
+        await StreamAdoptedAsync(tape, blocks, encrypted: true, upTo: blocks.Length);
     }
 
     [Fact]
@@ -241,6 +210,27 @@ public sealed class TapeReadAheadTests
         Assert.Equal(TapeCondition.Ok, (await tape.WriteFilemarksAsync(1, immediate: false)).Condition);
         Assert.Equal(TapeCondition.Ok, (await tape.RewindAsync()).Condition);
         return tape;
+    }
+
+    /// <summary>
+    /// Reads block 0, then blocks 1 up to <paramref name="upTo"/> each after its read-ahead: every one must be adopted
+    /// (the decoded buffer handed over, so nothing was left to do in the READ) and equal what was written.
+    /// </summary>
+    private static async Task<RecordingAdopter> StreamAdoptedAsync(TapeImage tape, byte[][] blocks, bool encrypted, int upTo)
+    {
+        await ExpectBlockAsync(tape, blocks[0]);
+        var owner = new RecordingAdopter(ArrayPool<byte>.Shared.Rent(Block));
+        for (var i = 1; i < upTo; i++)
+        {
+            await WaitForReadAheadAsync(tape, i);
+            var r = await tape.ReadBlockAsync(owner.Held.AsMemory(0, Block), owner);
+            Assert.Equal(TapeCondition.Ok, r.Condition);
+            Assert.Equal(encrypted, r.Encrypted);
+            Assert.Equal(i, owner.Adoptions);
+            Assert.Equal(blocks[i], owner.Held.AsSpan(0, owner.Length).ToArray());
+        }
+
+        return owner;
     }
 
     private static async Task WaitForReadAheadAsync(TapeImage tape, long objectNumber)
