@@ -246,12 +246,24 @@ internal sealed class ChunkedCompressor : IDisposable
 
         private void Run()
         {
-            _ok = Compress(_source.Span, _destination.AsSpan(DestinationStart, _room), out var written);
-            Written = written;
-            _source = default;
-            _destination = null;
-            Volatile.Write(ref _state, Done);
-            _done.Set();
+            try
+            {
+                _ok = Compress(_source.Span, _destination.AsSpan(DestinationStart, _room), out var written);
+                Written = written;
+            }
+            catch (Exception)
+            {
+                // On a pool thread an escaping exception would end the process and leave the writer waiting; the block
+                // is stored as is instead (compression is an optimisation, never a failure).
+                _ok = false;
+            }
+            finally
+            {
+                _source = default;
+                _destination = null;
+                Volatile.Write(ref _state, Done);
+                _done.Set();
+            }
         }
 
         public void Dispose()
