@@ -217,21 +217,38 @@ static struct scsi_task *read_record(struct iscsi_context *c, int lun, int bytes
 	return t;
 }
 
-static int do_read(struct iscsi_context *c, int lun, int bytes, long count)
+/*
+ * REWIND, then COUNT READ(6)s of BYTES one at a time; with CHECK, each compared with CHECK(BYTES, i) (mismatches
+ * clear *verified). Returns the seconds the reads took, or -1 on a SCSI/iSCSI failure.
+ */
+static double read_all(struct iscsi_context *c, int lun, int bytes, long count,
+		       const unsigned char *(*check)(int, long), int *verified)
 {
 	unsigned char rew[6] = { 0x01, 0, 0, 0, 0, 0 };
 	double t0;
 	long i;
-	if (do_ready(c, lun) || !good(command(c, lun, rew, 6, SCSI_XFER_NONE, 0, NULL, 0), "REWIND"))
-		return 1;
+	if (!good(command(c, lun, rew, 6, SCSI_XFER_NONE, 0, NULL, 0), "REWIND"))
+		return -1;
 	t0 = now();
 	for (i = 0; i < count; i++) {
 		struct scsi_task *t = read_record(c, lun, bytes, i);
 		if (!t)
-			return 1;
+			return -1;
+		if (check && memcmp(check(bytes, i), t->datain.data, bytes) != 0) {
+			fprintf(stderr, "READ(6) %ld: data differs\n", i);
+			*verified = 0;
+		}
 		scsi_free_scsi_task(t);
 	}
-	printf("read_MBps=%.1f blocks=%ld block_bytes=%d\n", (double)bytes * count / 1e6 / (now() - t0), count, bytes);
+	return now() - t0;
+}
+
+static int do_read(struct iscsi_context *c, int lun, int bytes, long count)
+{
+	double secs = do_ready(c, lun) ? -1 : read_all(c, lun, bytes, count, NULL, NULL);
+	if (secs < 0)
+		return 1;
+	printf("read_MBps=%.1f blocks=%ld block_bytes=%d\n", (double)bytes * count / 1e6 / secs, count, bytes);
 	return 0;
 }
 
@@ -292,20 +309,9 @@ static int do_stream(struct iscsi_context *c, int lun, int bytes, long count)
 	if (!good(command(c, lun, wfm, 6, SCSI_XFER_NONE, 0, NULL, 0), "WRITE FILEMARKS"))
 		return 1;
 	tw = now() - t0;
-	if (!good(command(c, lun, rew, 6, SCSI_XFER_NONE, 0, NULL, 0), "REWIND"))
+	tr = read_all(c, lun, bytes, count, text_record, &verified);
+	if (tr < 0)
 		return 1;
-	t0 = now();
-	for (i = 0; i < count; i++) {
-		struct scsi_task *t = read_record(c, lun, bytes, i);
-		if (!t)
-			return 1;
-		if (memcmp(text_record(bytes, i), t->datain.data, bytes) != 0) {
-			fprintf(stderr, "READ(6) %ld: data differs\n", i);
-			verified = 0;
-		}
-		scsi_free_scsi_task(t);
-	}
-	tr = now() - t0;
 	free(text_pool);
 	printf("write_MBps=%.1f read_MBps=%.1f verified=%s blocks=%ld block_bytes=%d\n", (double)bytes * count / 1e6 / tw,
 	       (double)bytes * count / 1e6 / tr, verified ? "yes" : "NO", count, bytes);

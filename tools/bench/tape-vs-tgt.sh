@@ -79,6 +79,7 @@ TARGETS=${TARGETS:-"tgt tg dd"}
 KEEP=${KEEP:-0}
 NOVERIFY=${NOVERIFY:-0}
 DATA=${DATA:-random}
+CLIENT_ENV=${CLIENT_ENV:-}
 [[ $DATA == random || $DATA == text ]] || { echo "DATA must be random or text" >&2; exit 2; }
 BUILD=${BUILD:-1}
 ARTIFACTS=${ARTIFACTS:-/tmp/art-tbench}

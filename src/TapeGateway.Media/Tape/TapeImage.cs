@@ -1208,44 +1208,11 @@ public sealed partial class TapeImage : ITapeMedium
             _aheadPlain = ArrayPool<byte>.Shared.Rent(logical);
         }
 
-        var plain = _aheadPlain.AsSpan(0, logical);
-        if (!header.Encrypted)
-        {
-            // Mutually exclusive with the READ path's use of the same decompressor: a verb entering waits for this.
-            _decompressor ??= new Decompressor();
-            _aheadDecoded = TryDecompress(_decompressor, payload, plain, logical);
-            return;
-        }
-
-        if (!TapeCipher.Envelope.TryParse(payload, out var envelope) || (!header.Compressed && envelope.CipherTextLength != logical))
-        {
-            return;
-        }
-
         try
         {
-            if (!header.Compressed)
-            {
-                _aheadDecoded = key!.TryOpen(payload, logical, compressed: false, plain);
-            }
-            else
-            {
-                // SSC-4 §4.2.21: compressed, then encrypted; so decrypt the stored block, then expand it.
-                var stored = ArrayPool<byte>.Shared.Rent(envelope.CipherTextLength);
-                try
-                {
-                    _decompressor ??= new Decompressor();
-                    _aheadDecoded = key!.TryOpen(payload, logical, compressed: true, stored.AsSpan(0, envelope.CipherTextLength))
-                        && TryDecompress(_decompressor, stored.AsSpan(0, envelope.CipherTextLength), plain, logical);
-                }
-                finally
-                {
-                    CryptographicOperations.ZeroMemory(stored.AsSpan(0, envelope.CipherTextLength));
-                    ArrayPool<byte>.Shared.Return(stored);
-                }
-            }
-
-            _aheadPlainKey = _aheadDecoded ? key : null;
+            // The READ path's decoder, not a second one: a verb entering waits for this (see RunReadAhead).
+            _aheadDecoded = Decode(header, payload, key, _aheadPlain.AsSpan(0, logical)) == TapeCondition.Ok;
+            _aheadPlainKey = _aheadDecoded && header.Encrypted ? key : null;
         }
         catch (ObjectDisposedException)
         {
@@ -1341,113 +1308,96 @@ public sealed partial class TapeImage : ITapeMedium
     }
 
     /// <summary>
-    /// Hands a record whose stored bytes have passed their CRC to the caller: as is, or expanded (zstd), truncated to
-    /// the caller's buffer when the record is longer (SSC-4 incorrect length: the rest of the record is skipped).
+    /// Hands a record whose stored bytes have passed their CRC to the caller: as is, or decoded (decrypted, expanded),
+    /// truncated to the caller's buffer when the record is longer (SSC-4 incorrect length: the rest of the record is
+    /// skipped).
     /// </summary>
     private TapeResult Deliver(RecordHeader header, ReadOnlySpan<byte> source, Memory<byte> destination)
     {
-        if (!header.Encrypted)
+        // SSC-4 §4.2.21: in DECRYPT mode a plain block is refused; an encrypted block is returned only decrypted, and
+        // without a key, or with one that does not open it, the drive reports it and moves on.
+        var cipher = Encryption?.Decrypt;
+        if (header.Encrypted ? cipher is null : Encryption is { RequireEncrypted: true })
         {
-            return Encryption is { RequireEncrypted: true }
-                ? TapeResult.Of(TapeCondition.UnencryptedBlock)
-                : DeliverStored(header, source, destination);
+            return TapeResult.Of(header.Encrypted ? TapeCondition.EncryptedBlock : TapeCondition.UnencryptedBlock);
         }
 
-        // SSC-4 §4.2.21: an encrypted block is returned only decrypted; without a key, or with one that does not open
-        // it, the drive reports it and moves on.
-        if (Encryption?.Decrypt is not { } cipher)
-        {
-            return TapeResult.Of(TapeCondition.EncryptedBlock);
-        }
-
-        if (!TapeCipher.Envelope.TryParse(source, out var envelope))
-        {
-            return TapeResult.Of(TapeCondition.MediumError);
-        }
-
-        if (!header.Compressed && envelope.CipherTextLength == header.LogicalLength && header.LogicalLength <= destination.Length)
-        {
-            // The common case: the block decrypts straight into the caller's buffer (cleared again if the key fails).
-            if (!cipher.TryOpen(source, header.LogicalLength, compressed: false, destination.Span[..header.LogicalLength]))
-            {
-                return TapeResult.Of(TapeCondition.DecryptionFailed);
-            }
-
-            Statistics.OnRead(header.LogicalLength, header.StoredLength);
-            return Completed(header.LogicalLength, header.LogicalLength, destination.Length) with { Encrypted = true };
-        }
-
-        var plain = ArrayPool<byte>.Shared.Rent(envelope.CipherTextLength);
-        try
-        {
-            var stored = plain.AsSpan(0, envelope.CipherTextLength);
-            if (!cipher.TryOpen(source, header.LogicalLength, header.Compressed, stored))
-            {
-                return TapeResult.Of(TapeCondition.DecryptionFailed);
-            }
-
-            if (!header.Compressed && stored.Length != header.LogicalLength)
-            {
-                return TapeResult.Of(TapeCondition.MediumError); // an envelope whose content disagrees with the header
-            }
-
-            return DeliverStored(header, stored, destination) is { Condition: TapeCondition.Ok or TapeCondition.IncorrectLength } r
-                ? r with { Encrypted = true }
-                : TapeResult.Of(TapeCondition.MediumError);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(plain.AsSpan(0, envelope.CipherTextLength));
-            ArrayPool<byte>.Shared.Return(plain);
-        }
-    }
-
-    /// <summary>Hands over a block as stored: as is, or expanded (zstd), truncated to the caller's buffer.</summary>
-    private TapeResult DeliverStored(RecordHeader header, ReadOnlySpan<byte> source, Memory<byte> destination)
-    {
         var logical = header.LogicalLength;
         var transfer = Math.Min(logical, destination.Length);
-        byte[]? expanded = null;
-        try
+        if (!header.Compressed && !header.Encrypted)
         {
-            if (header.Compressed)
-            {
-                Span<byte> target;
-                if (logical <= destination.Length)
-                {
-                    target = destination.Span[..logical];
-                }
-                else
-                {
-                    expanded = ArrayPool<byte>.Shared.Rent(logical);
-                    target = expanded.AsSpan(0, logical);
-                }
-
-                _decompressor ??= new Decompressor();
-                if (!TryDecompress(_decompressor, source, target, logical))
-                {
-                    return TapeResult.Of(TapeCondition.MediumError);
-                }
-
-                if (expanded is null)
-                {
-                    Statistics.OnRead(logical, header.StoredLength);
-                    return Completed(logical, transfer, destination.Length);
-                }
-
-                source = target;
-            }
-
             source[..transfer].CopyTo(destination.Span);
             Statistics.OnRead(logical, header.StoredLength);
             return Completed(logical, transfer, destination.Length);
         }
+
+        // Decoded straight into the caller's buffer when the whole block fits (cleared again if the key fails).
+        var whole = logical <= destination.Length ? null : ArrayPool<byte>.Shared.Rent(logical);
+        try
+        {
+            var target = whole is null ? destination.Span[..logical] : whole.AsSpan(0, logical);
+            if (Decode(header, source, cipher, target) is not TapeCondition.Ok and var failed)
+            {
+                return TapeResult.Of(failed);
+            }
+
+            if (whole is not null)
+            {
+                target[..transfer].CopyTo(destination.Span);
+            }
+
+            Statistics.OnRead(logical, header.StoredLength);
+            return Completed(logical, transfer, destination.Length) with { Encrypted = header.Encrypted };
+        }
         finally
         {
-            if (expanded is not null)
+            if (whole is not null)
             {
-                ArrayPool<byte>.Shared.Return(expanded);
+                CryptographicOperations.ZeroMemory(whole.AsSpan(0, logical));
+                ArrayPool<byte>.Shared.Return(whole);
             }
+        }
+    }
+
+    /// <summary>
+    /// Decodes a CRC-clean payload into exactly its logical block (<paramref name="logical"/>): decrypted with
+    /// <paramref name="key"/> if encrypted (SSC-4 §4.2.21: compressed first, then encrypted), expanded if compressed.
+    /// DecryptionFailed when the key does not open it; MediumError when what the payload holds disagrees with its
+    /// header (a writer bug or a forged image).
+    /// </summary>
+    private TapeCondition Decode(RecordHeader header, ReadOnlySpan<byte> payload, TapeCipher? key, Span<byte> logical)
+    {
+        _decompressor ??= new Decompressor();
+        if (!header.Encrypted)
+        {
+            return TryDecompress(_decompressor, payload, logical, logical.Length) ? TapeCondition.Ok : TapeCondition.MediumError;
+        }
+
+        if (!TapeCipher.Envelope.TryParse(payload, out var envelope) || (!header.Compressed && envelope.CipherTextLength != logical.Length))
+        {
+            return TapeCondition.MediumError;
+        }
+
+        if (!header.Compressed)
+        {
+            return key!.TryOpen(payload, logical.Length, compressed: false, logical) ? TapeCondition.Ok : TapeCondition.DecryptionFailed;
+        }
+
+        var stored = ArrayPool<byte>.Shared.Rent(envelope.CipherTextLength);
+        try
+        {
+            var compressed = stored.AsSpan(0, envelope.CipherTextLength);
+            if (!key!.TryOpen(payload, logical.Length, compressed: true, compressed))
+            {
+                return TapeCondition.DecryptionFailed;
+            }
+
+            return TryDecompress(_decompressor, compressed, logical, logical.Length) ? TapeCondition.Ok : TapeCondition.MediumError;
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(stored.AsSpan(0, envelope.CipherTextLength));
+            ArrayPool<byte>.Shared.Return(stored);
         }
     }
 
