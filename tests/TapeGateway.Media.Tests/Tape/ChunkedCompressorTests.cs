@@ -66,7 +66,8 @@ public sealed class ChunkedCompressorTests
     [Fact]
     public void An_incompressible_stream_is_probed_and_one_compressible_block_ends_the_probing()
     {
-        using var compressor = new ChunkedCompressor(level: 1, parallelism: 2, processors: 64);
+        // maxSkip 0: every block is probed (the back-off has a test of its own below).
+        using var compressor = new ChunkedCompressor(level: 1, parallelism: 2, processors: 64, maxSkip: 0);
         var destination = new byte[compressor.DestinationLengthFor(256 * 1024)];
         for (var i = 0; i < 6; i++)
         {
@@ -89,6 +90,69 @@ public sealed class ChunkedCompressorTests
         Assert.True(compressor.TryCompress(mixed, destination, mixed.Length - 1, out written));
         Assert.Equal(mixed, Expand(destination.AsSpan(0, written), mixed.Length));
         Assert.Equal(5, compressor.ProbeRefusals);
+    }
+
+    [Fact]
+    public void Refused_probes_back_off_to_one_probe_in_seventeen_blocks_and_a_compressible_block_resets_it()
+    {
+        using var compressor = new ChunkedCompressor(level: 1, parallelism: 2, processors: 64);
+        var destination = new byte[compressor.DestinationLengthFor(256 * 1024)];
+        var noise = RandomBlock(256 * 1024, seed: 60);
+        var text = TextBlock(256 * 1024, seed: 61);
+
+        // Two blocks tried whole, then probes with 1, 2, 4, 8, 16 blocks stored unprobed after each refusal, and a
+        // sixth refused probe: the gap stays at 16.
+        var total = 2 + 1 + 1 + 1 + 2 + 1 + 4 + 1 + 8 + 1 + 16 + 1;
+        for (var i = 0; i < total; i++)
+        {
+            Assert.False(compressor.TryCompress(noise, destination, noise.Length - 1, out _));
+        }
+
+        Assert.Equal(6, compressor.ProbeRefusals);
+        Assert.Equal(1 + 2 + 4 + 8 + 16, compressor.SkippedBlocks);
+
+        // Text arriving while blocks are skipped is stored as is (space, never data), until the next probe passes.
+        Assert.False(compressor.TryCompress(text, destination, text.Length - 1, out _));
+        for (var i = 0; i < ChunkedCompressor.MaxSkip - 1; i++)
+        {
+            Assert.False(compressor.TryCompress(text, destination, text.Length - 1, out _));
+        }
+
+        Assert.Equal(1 + 2 + 4 + 8 + 16 + 16, compressor.SkippedBlocks);
+
+        Assert.Equal(6, compressor.ProbeRefusals);
+        Assert.True(compressor.TryCompress(text, destination, text.Length - 1, out var written));
+        Assert.Equal(text, Expand(destination.AsSpan(0, written), text.Length));
+
+        // The compressible block reset everything: noise is tried whole twice, then probed after one skip again.
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.False(compressor.TryCompress(noise, destination, noise.Length - 1, out _));
+        }
+
+        Assert.Equal(7, compressor.ProbeRefusals);
+        Assert.Equal(1 + 2 + 4 + 8 + 16 + 16 + 1, compressor.SkippedBlocks);
+    }
+
+    [Fact]
+    public void Small_incompressible_blocks_back_off_too()
+    {
+        // A block too small to probe is tried whole; once the stream is known incompressible, its failure backs off.
+        using var compressor = new ChunkedCompressor(level: 1, parallelism: 2, processors: 64);
+        var destination = new byte[compressor.DestinationLengthFor(8 * 1024)];
+        var noise = RandomBlock(8 * 1024, seed: 70);
+        for (var i = 0; i < 2 + 1 + 1 + 1 + 1; i++) // whole, whole, tried, skipped, tried, skipped
+        {
+            Assert.False(compressor.TryCompress(noise, destination, noise.Length - 1, out _));
+        }
+
+        Assert.Equal(0, compressor.ProbeRefusals);
+        Assert.Equal(2, compressor.SkippedBlocks);
+        var text = TextBlock(8 * 1024, seed: 71);
+        Assert.False(compressor.TryCompress(text, destination, text.Length - 1, out _)); // the second of two skipped
+        Assert.Equal(3, compressor.SkippedBlocks);
+        Assert.True(compressor.TryCompress(text, destination, text.Length - 1, out var written));
+        Assert.Equal(text, Expand(destination.AsSpan(0, written), text.Length));
     }
 
     [Fact]
