@@ -135,8 +135,8 @@ public sealed partial class TapeDriveLogicalUnit
         var stats = (CurrentMedium as TapeImage)?.Statistics;
         long toHost = stats?.HostBytesRead ?? 0, fromMedium = stats?.MediumBytesRead ?? 0;
         long fromHost = stats?.HostBytesWritten ?? 0, toMedium = stats?.MediumBytesWritten ?? 0;
-        w.Counter(0x0000, Ratio(toHost, fromMedium), 2);
-        w.Counter(0x0001, Ratio(fromHost, toMedium), 2);
+        w.Counter(0x0000, CompressionRatio(toHost, fromMedium), 2);
+        w.Counter(0x0001, CompressionRatio(fromHost, toMedium), 2);
         ushort code = 0x0002;
         foreach (var bytes in (ReadOnlySpan<long>)[toHost, fromMedium, fromHost, toMedium])
         {
@@ -145,9 +145,12 @@ public sealed partial class TapeDriveLogicalUnit
         }
 
         w.Counter(0x0100, CompressionEnabled ? 1UL : 0UL, 1);
-
-        static ulong Ratio(long host, long medium) => medium <= 0 ? 0 : (ulong)Math.Min(host * 100 / medium, ushort.MaxValue);
     }
+
+    // Host bytes over the bytes the medium holds for them, × 100 (SSC-4's unit for log pages 1Bh and 17h); 0 before
+    // any data, saturated at the 2-byte field's maximum (zeros compress beyond 655:1).
+    private static ulong CompressionRatio(long host, long medium) =>
+        medium <= 0 ? 0 : (ulong)Math.Min(host * 100 / medium, ushort.MaxValue);
 
     /// <summary>
     /// SSC-4 Sequential-Access Device page (0Ch): 0000h bytes received from initiators (uncompressed),
@@ -188,7 +191,7 @@ public sealed partial class TapeDriveLogicalUnit
     /// 0003h/0008h total write/read retries and 0005h/0006h/000Ah/000Bh suspended (and fatal suspended) writes/reads —
     /// 0: a file neither retries nor suspends —, 0004h/0009h total unrecovered write/read errors, 000Ch/000Dh the same
     /// for this mount, 000Eh/000Fh megabytes written/read this mount, 0010h/0011h megabytes written/read over the
-    /// volume's life, 0016h/0017h total and used native capacity (MB), 0040h volume serial number and 0042h barcode
+    /// volume's life, 0012h/0013h this load's write/read compression ratio × 100 (as log page 1Bh), 0016h/0017h total and used native capacity (MB), 0040h volume serial number and 0042h barcode
     /// (ASCII, space padded to a multiple of 4), 0080h write protect, 0081h WORM, 0101h/0102h beginning- and
     /// middle-of-medium passes (0: no head ever passes over a file). Lifetime totals live in the image
     /// (docs/media-format.md) and are updated at unload; error totals are the drive's since the tape was loaded.
@@ -234,6 +237,8 @@ public sealed partial class TapeDriveLogicalUnit
         w.Counter(0x000F, (ulong)(stats?.HostBytesRead ?? 0) / Mb, 4);
         w.Counter(0x0010, (ulong)(stats?.LifetimeHostBytesWritten ?? 0) / Mb, 4);
         w.Counter(0x0011, (ulong)(stats?.LifetimeHostBytesRead ?? 0) / Mb, 4);
+        w.Counter(0x0012, CompressionRatio(stats?.HostBytesWritten ?? 0, stats?.MediumBytesWritten ?? 0), 2);
+        w.Counter(0x0013, CompressionRatio(stats?.HostBytesRead ?? 0, stats?.MediumBytesRead ?? 0), 2);
         w.Counter(0x0016, p is { } a ? (ulong)a.CapacityBytes / Mb : 0, 4);
         w.Counter(0x0017, p is { } b ? (ulong)b.BytesUsed / Mb : 0, 4);
         w.Ascii(0x0040, cartridge?.MediumSerialNumber ?? "");
@@ -246,7 +251,8 @@ public sealed partial class TapeDriveLogicalUnit
         // Partition record parameters, one 8-byte record per partition: LENGTH 07h, reserved, PARTITION NUMBER (2),
         // value (4), in MB (10^6 bytes) like 0016h/0017h. 0202h approximate native capacity, 0203h approximate used
         // native capacity, 0204h approximate remaining native capacity (what LTFS reads on LTO-6 and later). 0200h/0201h
-        // (first encrypted / first unencrypted logical object) are left out: this drive does not encrypt.
+        // (first encrypted / first unencrypted logical object) are left out: the index does not record which blocks are
+        // encrypted, and finding them would mean reading the partition's records for a LOG SENSE.
         if (SafePartitions(medium) is { } partitions)
         {
             w.PartitionRecords(0x0202, partitions, static q => (ulong)q.CapacityBytes / Mb);

@@ -536,6 +536,14 @@ public sealed class TapeDriveTests
         }
 
         Assert.Equal(67u, BinaryPrimitives.ReadUInt32BigEndian(parameters[0x0016])); // 64 MiB native = 67 MB
+
+        // Last load's compression ratios: the write ratio is the Data Compression page's (1Bh 0001h); nothing read.
+        var compression = (await h.Run(SpcCdb.LogSense(0x1B, allocation: 1024))).Data();
+        var writeRatio = compression.AsSpan(4 + 6 + 4, 2).ToArray(); // second parameter (0001h), after 0000h's 6 bytes
+        Assert.Equal(0x0001, BinaryPrimitives.ReadUInt16BigEndian(compression.AsSpan(4 + 6)));
+        Assert.Equal(writeRatio, parameters[0x0012]);
+        Assert.True(BinaryPrimitives.ReadUInt16BigEndian(parameters[0x0012]) >= 100); // stored bytes never exceed host bytes
+        Assert.Equal(new byte[] { 0, 0 }, parameters[0x0013]);
         Assert.Equal(h.Drive.LoadedBarcode, System.Text.Encoding.ASCII.GetString(parameters[0x0042]).TrimEnd());
         Assert.Equal(0, parameters[0x0042].Length % 4);
         Assert.Equal(new byte[] { 0 }, parameters[0x0081]); // not WORM
