@@ -119,7 +119,7 @@ internal sealed class ChunkedCompressor : IDisposable
         }
         else if (probing)
         {
-            BackOff(); // a block too small to probe was its own probe
+            BackOff(); // tried whole (too small to probe, or its head compressed) and still refused
         }
         else
         {

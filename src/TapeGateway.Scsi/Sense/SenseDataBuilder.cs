@@ -69,10 +69,13 @@ public static class SenseDataBuilder
         var s = d[..FixedLength];
         s.Clear();
         s[0] = (byte)(details.Deferred ? 0x71 : 0x70);
-        if (details.Information is { } info)
+        // Four bytes: an unsigned value up to FFFFFFFFh, or a negative SSC residue (two's complement). A value that
+        // fits neither (a SPACE(16) residue beyond 2^32) leaves VALID 0 rather than reporting a truncated number; the
+        // descriptor format carries all eight bytes.
+        if (details.Information is { } info && info is >= int.MinValue and <= uint.MaxValue)
         {
             s[0] |= 0x80;
-            BinaryPrimitives.WriteInt32BigEndian(s[3..], unchecked((int)info));
+            BinaryPrimitives.WriteUInt32BigEndian(s[3..], unchecked((uint)info));
         }
 
         s[2] = (byte)((byte)flags | (byte)e.Key);

@@ -86,7 +86,8 @@ public sealed partial class TapeDriveLogicalUnit
      * partition the medium does not have is ILLEGAL REQUEST 24/00 INVALID FIELD IN CDB pointing at PARTITION (the
      * value is out of range for the loaded medium, SPC-4 §4.5.2 field pointer), nothing moved. CP=0: PARTITION is
      * ignored and the destination lies in the active partition.
-     * Locating beyond EOD: BLANK CHECK 00/05, positioned at EOD. IMMED is accepted; we complete before status.
+     * Locating beyond EOD: BLANK CHECK 00/05, positioned at EOD, INFORMATION the objects (or files) short of the
+     * destination. IMMED is accepted; we complete before status.
      */
     private static async ValueTask<CommandOutcome> LocateAsync(TapeDriveLogicalUnit unit, ScsiTask task)
     {
@@ -142,12 +143,21 @@ public sealed partial class TapeDriveLogicalUnit
                 : await medium.LocateAsync((long)identifier, task.Aborted).ConfigureAwait(false);
         }
 
-        return r.Condition switch
+        if (r.Condition == TapeCondition.EndOfData)
         {
-            TapeCondition.Ok => CommandOutcome.Good,
-            TapeCondition.EndOfData => CommandOutcome.Fail(SenseReason.BlankCheckEndOfData),
-            _ => unit.ReadFailure(r.Condition, 0),
-        };
+            // INFORMATION: how far short of the destination EOD stopped, in the destination's unit (objects, or files
+            // for DEST_TYPE 001b), as drives report it for LOCATE and SPACE; none when the destination is beyond any
+            // object number (a LOCATE(16) past 2^63).
+            return destination switch
+            {
+                0 when identifier <= long.MaxValue => CommandOutcome.Fail(
+                    SenseReason.BlankCheckEndOfData, SenseDetails.Info((long)identifier - medium.ReadPosition().LogicalObjectNumber)),
+                1 => CommandOutcome.Fail(SenseReason.BlankCheckEndOfData, SenseDetails.Info(r.Residue)),
+                _ => CommandOutcome.Fail(SenseReason.BlankCheckEndOfData),
+            };
+        }
+
+        return r.Condition == TapeCondition.Ok ? CommandOutcome.Good : unit.ReadFailure(r.Condition, 0);
     }
 
     /*

@@ -329,8 +329,8 @@ internal static class TapeModelOperations
                 return Outcome.Good();
             }
 
-            m.Position = m.Count;
-            return Outcome.EndOfData(null);
+            m.Position = m.Count; // spaced over every filemark there is: INFORMATION the files short
+            return Outcome.EndOfData(file - m.FilemarkCount);
         });
 
     public static Operation Rewind() =>
@@ -411,14 +411,15 @@ internal static class TapeModelOperations
 
     /// <summary>
     /// SSC-4 LOCATE to a logical object: EOD itself is a valid destination (the append point); beyond it, BLANK
-    /// CHECK 00/05 positioned at EOD. SSC-4 asks for no INFORMATION here; the model follows the drive (VALID clear).
+    /// CHECK 00/05 positioned at EOD, INFORMATION the objects short of the destination (requested minus actual
+    /// position, as drive references give it for LOCATE, e.g. Exabyte's; SSC-4 does not forbid it).
     /// </summary>
     private static Outcome LocateObject(TapeModel m, long identifier)
     {
         if (identifier > m.Count)
         {
             m.Position = m.Count;
-            return Outcome.EndOfData(null);
+            return Outcome.EndOfData(identifier - m.Count);
         }
 
         m.Position = (int)identifier;

@@ -200,7 +200,10 @@ public sealed class TapePositioningTests
         Assert.Equal(7L, (await h.LongPositionAsync()).Object);
 
         var beyond = await h.Run(Cdb.Locate10(11));
-        beyond.AssertTape(SenseKey.BlankCheck, 0x00, 0x05);
+        beyond.AssertTape(SenseKey.BlankCheck, 0x00, 0x05, SenseFlags.None, 1); // one object short of 11
+        Assert.Equal(10u, (await h.ShortPositionAsync()).Block);
+        await h.Good(Cdb.Locate10(2));
+        (await h.Run(Cdb.Locate10(1000))).AssertTape(SenseKey.BlankCheck, 0x00, 0x05, SenseFlags.None, 990);
         Assert.Equal(10u, (await h.ShortPositionAsync()).Block);
 
         await h.Good(Cdb.Locate10(10));
@@ -222,6 +225,17 @@ public sealed class TapePositioningTests
         Assert.Equal(0L, (await h.LongPositionAsync()).Object);
         var bad = await h.Run(Cdb.Locate16(0, destType: 2));
         bad.AssertInvalidCdbField(1, 5);
+
+        // Beyond EOD: at EOD, INFORMATION in the destination's unit — objects short, or files short (3 filemarks).
+        (await h.Run(Cdb.Locate16(100))).AssertTape(SenseKey.BlankCheck, 0x00, 0x05, SenseFlags.None, 91);
+        Assert.Equal(9L, (await h.LongPositionAsync()).Object);
+        (await h.Run(Cdb.Locate16(7, destType: 1))).AssertTape(SenseKey.BlankCheck, 0x00, 0x05, SenseFlags.None, 4);
+        Assert.Equal(9L, (await h.LongPositionAsync()).Object);
+
+        // Past any object number: at EOD, no INFORMATION to give.
+        (await h.Run(Cdb.Locate16(-1))).AssertTape(SenseKey.BlankCheck, 0x00, 0x05);
+        Assert.Null((await h.Run(Cdb.Locate16(-1))).Information());
+        Assert.Equal(9L, (await h.LongPositionAsync()).Object);
     }
 
     [Fact]
