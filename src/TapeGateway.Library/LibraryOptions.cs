@@ -68,6 +68,14 @@ public sealed class LibraryOptions
     /// <summary>Test/demo option: allow tapes smaller than AWS's 100 GiB minimum (any whole MiB); sets Catalog:AllowSmallTapes.</summary>
     public bool AllowSmallTapes { get; set; }
 
+    /// <summary>
+    /// zstd level of the drives' data compression (applied while DCE is 1, the default after every load as on LTO
+    /// drives; the backup application turns it off with MODE SELECT). −7…9: lower levels compress faster and store
+    /// more, higher ones store less at a much higher CPU cost per byte (docs/benchmarks.md measures them). Records of
+    /// any level read back with any other: the format does not depend on it.
+    /// </summary>
+    public int CompressionLevel { get; set; } = 1;
+
     /// <summary>Where tape images live, relative to the data directory: <c>{TapeDirectory}/{BARCODE}.tape</c>.</summary>
     public string TapeDirectory { get; set; } = "tapes";
 
@@ -248,6 +256,11 @@ internal sealed class LibraryOptionsValidator : IValidateOptions<LibraryOptions>
         if (o.ImportExportSlots is < 0 or > 4096)
         {
             failures.Add($"{P}ImportExportSlots must be 0–4096 (is {o.ImportExportSlots}).");
+        }
+
+        if (o.CompressionLevel is < -7 or > 9)
+        {
+            failures.Add($"{P}CompressionLevel must be -7–9 (is {o.CompressionLevel}); 1 is the default.");
         }
 
         if (string.IsNullOrWhiteSpace(o.Name) || o.Name.Length > 100)

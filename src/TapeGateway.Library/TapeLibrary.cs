@@ -875,7 +875,7 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
     private async Task<ITapeMedium> OpenOrCreateImageAsync(Tape tape, bool readOnly, CancellationToken ct)
     {
         var path = ImagePath(tape.Barcode);
-        var mount = new TapeMountOptions { ReadOnly = readOnly };
+        var mount = new TapeMountOptions { ReadOnly = readOnly, CompressionLevel = Options.CompressionLevel };
         if (_tier is not null)
         {
             return await OpenOrCreateTieredAsync(tape, path, mount, ct).ConfigureAwait(false);

@@ -36,7 +36,6 @@ public class CompressionBenchmarks
     public void Setup()
     {
         var random = new Random(7);
-        string[] words = ["tape", "gateway", "backup", "record", "filemark", "changer", "slot", "barcode", "drive", "the"];
         for (var i = 0; i < Blocks; i++)
         {
             var block = new byte[RecordBytes];
@@ -46,20 +45,7 @@ public class CompressionBenchmarks
             }
             else
             {
-                var at = 0;
-                while (at < block.Length)
-                {
-                    var word = words[random.Next(words.Length)];
-                    for (var c = 0; c < word.Length && at < block.Length; c++)
-                    {
-                        block[at++] = (byte)word[c];
-                    }
-
-                    if (at < block.Length)
-                    {
-                        block[at++] = random.Next(12) == 0 ? (byte)'\n' : (byte)' ';
-                    }
-                }
+                FillText(block, random);
             }
 
             _blocks[i] = block;
@@ -72,10 +58,83 @@ public class CompressionBenchmarks
     [GlobalCleanup]
     public void Cleanup() => _compressor.Dispose();
 
+    internal static void FillText(Span<byte> block, Random random)
+    {
+        string[] words = ["tape", "gateway", "backup", "record", "filemark", "changer", "slot", "barcode", "drive", "the"];
+        var at = 0;
+        while (at < block.Length)
+        {
+            var word = words[random.Next(words.Length)];
+            for (var c = 0; c < word.Length && at < block.Length; c++)
+            {
+                block[at++] = (byte)word[c];
+            }
+
+            if (at < block.Length)
+            {
+                block[at++] = random.Next(12) == 0 ? (byte)'\n' : (byte)' ';
+            }
+        }
+    }
+
     [Benchmark(OperationsPerInvoke = Blocks, Description = "TryCompress per block")]
     public int Compress()
     {
         var stored = 0;
+        foreach (var block in _blocks)
+        {
+            stored += _compressor.TryCompress(block, _destination, block.Length - 1, out var written) ? written : block.Length;
+        }
+
+        return stored;
+    }
+}
+
+/// <summary>
+/// The drive's compression at each level <c>TapeGateway:Library:CompressionLevel</c> accepts, on one core, per 256 KiB
+/// record of a corpus: the file named by <c>TG_BENCH_CORPUS</c> (docs/benchmarks.md builds one from the machine's own
+/// files: backup-like, binaries and text), else synthetic text. The ratio (corpus bytes over stored bytes) is printed
+/// once per level to the benchmark's log, as "// ratio at level L: R".
+/// </summary>
+[MemoryDiagnoser]
+public class CompressionLevelBenchmarks
+{
+    private const int RecordBytes = 256 * 1024;
+    private byte[][] _blocks = [];
+    private ChunkedCompressor _compressor = null!;
+    private byte[] _destination = null!;
+
+    [Params(-7, -5, -3, -1, 1, 3, 6, 9)]
+    public int Level { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        byte[] corpus;
+        if (Environment.GetEnvironmentVariable("TG_BENCH_CORPUS") is { Length: > 0 } path)
+        {
+            corpus = File.ReadAllBytes(path);
+        }
+        else
+        {
+            corpus = new byte[64 * RecordBytes];
+            CompressionBenchmarks.FillText(corpus, new Random(7));
+        }
+
+        _blocks = Enumerable.Range(0, corpus.Length / RecordBytes).Select(i => corpus.AsSpan(i * RecordBytes, RecordBytes).ToArray()).ToArray();
+        _compressor = new ChunkedCompressor(Level, parallelism: 1, processors: 1, maxSkip: 0);
+        _destination = new byte[_compressor.DestinationLengthFor(RecordBytes)];
+        var stored = Compress();
+        Console.WriteLine($"// ratio at level {Level}: {(double)_blocks.Length * RecordBytes / stored:F2} ({_blocks.Length} records)");
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _compressor.Dispose();
+
+    [Benchmark(Description = "TryCompress, every record of the corpus")]
+    public long Compress()
+    {
+        long stored = 0;
         foreach (var block in _blocks)
         {
             stored += _compressor.TryCompress(block, _destination, block.Length - 1, out var written) ? written : block.Length;

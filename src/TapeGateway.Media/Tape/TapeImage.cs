@@ -683,11 +683,14 @@ public sealed partial class TapeImage : ITapeMedium
             {
                 // Keep the compressed form only if it is strictly smaller than the block.
                 _compressor ??= new ChunkedCompressor(_mount.CompressionLevel, _mount.CompressionParallelism);
-                rented = ArrayPool<byte>.Shared.Rent(_compressor.DestinationLengthFor(data.Length));
-                if (_compressor.TryCompress(data, rented, data.Length - 1, out var written) && written < data.Length)
+                if (!_compressor.TrySkip())
                 {
-                    payload = rented.AsMemory(0, written);
-                    compressed = true;
+                    rented = ArrayPool<byte>.Shared.Rent(_compressor.DestinationLengthFor(data.Length));
+                    if (_compressor.TryCompress(data, rented, data.Length - 1, out var written) && written < data.Length)
+                    {
+                        payload = rented.AsMemory(0, written);
+                        compressed = true;
+                    }
                 }
             }
 

@@ -135,6 +135,28 @@ public sealed class ChunkedCompressorTests
     }
 
     [Fact]
+    public void TrySkip_takes_a_skipped_blocks_turn_so_the_writer_needs_no_destination_for_it()
+    {
+        using var compressor = new ChunkedCompressor(level: 1, parallelism: 2, processors: 64);
+        var destination = new byte[compressor.DestinationLengthFor(256 * 1024)];
+        var noise = RandomBlock(256 * 1024, seed: 80);
+        Assert.False(compressor.TrySkip()); // a fresh stream is tried
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.False(compressor.TryCompress(noise, destination, noise.Length - 1, out _)); // whole, whole, probe
+        }
+
+        Assert.True(compressor.TrySkip());
+        Assert.False(compressor.TrySkip()); // its one skip taken: the next block is probed
+        Assert.False(compressor.TryCompress(noise, destination, noise.Length - 1, out _));
+        Assert.Equal(2, compressor.ProbeRefusals);
+        Assert.True(compressor.TrySkip());
+        Assert.True(compressor.TrySkip());
+        Assert.False(compressor.TrySkip());
+        Assert.Equal(3, compressor.SkippedBlocks);
+    }
+
+    [Fact]
     public void Small_incompressible_blocks_back_off_too()
     {
         // A block too small to probe is tried whole; once the stream is known incompressible, its failure backs off.
