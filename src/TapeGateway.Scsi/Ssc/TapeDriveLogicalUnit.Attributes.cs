@@ -135,7 +135,7 @@ public sealed partial class TapeDriveLogicalUnit
             case MamAttributeId.TotalMBytesReadInCurrentLoad:
                 return Binary(8, (ulong)(((medium as TapeImage)?.Statistics.HostBytesRead ?? 0) / MiB));
             case MamAttributeId.MediumManufacturer when !medium.TryGetAttribute(id, out _):
-                return Ascii(8, "TAPEGW");
+                return Ascii(8, DefaultMediumManufacturer);
             case MamAttributeId.MediumSerialNumber when !medium.TryGetAttribute(id, out _) && cartridge is not null:
                 return Ascii(32, cartridge.MediumSerialNumber);
             case 0x0405 when cartridge is not null:
@@ -151,6 +151,15 @@ public sealed partial class TapeDriveLogicalUnit
 
         return medium.TryGetAttribute(IsReadOnlyAttribute(id) ? 0 : partition, id, out var value) ? value.ToArray() : null;
     }
+
+    /// <summary>MAM MEDIUM MANUFACTURER (0400h) of a cartridge made by this gateway, unless the image stores another.</summary>
+    internal const string DefaultMediumManufacturer = "TAPEGW";
+
+    /// <summary>The medium manufacturer as MAM 0400h reports it, without its padding.</summary>
+    private static string MediumManufacturerOf(ITapeMedium medium) =>
+        medium.TryGetAttribute(MamAttributeId.MediumManufacturer, out var stored)
+            ? System.Text.Encoding.ASCII.GetString(stored.Span).Trim()
+            : DefaultMediumManufacturer;
 
     private static byte[] Binary(int length, ulong value)
     {

@@ -191,10 +191,12 @@ public sealed partial class TapeDriveLogicalUnit
     /// 0003h/0008h total write/read retries and 0005h/0006h/000Ah/000Bh suspended (and fatal suspended) writes/reads —
     /// 0: a file neither retries nor suspends —, 0004h/0009h total unrecovered write/read errors, 000Ch/000Dh the same
     /// for this mount, 000Eh/000Fh megabytes written/read this mount, 0010h/0011h megabytes written/read over the
-    /// volume's life, 0012h/0013h this load's write/read compression ratio × 100 (as log page 1Bh), 0016h/0017h total and used native capacity (MB), 0040h volume serial number and 0042h barcode
-    /// (ASCII, space padded to a multiple of 4), 0080h write protect, 0081h WORM, 0101h/0102h beginning- and
-    /// middle-of-medium passes (0: no head ever passes over a file). Lifetime totals live in the image
-    /// (docs/media-format.md) and are updated at unload; error totals are the drive's since the tape was loaded.
+    /// volume's life, 0012h/0013h this load's write/read compression ratio × 100 (as log page 1Bh), 0016h/0017h total
+    /// and used native capacity (MB), 0040h volume serial number, 0042h barcode, 0043h volume manufacturer (MAM 0400h)
+    /// and 0045h volume personality ("Ultrium-5" for an LTO-5 cartridge) — ASCII, space padded to a multiple of 4 —,
+    /// 0080h write protect, 0081h WORM, 0101h/0102h beginning- and middle-of-medium passes (0: no head ever passes over
+    /// a file). Lifetime totals live in the image (docs/media-format.md) and are updated at unload; error totals are the
+    /// drive's since the tape was loaded.
     /// </summary>
     private void WriteVolumeStatisticsPage(ref LogWriter w)
     {
@@ -243,6 +245,8 @@ public sealed partial class TapeDriveLogicalUnit
         w.Counter(0x0017, p is { } b ? (ulong)b.BytesUsed / Mb : 0, 4);
         w.Ascii(0x0040, cartridge?.MediumSerialNumber ?? "");
         w.Ascii(0x0042, cartridge?.Barcode ?? "");
+        w.Ascii(0x0043, medium is null ? "" : MediumManufacturerOf(medium));
+        w.Ascii(0x0045, cartridge is null ? "" : $"Ultrium-{cartridge.Generation.Number}");
         w.Counter(0x0080, protectedNow ? 1UL : 0UL, 1);
         w.Counter(0x0081, cartridge is { Worm: true } ? 1UL : 0UL, 1);
         w.Counter(0x0101, 0, 4);

@@ -546,6 +546,9 @@ public sealed class TapeDriveTests
         Assert.Equal(new byte[] { 0, 0 }, parameters[0x0013]);
         Assert.Equal(h.Drive.LoadedBarcode, System.Text.Encoding.ASCII.GetString(parameters[0x0042]).TrimEnd());
         Assert.Equal(0, parameters[0x0042].Length % 4);
+        Assert.Equal("TAPEGW", System.Text.Encoding.ASCII.GetString(parameters[0x0043]).TrimEnd());
+        Assert.Matches("^Ultrium-[4-9] *$", System.Text.Encoding.ASCII.GetString(parameters[0x0045]));
+        Assert.Equal($"Ultrium-{h.Drive.LoadedCartridge?.Generation.Number}", System.Text.Encoding.ASCII.GetString(parameters[0x0045]).TrimEnd());
         Assert.Equal(new byte[] { 0 }, parameters[0x0081]); // not WORM
     }
 

@@ -117,6 +117,10 @@ check "sg_logs -p 0x31: tape capacity page with main partition remaining/maximum
 check "sg_logs -p 0x1b: data compression page, this mount: more than 5 MB from the host, ratio x100 at least 100" '
   sg_logs -p 0x1b $D0SG | tee /tmp/dc && r=$(sed -nE "s/^ *Write compression ratio x100: ([0-9]+)$/\1/p" /tmp/dc) &&
   m=$(sed -nE "s/^ *Megabytes transferred from server: ([0-9]+)$/\1/p" /tmp/dc) && [ "${r:-0}" -ge 100 ] && [ "${m:-0}" -ge 5 ]'
+check "sg_logs -p 0x17: volume statistics of $T1: barcode, manufacturer, personality Ultrium-N, and the last load's write compression ratio as page 0x1b reports it" '
+  sg_logs -p 0x17 $D0SG | tee /tmp/vs && grep -Eq "^ *Volume barcode: $T1 *$" /tmp/vs && grep -Eq "^ *Volume manufacturer: TAPEGW *$" /tmp/vs &&
+  grep -Eq "^ *Volume personality: Ultrium-[0-9]+ *$" /tmp/vs && v=$(sed -nE "s/^ *Last load write compression ratio: ([0-9]+)$/\1/p" /tmp/vs) &&
+  echo "last load write compression ratio $v" && [ -n "$v" ] && [ "$v" = "$(sed -nE "s/^ *Write compression ratio x100: ([0-9]+)$/\1/p" /tmp/dc)" ]'
 check "sg_read_attr: MAM attributes of the loaded tape (medium serial number, load count)" '
   sg_read_attr $D0SG | tee /dev/stderr | grep -qi "medium serial number" && sg_read_attr $D0SG | grep -qi "load count"'
 
