@@ -73,7 +73,25 @@ public static partial class TapeGatewayCli
             return blocks + compression + lbp + encryption;
         }
 
-        var drives = new Command("drives", "Show the drives: target, LUN, serial, loaded tape, position and mode (block length, compression, logical block protection, encryption).");
+        // "wrote 120.5 MiB at 2.31:1, read 3.0 MiB": the loaded tape's traffic since the load and how it compressed.
+        static string Load(JsonObject l)
+        {
+            static string MiB(JsonNode? bytes) => $"{(bytes?.GetValue<long>() ?? 0) / 1048576.0:0.0} MiB";
+            var parts = new List<string>();
+            if (l["bytesFromHost"]?.GetValue<long>() > 0)
+            {
+                parts.Add($"wrote {MiB(l["bytesFromHost"])}" + (l["writeCompressionRatio"] is JsonValue w ? $" at {w.GetValue<double>():0.00}:1" : ""));
+            }
+
+            if (l["bytesToHost"]?.GetValue<long>() > 0)
+            {
+                parts.Add($"read {MiB(l["bytesToHost"])}");
+            }
+
+            return parts.Count == 0 ? "-" : string.Join(", ", parts);
+        }
+
+        var drives = new Command("drives", "Show the drives: target, LUN, serial, loaded tape, position, mode (block length, compression, logical block protection, encryption) and the traffic since the load.");
         drives.SetAction((parse, ct) => Call(parse, url, error, httpFactory, async http =>
         {
             var list = (await GetJsonAsync(http, "/api/drives", ct)).AsArray();
@@ -83,8 +101,9 @@ public static partial class TapeGatewayCli
                 Str(d?["barcode"]) is { Length: > 0 } b ? b : "-",
                 d?["position"] is JsonObject p ? $"file {Str(p["fileNumber"])} block {Str(p["blockInFile"])}" : "-",
                 d?["mode"] is JsonObject m ? Mode(m) : "-",
+                d?["thisLoad"] is JsonObject l ? Load(l) : "-",
             });
-            Table.Write(output, ["DRIVE", "ELEMENT", "TARGET", "LUN", "SERIAL", "TAPE", "POSITION", "MODE"], rows);
+            Table.Write(output, ["DRIVE", "ELEMENT", "TARGET", "LUN", "SERIAL", "TAPE", "POSITION", "MODE", "THIS LOAD"], rows);
         }));
         root.Subcommands.Add(drives);
 

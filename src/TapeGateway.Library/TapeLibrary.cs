@@ -483,6 +483,13 @@ public sealed partial class TapeLibrary : IMediumChangerBackend
         _tapes.ListTapesAsync((filter ?? new TapeFilter()) with { LibraryId = LibraryId }, ct);
 
     /// <summary>The current position of the cartridge in a drive, if one is open there (cheap: in memory).</summary>
+    /// <summary>
+    /// The loaded tape's figures since it was loaded (what log pages 0Ch and 1Bh report), or null when the drive is
+    /// empty. Counters only: safe to read while a verb runs on the medium.
+    /// </summary>
+    public TapeStatistics? TryGetStatistics(int driveIndex) =>
+        driveIndex >= 0 && driveIndex < _media.Length ? (Volatile.Read(ref _media[driveIndex]) as TapeImage)?.Statistics : null;
+
     public TapePosition? TryGetPosition(int driveIndex)
     {
         var medium = driveIndex >= 0 && driveIndex < _media.Length ? Volatile.Read(ref _media[driveIndex]) : null;

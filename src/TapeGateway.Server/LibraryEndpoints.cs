@@ -301,6 +301,7 @@ internal static class LibraryEndpoints
         return Results.Ok(library.LibraryDrives.Select(d =>
         {
             var position = library.TryGetPosition(d.Index);
+            var load = library.TryGetStatistics(d.Index);
             return new
             {
                 index = d.Index,
@@ -315,6 +316,22 @@ internal static class LibraryEndpoints
                 removalPrevented = d.IsRemovalPrevented,
                 position = position is { } p
                     ? new { objectNumber = p.LogicalObjectNumber, fileNumber = p.FileNumber, blockInFile = p.BlockNumberInFile, bytesUsed = p.BytesUsed }
+                    : null,
+
+                // Since the tape was loaded, as log pages 0Ch and 1Bh report it: host bytes against the bytes the medium
+                // holds for them (compressed; with encryption, the sealed blocks), and their ratio (null before any data).
+                thisLoad = load is { } s
+                    ? new
+                    {
+                        blocksWritten = s.BlocksWritten,
+                        bytesFromHost = s.HostBytesWritten,
+                        bytesToMedium = s.MediumBytesWritten,
+                        writeCompressionRatio = Ratio(s.HostBytesWritten, s.MediumBytesWritten),
+                        blocksRead = s.BlocksRead,
+                        bytesToHost = s.HostBytesRead,
+                        bytesFromMedium = s.MediumBytesRead,
+                        readCompressionRatio = Ratio(s.HostBytesRead, s.MediumBytesRead),
+                    }
                     : null,
 
                 // What the backup application has set through MODE SELECT (reset at every load, as on the drive).
@@ -339,6 +356,8 @@ internal static class LibraryEndpoints
             };
         }));
     }
+
+    private static double? Ratio(long host, long medium) => medium > 0 ? Math.Round((double)host / medium, 2) : null;
 
     internal static async Task<IResult> ListPoliciesAsync(IServiceProvider services, CancellationToken ct)
     {

@@ -180,6 +180,70 @@ public sealed class ManagementApiTests(GatewayHostFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task Drives_show_what_the_loaded_tape_took_in_since_its_load_and_how_it_compressed()
+    {
+        using var created = await Http.PostAsJsonAsync("/api/tapes", new { barcodes = new[] { "CMP001" }, capacityBytes = 16L << 20, into = "storage" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var slot = (ushort)(await fixture.Library.ListTapesAsync(new Catalog.TapeFilter { BarcodePrefix = "CMP001" }, CancellationToken.None))[0].ElementAddress!.Value;
+        var driveAddress = fixture.Library.Geometry.DataTransfer.FirstAddress;
+        Assert.Equal(ChangerResult.Ok, await fixture.Library.MoveAsync(slot, driveAddress, "test", CancellationToken.None));
+        try
+        {
+            var drive = (ScsiLibraryDrive)fixture.Library.LibraryDrives[0];
+            var nexus = new ItNexus("iqn.1994-05.com.example:load", 0x23D000000043, drive.TargetName, 1);
+            async Task<ScsiTask> RunAsync(byte[] cdb, byte[]? data = null)
+            {
+                var task = new ScsiTask();
+                task.SetCdb(cdb);
+                task.Nexus = nexus;
+                task.Lun = drive.Lun;
+                if (data is not null)
+                {
+                    task.Direction = DataDirection.Write;
+                    task.ExpectedDataTransferLength = (uint)data.Length;
+                    data.CopyTo(task.PrepareDataOut(data.Length));
+                    task.CompleteDataOut(data.Length);
+                }
+
+                await drive.Unit.ExecuteAsync(task);
+                return task;
+            }
+
+            await RunAsync(new byte[6]); // TEST UNIT READY takes the load's UNIT ATTENTION
+            var record = new byte[65536];
+            var words = "tape drive record filemark changer slot barcode backup restore "u8.ToArray();
+            for (var i = 0; i < record.Length; i++)
+            {
+                record[i] = words[(i * 7 + (i / 100)) % words.Length];
+            }
+
+            for (var n = 0; n < 2; n++)
+            {
+                // WRITE(6), variable: compression is on after the load (DCE=1), as on the drive
+                Assert.Equal(ScsiStatus.Good, (await RunAsync([0x0A, 0x00, 0x01, 0x00, 0x00, 0x00], record)).Status);
+            }
+
+            var d0 = (await JsonAsync(await Http.GetAsync("/api/drives")))[0];
+            var load = d0.GetProperty("thisLoad");
+            Assert.Equal(2, load.GetProperty("blocksWritten").GetInt64());
+            Assert.Equal(2L * record.Length, load.GetProperty("bytesFromHost").GetInt64());
+            Assert.InRange(load.GetProperty("bytesToMedium").GetInt64(), 1, record.Length);
+            Assert.True(load.GetProperty("writeCompressionRatio").GetDouble() > 2);
+            Assert.Equal(0, load.GetProperty("bytesToHost").GetInt64());
+            Assert.Equal(JsonValueKind.Null, load.GetProperty("readCompressionRatio").ValueKind);
+            Assert.Equal(JsonValueKind.Null, (await JsonAsync(await Http.GetAsync("/api/drives")))[1].GetProperty("thisLoad").ValueKind);
+
+            var (rc, output, _) = await RunCliAsync("drives");
+            Assert.Equal(0, rc);
+            Assert.Matches(@"wrote 0\.1 MiB at \d+\.\d\d:1", output);
+        }
+        finally
+        {
+            Assert.Equal(ChangerResult.Ok, await fixture.Library.MoveAsync(driveAddress, slot, "test", CancellationToken.None));
+        }
+    }
+
+    [Fact]
     public async Task Drive_mode_shows_the_encryption_an_application_set_never_the_key()
     {
         var drive = (ScsiLibraryDrive)fixture.Library.LibraryDrives[1];
