@@ -179,6 +179,25 @@ public sealed class ManagementApiTests(GatewayHostFixture fixture) : IClassFixtu
         Assert.False(mode.GetProperty("logicalBlockProtection").GetProperty("write").GetBoolean());
     }
 
+    /// <summary>One command to a drive's logical unit from <paramref name="nexus"/>, with Data-Out when given.</summary>
+    private static async Task<ScsiTask> ExecuteAsync(ScsiLibraryDrive drive, ItNexus nexus, byte[] cdb, byte[]? dataOut = null)
+    {
+        var task = new ScsiTask();
+        task.SetCdb(cdb);
+        task.Nexus = nexus;
+        task.Lun = drive.Lun;
+        if (dataOut is not null)
+        {
+            task.Direction = DataDirection.Write;
+            task.ExpectedDataTransferLength = (uint)dataOut.Length;
+            dataOut.CopyTo(task.PrepareDataOut(dataOut.Length));
+            task.CompleteDataOut(dataOut.Length);
+        }
+
+        await drive.Unit.ExecuteAsync(task);
+        return task;
+    }
+
     [Fact]
     public async Task Drives_show_what_the_loaded_tape_took_in_since_its_load_and_how_it_compressed()
     {
@@ -191,23 +210,7 @@ public sealed class ManagementApiTests(GatewayHostFixture fixture) : IClassFixtu
         {
             var drive = (ScsiLibraryDrive)fixture.Library.LibraryDrives[0];
             var nexus = new ItNexus("iqn.1994-05.com.example:load", 0x23D000000043, drive.TargetName, 1);
-            async Task<ScsiTask> RunAsync(byte[] cdb, byte[]? data = null)
-            {
-                var task = new ScsiTask();
-                task.SetCdb(cdb);
-                task.Nexus = nexus;
-                task.Lun = drive.Lun;
-                if (data is not null)
-                {
-                    task.Direction = DataDirection.Write;
-                    task.ExpectedDataTransferLength = (uint)data.Length;
-                    data.CopyTo(task.PrepareDataOut(data.Length));
-                    task.CompleteDataOut(data.Length);
-                }
-
-                await drive.Unit.ExecuteAsync(task);
-                return task;
-            }
+            Task<ScsiTask> RunAsync(byte[] cdb, byte[]? data = null) => ExecuteAsync(drive, nexus, cdb, data);
 
             await RunAsync(new byte[6]); // TEST UNIT READY takes the load's UNIT ATTENTION
             var record = new byte[65536];
@@ -263,21 +266,12 @@ public sealed class ManagementApiTests(GatewayHostFixture fixture) : IClassFixtu
             page[8] = 1;
             page[19] = 32;
             key.CopyTo(page, 20);
-            var task = new ScsiTask();
             var cdb = new byte[16];
             cdb[0] = 0xB5;
             cdb[1] = 0x20;
             cdb[3] = 0x10;
             cdb[9] = (byte)page.Length;
-            task.SetCdb(cdb);
-            task.Nexus = nexus;
-            task.Lun = drive.Lun;
-            task.Direction = DataDirection.Write;
-            task.ExpectedDataTransferLength = (uint)page.Length;
-            page.CopyTo(task.PrepareDataOut(page.Length));
-            task.CompleteDataOut(page.Length);
-            await drive.Unit.ExecuteAsync(task);
-            return task;
+            return await ExecuteAsync(drive, nexus, cdb, page);
         }
 
         Assert.Equal(ScsiStatus.Good, (await SetAsync(2, 3)).Status);
